@@ -1,0 +1,3 @@
+"""Agent commands: vocab (filled in by its step)."""
+
+from __future__ import annotations

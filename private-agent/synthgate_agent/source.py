@@ -1,0 +1,122 @@
+"""Read-only access to the source database, with a statement timeout on every dialect.
+
+This is the only module of the agent that opens connections to the source. Every
+connection it hands out is read only at the database level (not by convention):
+PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
+READ ONLY``, SQLite ``mode=ro``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from synthgate_shared.db import check_connection, connection_error, create_engine_for, parse_dsn
+from synthgate_shared.errors import SynthgateError
+
+DEFAULT_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source database: its read-only engine and the schema to read (None: the default)."""
+
+    engine: Engine
+    schema: str | None
+    timeout_s: float
+
+    @property
+    def dialect(self) -> str:
+        """``postgresql``, ``mysql``/``mariadb`` or ``sqlite``."""
+        return self.engine.dialect.name
+
+
+def _sqlite_read_only(url: URL) -> URL:
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        raise SynthgateError("an in-memory SQLite database cannot be a source",
+                             fix="give the path of a SQLite file")
+    query = dict(url.query)
+    query.update({"mode": "ro", "uri": "true"})
+    return url.set(database=f"file:{database}", query=query)
+
+
+def _install_sqlite_timeout(engine: Engine, timeout_s: float) -> None:
+    """SQLite has no statement timeout: abort statements from a progress handler instead."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        started = [time.monotonic()]
+
+        def handler() -> int:
+            return 1 if time.monotonic() - started[0] > timeout_s else 0
+
+        dbapi_conn.set_progress_handler(handler, 10_000)
+        dbapi_conn.execute("PRAGMA query_only = ON")
+        # reset the clock at each statement
+        dbapi_conn.set_trace_callback(lambda _sql: started.__setitem__(0, time.monotonic()))
+
+
+def _install_mysql_session(engine: Engine, timeout_s: float) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        try:  # MariaDB: seconds, every statement
+            cursor.execute(f"SET SESSION max_statement_time = {float(timeout_s)}")
+        except Exception:  # MySQL proper: milliseconds, SELECT only
+            cursor.execute(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+        cursor.close()
+
+
+def open_source(dsn: str, schema: str | None = None,
+                timeout_s: float = DEFAULT_TIMEOUT_S) -> Source:
+    """Create a read-only engine for ``dsn`` and check that it connects (masked DSN on error)."""
+    url = parse_dsn(dsn, "SRC_DSN")
+    kwargs: dict[str, Any] = {}
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = _sqlite_read_only(url)
+    elif backend == "postgresql":
+        millis = int(timeout_s * 1000)
+        kwargs["connect_args"] = {
+            "options": f"-c default_transaction_read_only=on -c statement_timeout={millis}",
+            "connect_timeout": 10,
+        }
+    elif backend in ("mysql", "mariadb"):
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    engine = create_engine_for(url, **kwargs)
+    if backend == "sqlite":
+        _install_sqlite_timeout(engine, timeout_s)
+    elif backend in ("mysql", "mariadb"):
+        _install_mysql_session(engine, timeout_s)
+    check_connection(engine)
+    return Source(engine=engine, schema=schema, timeout_s=timeout_s)
+
+
+@contextlib.contextmanager
+def read_only(source: Source) -> Iterator[Connection]:
+    """A connection inside a read-only transaction, always rolled back at the end.
+
+    MariaDB/MySQL sessions are read only from the connect hook; PostgreSQL gets
+    ``SET TRANSACTION READ ONLY`` on top of its read-only session default.
+    """
+    try:
+        conn = source.engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(exc, source.engine.url) from None
+    with conn:
+        if source.dialect == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            yield conn
+        finally:
+            conn.rollback()

@@ -1,0 +1,40 @@
+"""The Typer application and the options shared by the builder's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    name="synthgate-builder",
+    help="synthgate public builder: verify a bundle and build a synthetic database from it. "
+    "Add --verbose to any command for a traceback on errors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DsnOption = typer.Option(
+    "", "--dsn", envvar="DST_DSN", show_default=False,
+    help="Destination database URL (default: $DST_DSN or .env).",
+)
+SchemaOption = typer.Option(None, "--schema", envvar="DST_SCHEMA",
+                            help="Destination schema (default: $DST_SCHEMA or the default).")
+BundleOption = typer.Option(None, "--bundle", help="Read config, orm, stats and vocabulary "
+                            "from this verified bundle.tar.gz.")
+TrustOption = typer.Option(None, "--trust", help="The agent's public key (required with "
+                           "--bundle).")
+RequireApprovalOption = typer.Option(
+    None, "--require-approval", help="Refuse the bundle unless this reviewer key approved it "
+    "(repeatable).",
+)
+ConfigOption = typer.Option(Path("config.yaml"), "--config-file", help="config.yaml (without "
+                            "--bundle).")
+OrmOption = typer.Option(Path("orm.yaml"), "--orm-file", help="orm.yaml (without --bundle).")
+StatsOption = typer.Option(Path("src-stats.yaml"), "--stats-file",
+                           help="src-stats.yaml (without --bundle).")
+VocabDirOption = typer.Option(Path("."), "--vocab-dir", help="Folder of <table>.yaml[.gz] "
+                              "vocabulary files (without --bundle).")
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+ForceOption = typer.Option(False, "--force", help="Overwrite output files that exist.")

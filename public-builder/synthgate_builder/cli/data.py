@@ -1,0 +1,3 @@
+"""Builder commands: data (filled in by its step)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Builder commands: tables (filled in by its step)."""
+
+from __future__ import annotations

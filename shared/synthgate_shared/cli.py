@@ -1,0 +1,70 @@
+"""Running a Typer app so that every failure is one readable line and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+import typer
+from dotenv import load_dotenv
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from synthgate_shared.errors import SynthgateError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None) -> int:
+    """Run ``app``; print errors as one line (a traceback only with ``--verbose``).
+
+    Loads ``.env`` from the working directory first; variables already set win.
+    Returns the process exit code.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]
+    load_dotenv(dotenv_path=".env", override=False)
+    try:
+        app(args=args, prog_name=prog_name, standalone_mode=False)
+        return 0
+    except SystemExit as exc:  # typer.Exit inside commands
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print(f"{prog_name}: aborted", file=sys.stderr)
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog_name}: interrupted; no partial output was kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SynthgateError as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"{prog_name}: error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_ERROR
+    except (DBAPIError, SQLAlchemyError) as exc:
+        if verbose:
+            traceback.print_exc()
+        detail = _first_line(str(getattr(exc, "orig", None) or exc))
+        print(f"{prog_name}: database error: {detail} (run with --verbose for details)",
+              file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        print(
+            f"{prog_name}: unexpected error: {type(exc).__name__}: {_first_line(str(exc))} "
+            "(run with --verbose for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

@@ -1,0 +1,80 @@
+"""Database URLs and engines: driver selection, password masking and readable connection errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from synthgate_shared.errors import SynthgateError
+
+# Users write plain URLs (the SqlSynthGen tutorials do); pick the drivers we ship.
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg2",
+    "postgres": "postgresql+psycopg2",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+def parse_dsn(dsn: str, what: str = "DSN") -> URL:
+    """Parse a database URL and select the shipped driver for plain PostgreSQL/MySQL URLs."""
+    if not dsn:
+        raise SynthgateError(
+            f"no {what} given", fix=f"set {what} in the environment or .env, or pass --dsn"
+        )
+    try:
+        url = make_url(dsn)
+    except ArgumentError:
+        raise SynthgateError(
+            f"cannot parse {what} {mask_dsn(dsn)!r}",
+            fix="use a URL such as postgresql://user@host:5432/dbname or sqlite:///file.db",
+        ) from None
+    driver = _DEFAULT_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver) if driver else url
+
+
+def mask_dsn(dsn: str | URL) -> str:
+    """Render a DSN with its password replaced by ``***`` (never log a password)."""
+    if isinstance(dsn, URL):
+        return dsn.render_as_string(hide_password=True)
+    try:
+        return make_url(dsn).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable DSN>"
+
+
+def create_engine_for(url: URL, **kwargs: Any) -> Engine:
+    """Create an engine for ``url``; an unknown dialect or missing driver is a clear error."""
+    try:
+        return sa.create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise SynthgateError(
+            f"unsupported database type {url.drivername!r}",
+            where=mask_dsn(url),
+            fix="use postgresql://, mysql://, mariadb:// or sqlite:///",
+        ) from None
+
+
+def connection_error(exc: DBAPIError, url: URL) -> SynthgateError:
+    """Turn a failed connection into one line that names the masked DSN."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    lowered = detail.lower()
+    if "password" in lowered or "access denied" in lowered or "authentication" in lowered:
+        fix = "check the user name and password"
+    elif "does not exist" in lowered or "unknown database" in lowered:
+        fix = "check the database name"
+    else:
+        fix = "check that the server is running and the host and port are right"
+    return SynthgateError(f"cannot connect to the database ({detail})", where=mask_dsn(url), fix=fix)
+
+
+def check_connection(engine: Engine) -> None:
+    """Open and close one connection so that a bad DSN fails early with a readable line."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        raise connection_error(exc, engine.url) from None
