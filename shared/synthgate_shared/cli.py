@@ -6,8 +6,12 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
+
+try:  # typer >= 0.29 carries its own copy of click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer runs on click itself
+    from click import ClickException  # type: ignore[no-redef]
 from dotenv import load_dotenv
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -36,12 +40,12 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
         return 0
     except SystemExit as exc:  # typer.Exit inside commands
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print(f"{prog_name}: aborted", file=sys.stderr)
         return EXIT_ERROR
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:

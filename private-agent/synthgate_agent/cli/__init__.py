@@ -8,8 +8,9 @@ from synthgate_shared.cli import run_app
 
 from synthgate_agent.cli import (  # noqa: F401 - importing registers the commands
     bundle,
-    schema,
+    config,
     stats,
+    tables,
     vocab,
 )
 from synthgate_agent.cli.app import app

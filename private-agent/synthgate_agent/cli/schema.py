@@ -1,3 +1,0 @@
-"""Agent commands: schema (filled in by its step)."""
-
-from __future__ import annotations

@@ -1,0 +1,38 @@
+"""Agent command ``make-tables``: the source schema -> ``orm.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from synthgate_shared.files import refuse_overwrite, write_text_atomic
+from synthgate_shared.orm import dump_orm
+
+from synthgate_agent.cli.app import (
+    DsnOption,
+    ForceOption,
+    OrmOption,
+    SchemaOption,
+    TimeoutOption,
+    app,
+)
+from synthgate_agent.reflect import reflect_schema
+from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
+
+
+@app.command("make-tables")
+def make_tables(
+    dsn: str = DsnOption,
+    schema: str | None = SchemaOption,
+    orm_file: Path = OrmOption,
+    force: bool = ForceOption,
+    timeout: float | None = TimeoutOption,
+) -> None:
+    """Read the source schema (read only) into orm.yaml: tables, columns, portable types,
+    keys and constraints. The file holds no data and no password."""
+    refuse_overwrite(orm_file, force)
+    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
+    model = reflect_schema(source)
+    write_text_atomic(orm_file, dump_orm(model))
+    typer.echo(f"wrote {orm_file}: {len(model.tables)} tables, {len(model.enums)} enums, "
+               f"{len(model.domains)} domains")
