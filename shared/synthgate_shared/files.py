@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from synthgate_shared.errors import SynthgateError
 
@@ -21,7 +21,7 @@ def refuse_overwrite(path: Path, force: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it to ``path`` only when the block succeeds.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed, so
@@ -33,7 +33,7 @@ def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
     tmp = Path(tmp_name)
     try:
         if "b" in mode:
-            handle: IO = os.fdopen(fd, mode)  # type: ignore[type-arg]
+            handle: IO[Any] = os.fdopen(fd, mode)
         else:
             handle = os.fdopen(fd, mode, encoding=encoding, newline="")
         with handle:

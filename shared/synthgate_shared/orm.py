@@ -33,7 +33,7 @@ from typing import Any
 
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.types import PortableType, parse_type
-from synthgate_shared.yamlio import dump_yaml, load_yaml_file, load_yaml_text
+from synthgate_shared.yamlio import FlowMapping, FlowSequence, dump_yaml, load_yaml_file, load_yaml_text
 
 ORM_FORMAT_VERSION = 1
 
@@ -149,8 +149,8 @@ class OrmModel:
 
 
 def _compact(obj: Any) -> dict[str, Any]:
-    """A dataclass as a dict without default-valued optional fields, for readable YAML."""
-    out: dict[str, Any] = {}
+    """A dataclass as a one-line mapping without default-valued optional fields."""
+    out: dict[str, Any] = FlowMapping()
     for f in fields(obj):
         value = getattr(obj, f.name)
         if value is None or value is False or value == [] or value == {}:
@@ -166,7 +166,7 @@ def orm_to_data(model: OrmModel) -> dict[str, Any]:
     for name, table in model.tables.items():
         entry: dict[str, Any] = {"columns": [_compact(c) for c in table.columns]}
         if table.primary_key:
-            entry["primary_key"] = list(table.primary_key)
+            entry["primary_key"] = FlowSequence(table.primary_key)
         if table.foreign_keys:
             entry["foreign_keys"] = [_compact(fk) for fk in table.foreign_keys]
         if table.unique:
@@ -181,7 +181,7 @@ def orm_to_data(model: OrmModel) -> dict[str, Any]:
         "source": asdict(model.source),
     }
     if model.enums:
-        data["enums"] = {k: list(v) for k, v in model.enums.items()}
+        data["enums"] = {k: FlowSequence(v) for k, v in model.enums.items()}
     if model.domains:
         data["domains"] = {k: _compact(v) for k, v in model.domains.items()}
     data["tables"] = tables

@@ -43,6 +43,26 @@ def load_yaml_file(path: Path) -> Any:
     return load_yaml_text(text, str(path))
 
 
+class FlowMapping(dict):  # type: ignore[type-arg]
+    """A mapping that ``dump_yaml`` writes on one line (``{a: 1, b: 2}``), for compact lists."""
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: FlowMapping) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
+
+
+class FlowSequence(list):  # type: ignore[type-arg]
+    """A list that ``dump_yaml`` writes on one line (``[a, b]``)."""
+
+
+def _represent_flow_seq(dumper: yaml.SafeDumper, data: FlowSequence) -> yaml.Node:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+
+SafeDumper.add_representer(FlowMapping, _represent_flow)
+SafeDumper.add_representer(FlowSequence, _represent_flow_seq)
+
+
 def dump_yaml(data: Any) -> str:
     """Render plain data as block-style YAML, keeping mapping order."""
     return yaml.dump(
