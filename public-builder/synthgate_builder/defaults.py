@@ -412,6 +412,8 @@ def _json_safe(value: Any) -> Any:
     plain = to_plain(value)
     if isinstance(plain, dt.date):
         return plain.isoformat()
+    if isinstance(plain, decimal.Decimal):
+        return str(plain)
     return plain.hex() if isinstance(plain, bytes) else plain
 
 

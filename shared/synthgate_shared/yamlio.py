@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,11 @@ def _represent_flow_seq(dumper: yaml.SafeDumper, data: FlowSequence) -> yaml.Nod
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
 
 
+def _represent_decimal(dumper: yaml.SafeDumper, data: decimal.Decimal) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:float", format(data, "f"))
+
+
+SafeDumper.add_representer(decimal.Decimal, _represent_decimal)
 SafeDumper.add_representer(FlowMapping, _represent_flow)
 SafeDumper.add_representer(FlowSequence, _represent_flow_seq)
 

@@ -1,3 +1,42 @@
-"""Agent commands: stats (filled in by its step)."""
+"""Agent command ``make-stats``: run the src-stats queries of config.yaml -> src-stats.yaml."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from synthgate_agent.cli.app import (
+    ConfigOption,
+    DsnOption,
+    ForceOption,
+    SchemaOption,
+    StatsOption,
+    TimeoutOption,
+    app,
+)
+from synthgate_agent.stats import QueryRun, make_stats_file
+
+
+def _report(run: QueryRun) -> None:
+    suppressed = f", {run.suppressed} suppressed" if run.suppressed else ""
+    typer.echo(f"{run.name}: {run.rows} rows{suppressed}, {run.seconds:.2f} s")
+    for warning in run.warnings:
+        typer.echo(f"  warning: {warning}", err=True)
+
+
+@app.command("make-stats")
+def make_stats(
+    dsn: str = DsnOption,
+    schema: str | None = SchemaOption,
+    config_file: Path = ConfigOption,
+    stats_file: Path = StatsOption,
+    force: bool = ForceOption,
+    timeout: float | None = TimeoutOption,
+) -> None:
+    """Run each src-stats query of the config read only and write src-stats.yaml.
+
+    dp-query entries run through SmartNoise SQL; plain ones lose rows below min-count (7).
+    """
+    data = make_stats_file(dsn, schema, config_file, stats_file, force, timeout, _report)
+    typer.echo(f"wrote {stats_file} ({len(data)} queries)")

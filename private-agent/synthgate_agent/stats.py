@@ -1,0 +1,297 @@
+"""``make-stats``: run the reviewed ``src-stats`` queries read only and collect their results.
+
+Every number written to ``src-stats.yaml`` comes from a query of ``config.yaml``. Plain
+queries have their small counts suppressed and are flagged when they look row-level;
+DP queries run through SmartNoise SQL (see ``privacy``). Each query gets its own
+read-only connection, which is thrown away afterwards so that nothing a query did to
+its session (``SET ...``) can reach the next one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlalchemy.exc import DBAPIError
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+from synthgate_shared.config import Config, SrcStat, load_config
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.files import refuse_overwrite, write_text_atomic
+from synthgate_shared.values import to_plain
+from synthgate_shared.yamlio import dump_yaml
+
+from synthgate_agent import privacy
+from synthgate_agent.source import Source, open_source, read_only
+
+MAX_WORKERS = 4
+ROW_LEVEL_ROWS = 50
+_COUNT_NAME = re.compile(r"^(count|n|.+_count|count_.+)$", re.IGNORECASE)
+_SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
+                     "sqlite": "sqlite"}
+# Driver error codes (PostgreSQL SQLSTATE, MariaDB errno) and SQLite messages.
+_READ_ONLY = {"25006", 1792, "attempt to write a readonly database"}
+_TIMEOUT = {"57014", 1969, 3024, "interrupted"}
+_HEADER = """\
+# src-stats.yaml: results of the src-stats queries of config.yaml (synthgate-agent make-stats).
+# Every value below comes from a query written in the reviewed config.yaml. Entries with a
+# dp-query hold differentially private (noisy) results; plain entries may have had rows with
+# small counts removed (see min_count and suppressed_rows).
+"""
+
+
+@dataclass(frozen=True)
+class QueryRun:
+    """What one query did, for the command's progress lines."""
+
+    name: str
+    rows: int
+    suppressed: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def _where(stat: SrcStat) -> str:
+    return f"src-stats query {stat.name!r}"
+
+
+def check_statement(stat: SrcStat, dialect: str) -> None:
+    """Refuse SQL that could escape the read-only transaction before it reaches the source.
+
+    One statement only (psycopg2 runs ``...; COMMIT; ...`` as several, the second outside the
+    read-only transaction), and no ``SELECT ... INTO`` (MariaDB writes files with it).
+    """
+    try:
+        tokens = sqlglot.tokenize(stat.query, read=_SQLGLOT_DIALECTS.get(dialect))
+    except sqlglot.errors.SqlglotError as exc:
+        raise SynthgateError(f"the query cannot be read as SQL ({str(exc).splitlines()[0]})",
+                             where=_where(stat), fix="correct the SQL in config.yaml") from None
+    kinds = [t.token_type for t in tokens]
+    while kinds and kinds[-1] == TokenType.SEMICOLON:
+        kinds.pop()
+    if TokenType.SEMICOLON in kinds:
+        raise SynthgateError(
+            "the query holds more than one SQL statement; the source is read only and "
+            "make-stats runs exactly one SELECT per query", where=_where(stat),
+            fix="split it into separate src-stats entries")
+    if kinds and kinds[0] in (TokenType.SELECT, TokenType.WITH) and TokenType.INTO in kinds:
+        raise SynthgateError(
+            "SELECT ... INTO writes a table, file or variable; the source is read only",
+            where=_where(stat), fix="remove the INTO clause")
+
+
+def _query_error(exc: DBAPIError, stat: SrcStat, source: Source) -> SynthgateError:
+    orig = exc.orig
+    detail = (str(orig or exc).strip().splitlines() or ["unknown error"])[0]
+    args = getattr(orig, "args", ())
+    codes = {getattr(orig, "pgcode", None), args[0] if args else None, detail}
+    if codes & _READ_ONLY or "read-only transaction" in detail:
+        return SynthgateError(
+            f"refused: the source is read only and this query tries to write ({detail})",
+            where=_where(stat), fix="src-stats queries may only read (SELECT)")
+    if codes & _TIMEOUT or "statement timeout" in detail:
+        return SynthgateError(
+            f"the query ran past the statement timeout of {source.timeout_s:g} s ({detail})",
+            where=_where(stat), fix="make the query cheaper, or raise `statement-timeout` in "
+            "config.yaml or pass --timeout SECONDS")
+    return SynthgateError(f"the query failed: {detail}", where=_where(stat),
+                          fix="correct the SQL of this query in config.yaml")
+
+
+def _use_schema(conn: Any, source: Source) -> None:
+    """Let unqualified table names in a query mean the tables of ``--schema``."""
+    if not source.schema or source.dialect == "sqlite":
+        return
+    quoted = conn.dialect.identifier_preparer.quote(source.schema)
+    if source.dialect == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
+    else:
+        conn.exec_driver_sql(f"USE {quoted}")
+
+
+def _driver_sql(sql: str, conn: Any) -> str:
+    """The query as the driver must receive it so that every ``%`` reaches the database."""
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        return sql.replace("%", "%%")
+    return sql
+
+
+def _fetch(source: Source, stat: SrcStat) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``stat.query`` (already through ``check_statement``) on its own read-only
+    connection; errors name the query."""
+    try:
+        with read_only(source) as conn:
+            try:
+                _use_schema(conn, source)
+                result = conn.exec_driver_sql(_driver_sql(stat.query, conn))
+                if not result.returns_rows:
+                    raise SynthgateError("the query returns no rows (it is not a SELECT)",
+                                         where=_where(stat), fix="write a SELECT")
+                columns = list(map(str, result.keys()))
+                rows = [tuple(r) for r in result.fetchall()]
+            finally:
+                # never hand this session to another query: a SET it ran must die with it
+                conn.invalidate()
+    except DBAPIError as exc:
+        raise _query_error(exc, stat, source) from None
+    return columns, rows
+
+
+def find_count_column(stat: SrcStat, columns: list[str], rows: list[dict[str, Any]]
+                      ) -> str | None:
+    """The column holding counts: ``count-column`` if given, else the first numeric column
+    named ``count``, ``n``, ``*_count`` or ``count_*`` (case-insensitive), else None."""
+    if stat.count_column is not None:
+        if stat.count_column not in columns:
+            raise SynthgateError(
+                f"count-column {stat.count_column!r} is not a column of the result "
+                f"(it has: {', '.join(columns)})", where=_where(stat),
+                fix="name one of the result's columns, or alias the count in the SQL")
+        return stat.count_column
+    for column in columns:
+        values = [r[column] for r in rows if r[column] is not None]
+        if _COUNT_NAME.match(column) and all(_is_number(v) for v in values):
+            return column
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def suppress_small_counts(stat: SrcStat, rows: list[dict[str, Any]], column: str,
+                          min_count: int) -> tuple[list[dict[str, Any]], int]:
+    """Drop the rows whose ``column`` is below ``min_count``; return the rest and how many went."""
+    kept = []
+    for row in rows:
+        value = row[column]
+        if value is not None and not _is_number(value):
+            raise SynthgateError(f"count column {column!r} holds {value!r}, not a number",
+                                 where=_where(stat), fix="set count-column to the column "
+                                 "that holds the counts")
+        if value is None or value >= min_count:
+            kept.append(row)
+    return kept, len(rows) - len(kept)
+
+
+def row_level_warning(sql: str, dialect: str, n_rows: int) -> str | None:
+    """A warning when a result has many rows and its SQL has no aggregate and no GROUP BY."""
+    if n_rows <= ROW_LEVEL_ROWS:
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read=_SQLGLOT_DIALECTS.get(dialect))
+    except sqlglot.errors.SqlglotError:
+        return (f"{n_rows} rows and the SQL could not be parsed to look for aggregates; "
+                "check that the result is not row-level data")
+    aggregated = tree.find(exp.Group) is not None or any(
+        agg.find_ancestor(exp.Window) is None for agg in tree.find_all(exp.AggFunc))
+    if aggregated:
+        return None
+    return (f"result looks row-level: {n_rows} rows and no aggregate function or GROUP BY "
+            "in the SQL; row-level data should not leave the secure network")
+
+
+def _run_one(source: Source, config: Config, stat: SrcStat) -> tuple[dict[str, Any], QueryRun]:
+    started = time.monotonic()
+    ran_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    columns, raw = _fetch(source, stat)
+    entry: dict[str, Any] = {"query": stat.query}
+    warnings: list[str] = []
+    suppressed = 0
+    if privacy.is_dp(stat):
+        results = [to_plain(r) for r in privacy.run_dp_query(stat, columns, raw)]
+        entry.update({"dp-query": stat.dp_query, "epsilon": stat.epsilon, "delta": stat.delta,
+                      "ran_at": ran_at})
+        if not results:
+            warnings.append("the dp-query returned no rows: SmartNoise withheld them because "
+                            "too few people remain for max_ids, epsilon and delta (raise "
+                            "epsilon or delta, or lower max_ids)")
+    else:
+        results = [{c: to_plain(v) for c, v in zip(columns, r, strict=True)} for r in raw]
+        entry["ran_at"] = ran_at
+        count_column = find_count_column(stat, columns, results)
+        if count_column is not None:
+            min_count = config.min_count if stat.min_count is None else stat.min_count
+            results, suppressed = suppress_small_counts(stat, results, count_column, min_count)
+            entry.update({"min_count": min_count, "count_column": count_column,
+                          "suppressed_rows": suppressed})
+        warning = row_level_warning(stat.query, source.dialect, len(results))
+        if warning:
+            warnings.append(warning)
+    if warnings:
+        entry["warnings"] = warnings
+    entry["results"] = results
+    run = QueryRun(stat.name, len(results), suppressed, time.monotonic() - started, warnings)
+    return entry, run
+
+
+def make_src_stats(source: Source, config: Config,
+                   progress: Callable[[QueryRun], None] | None = None) -> dict[str, Any]:
+    """Run every ``src-stats`` query read only and return the data of ``src-stats.yaml``.
+
+    DP settings and the privacy budget are checked before any query runs. With
+    ``use-asyncio`` the queries run concurrently (at most four at a time, each on its own
+    connection); the result is the same as a serial run, in config order. ``progress``
+    is called once per query, in config order.
+    """
+    privacy.validate_privacy(config)
+    for stat in config.src_stats:
+        check_statement(stat, source.dialect)
+    data: dict[str, Any] = {}
+    for stat, (entry, run) in zip(config.src_stats, _run_all(source, config), strict=True):
+        data[stat.name] = entry
+        if progress:
+            progress(run)
+    return data
+
+
+def _run_all(source: Source, config: Config) -> Iterator[tuple[dict[str, Any], QueryRun]]:
+    """Run the queries (serially, or four at a time with use-asyncio); yield in config order."""
+    stats = config.src_stats
+    if not config.use_asyncio or len(stats) < 2:
+        for stat in stats:
+            yield _run_one(source, config, stat)
+        return
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(stats))) as pool:
+        futures = [pool.submit(_run_one, source, config, s) for s in stats]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:  # after a failure, start no further query
+            for future in futures:
+                future.cancel()
+
+
+def render_src_stats(data: dict[str, Any]) -> str:
+    """The text of ``src-stats.yaml``: a short header comment and the data as YAML."""
+    return _HEADER + dump_yaml(data)
+
+
+def make_stats_file(dsn: str, schema: str | None, config_path: Path, stats_path: Path,
+                    force: bool, timeout_s: float | None,
+                    progress: Callable[[QueryRun], None] | None = None) -> dict[str, Any]:
+    """Load the config, run its queries on the source and write ``src-stats.yaml`` atomically.
+
+    Config, DP and budget errors come before connecting; the output file appears only
+    when every query succeeded. Returns the data written.
+    """
+    if timeout_s is not None and not timeout_s > 0:
+        raise SynthgateError(f"--timeout must be a number of seconds above 0, not {timeout_s:g}")
+    config = load_config(config_path)
+    refuse_overwrite(stats_path, force)
+    privacy.validate_privacy(config)
+    source = open_source(dsn, schema, config.statement_timeout if timeout_s is None
+                         else timeout_s)
+    try:
+        data = make_src_stats(source, config, progress)
+    finally:
+        source.engine.dispose()
+    write_text_atomic(stats_path, render_src_stats(data))
+    return data
