@@ -1,3 +1,65 @@
-"""Builder commands: report (filled in by its step)."""
+"""Builder command ``report``: fidelity of the synthetic database against src-stats.yaml."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from synthgate_shared.db import create_engine_for, parse_dsn
+from synthgate_shared.errors import SynthgateError
+
+from synthgate_builder.cli.app import (
+    BundleOption,
+    ConfigOption,
+    DsnOption,
+    OrmOption,
+    RequireApprovalOption,
+    SchemaOption,
+    StatsOption,
+    TrustOption,
+    app,
+)
+from synthgate_builder.inputs import load_inputs
+from synthgate_builder.report import THRESHOLDS, parse_thresholds, run_report
+
+
+@app.command("report")
+def report_command(
+    dsn: str = DsnOption,
+    schema: str | None = SchemaOption,
+    bundle: Path | None = BundleOption,
+    trust: list[Path] | None = TrustOption,
+    require_approval: list[Path] | None = RequireApprovalOption,
+    config_file: Path = ConfigOption,
+    orm_file: Path = OrmOption,
+    stats_file: Path = StatsOption,
+    out_dir: Path = typer.Option(Path("."), "--out-dir", help="Where report.html and "
+                                 "report.md are written."),
+    scale: float = typer.Option(1.0, "--scale", help="The --scale of create-data: row counts "
+                                "are compared with this many times the source's."),
+    fail_under: list[str] = typer.Option(
+        [], "--fail-under", help="KEY=VALUE: exit non-zero when the figure is above VALUE "
+        f"(KEY: {', '.join(THRESHOLDS)}); repeatable."),
+) -> None:
+    """Compare the synthetic database with the source statistics of src-stats.yaml (no access
+    to the source): distances per column, children per parent, correlations, keys."""
+    thresholds = parse_thresholds(fail_under)
+    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
+                     stats_file, Path(".")) as inputs:
+        ignored = {n for n, t in inputs.config.tables.items() if t.ignore}
+        engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+        report, problems = run_report(engine, schema, inputs.orm, inputs.stats, out_dir,
+                                      thresholds, ignored, scale)
+    table = Table(title="synthgate fidelity report")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in report.summary().items():
+        table.add_row(THRESHOLDS[key], "n/a" if value is None else f"{value:.4g}")
+    console = Console()
+    console.print(table)
+    console.print(f"{len(report.metrics)} comparisons, {len(report.skipped)} statistics not "
+                  f"compared; wrote {out_dir / 'report.html'} and {out_dir / 'report.md'}")
+    if problems:
+        raise SynthgateError("fidelity below the --fail-under thresholds: " + "; ".join(problems))

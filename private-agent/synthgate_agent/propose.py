@@ -1,0 +1,543 @@
+"""Proposed aggregate statistics and the built-in generators that consume them (issue 6).
+
+``propose(model, config)`` looks only at the schema (never at the data) and returns, for
+every table that is neither ignored nor a vocabulary table, plain aggregate ``src-stats``
+entries and the ``row_generators`` wired to the builder's built-in distributions. Everything
+it proposes is written into ``config.yaml``, so the reviewer sees every query.
+
+Statistic names follow ``auto__<table>__<what>``:
+
+* ``auto__<t>__profile`` — one row, one scan: ``n`` (row count), ``<c>__nonnull`` per
+  column, quantiles ``<c>__q`` of numbers and dates (epoch seconds), quantiles
+  ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr`` (PostgreSQL) or
+  ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair;
+* ``auto__<t>__<c>__freq`` — value frequencies of a low-cardinality column;
+* ``auto__<t>__<a>__<b>__joint`` — joint frequencies of a pair of such columns;
+* ``auto__<t>__<fk columns>__children`` — how many parents have k children;
+* with ``epsilon``: ``auto__<t>__<c>__histogram`` — equal-width bins between public bounds.
+
+On PostgreSQL quantiles are ``percentile_cont`` arrays aligned with ``QUANTILE_PROBS``;
+elsewhere they come from ``NTILE(100)`` as a text ``"percent:value,..."``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from synthgate_shared.config import Config
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import QUANTILE_PROBS, stat_name
+from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
+from synthgate_shared.types import INTEGER_RANGES, PortableType
+
+HISTOGRAM_BINS = 20
+DEFAULT_TEXT_LENGTH_CAP = 200  # DP text-length histograms clip here unless bounds say otherwise
+DEFAULT_DP_DELTA = 1e-5
+MAX_DP_CHILDREN = 100  # children per parent are clipped here in differentially private counts
+MAX_ALIAS = 60  # PostgreSQL truncates identifiers at 63 bytes, MariaDB at 64
+
+# Column-name stems of text columns better filled by a Mimesis provider than from the source.
+KNOWN_KINDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("first_name", "firstname", "given_name", "forename"), "generic.person.first_name"),
+    (("last_name", "lastname", "surname", "family_name"), "generic.person.last_name"),
+    (("full_name", "fullname", "person_name", "customer_name", "contact_name"),
+     "generic.person.full_name"),
+    (("email", "e_mail", "email_address", "mail"), "generic.person.email"),
+    (("phone", "phone_number", "telephone", "mobile", "fax", "tel"), "generic.person.telephone"),
+    (("username", "user_name", "login", "nickname"), "generic.person.username"),
+    (("password", "passwd"), "generic.person.password"),
+    (("city", "town"), "generic.address.city"),
+    (("address", "address1", "address2", "street", "street_address", "address_line1",
+      "address_line2"), "generic.address.address"),
+    (("postcode", "post_code", "postal_code", "zip", "zipcode", "zip_code"),
+     "generic.address.postal_code"),
+    (("country",), "generic.address.country"),
+    (("state", "province", "county"), "generic.address.state"),
+    (("url", "website", "homepage", "web_site", "link"), "generic.internet.url"),
+    (("company", "company_name", "organisation", "organization", "employer"),
+     "generic.finance.company"),
+)
+_CODE_NAME = re.compile(r"(^|_)(type|code|status|kind|category|class|flag|level|grade)$")
+_BOUND = re.compile(
+    r"(?P<lhs>\"?[A-Za-z_]\w*\"?)\s*(?P<op>>=|<=|>|<)\s*\(?\s*(?P<num>-?\d+(?:\.\d+)?)")
+
+_DIALECTS: dict[str, Callable[[], Dialect]] = {
+    "postgresql": postgresql.dialect,
+    "sqlite": sqlite.dialect,
+    "mysql": mysql.dialect,
+    "mariadb": mysql.dialect,
+}
+
+
+@dataclass
+class Proposal:
+    """What ``propose`` suggests: config-shaped ``src-stats`` entries and the generators.
+
+    ``row_generators[table]`` are config-shaped ``{name, kwargs, columns_assigned}``;
+    ``num_rows[table]`` is None (the count is known after ``make-stats``: the ``n`` of the
+    statistic named in ``row_count_stats[table]``). ``epsilon_total``/``delta_total`` are the
+    budget spent by the DP entries (0 without ``epsilon``).
+    """
+
+    src_stats: list[dict[str, Any]] = field(default_factory=list)
+    row_generators: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    num_rows: dict[str, int | None] = field(default_factory=dict)
+    row_count_stats: dict[str, str] = field(default_factory=dict)
+    epsilon_total: float = 0.0
+    delta_total: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Col:
+    """A column with the role the proposal gives it."""
+
+    column: Column
+    role: str  # category, number, temporal, text, known
+    provider: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.column.name
+
+
+def src_stats_ref(name: str) -> str:
+    """How a generator's kwargs refer to a statistic (SqlSynthGen style)."""
+    return f'SRC_STATS["{name}"]'
+
+
+def known_provider(column_name: str) -> str | None:
+    """The Mimesis provider for a column whose name names a known kind of value, else None."""
+    name = column_name.lower()
+    for stems, provider in KNOWN_KINDS:
+        for stem in stems:
+            if name == stem or name.endswith("_" + stem):
+                return provider
+    return None
+
+
+def _role(table: Table, column: Column, model: OrmModel, skip: set[str]) -> _Col | None:
+    """Decide how a column is proposed from its type and name alone (never from the data)."""
+    if column.name in skip or column.autoincrement:
+        return None
+    ptype: PortableType = column.portable
+    if ptype.is_array:
+        return None
+    base = ptype.base
+    name = column.name.lower()
+    if base in ("boolean", "enum"):
+        return _Col(column, "category")
+    if base in ("char", "varchar", "text"):
+        provider = known_provider(name)
+        if provider:
+            return _Col(column, "known", provider)
+        if ptype.length is not None and ptype.length <= 12:
+            return _Col(column, "category")
+        return _Col(column, "text")
+    if base in INTEGER_RANGES and _CODE_NAME.search(name):
+        return _Col(column, "category")
+    if base in ("smallint", "integer", "bigint", "real", "double", "numeric"):
+        return _Col(column, "number")
+    if base in ("date", "timestamp", "timestamptz"):
+        return _Col(column, "temporal")
+    return None  # time, interval, uuid, json, bytea, tsvector: the builder's defaults
+
+
+class _Sql:
+    """SQL fragments for one source dialect, with identifiers quoted for it."""
+
+    def __init__(self, dialect: str) -> None:
+        factory = _DIALECTS.get(dialect)
+        if factory is None:
+            raise SynthgateError(
+                f"cannot propose statistics for a {dialect!r} source",
+                where="orm.yaml: source.dialect", fix="use PostgreSQL, MariaDB/MySQL or SQLite",
+            )
+        self.dialect = "mysql" if dialect == "mariadb" else dialect
+        self._preparer = factory().identifier_preparer
+
+    def q(self, name: str) -> str:
+        """A quoted identifier."""
+        return str(self._preparer.quote_identifier(name))
+
+    def table(self, name: str) -> str:
+        """A quoted table name; never schema-qualified, because ``make-stats`` (and the
+        builder's report) select the schema for the connection."""
+        return self.q(name)
+
+    def numeric(self, col: _Col, prefix: str = "") -> str:
+        """The column as a number: dates and timestamps as epoch seconds."""
+        ref = prefix + self.q(col.name)
+        if col.role != "temporal":
+            return ref
+        if self.dialect == "postgresql":
+            return f"extract(epoch from {ref})"
+        if self.dialect == "sqlite":
+            return f"CAST(strftime('%s', {ref}) AS INTEGER)"
+        return f"TIMESTAMPDIFF(SECOND, '1970-01-01', {ref})"
+
+    def length(self, col: _Col) -> str:
+        """The length in characters of a text column."""
+        fn = "length" if self.dialect == "sqlite" else "char_length"
+        return f"{fn}({self.q(col.name)})"
+
+    def quantiles(self, expr: str, table: str) -> str:
+        """An aggregate (or scalar subquery) giving the quantiles of ``expr``."""
+        if self.dialect == "postgresql":
+            probs = ", ".join(str(p) for p in QUANTILE_PROBS)
+            return f"percentile_cont(ARRAY[{probs}]) WITHIN GROUP (ORDER BY {expr})"
+        buckets = ", ".join(str(round(p * 100)) for p in QUANTILE_PROBS)
+        if self.dialect == "sqlite":
+            pair = "b || ':' || v"
+            agg = f"group_concat({pair}, ',')"
+        else:
+            agg = "GROUP_CONCAT(CONCAT(b, ':', v) ORDER BY b SEPARATOR ',')"
+        return (
+            f"(SELECT {agg} FROM (SELECT b, max(x) AS v FROM (SELECT {expr} AS x, "
+            f"NTILE(100) OVER (ORDER BY {expr}) AS b FROM {table} WHERE {expr} IS NOT NULL) s "
+            f"GROUP BY b HAVING b IN ({buckets})) s2)"
+        )
+
+    def correlation(self, a: str, b: str) -> tuple[str, str]:
+        """(alias suffix, aggregate) giving the correlation of two numeric expressions."""
+        if self.dialect == "postgresql":
+            return "corr", f"corr({a}, {b})"
+        both = f"CASE WHEN {a} IS NOT NULL AND {b} IS NOT NULL THEN 1.0 END"
+        parts = [f"count({both})", f"sum({both} * {a})", f"sum({both} * {b})",
+                 f"sum({both} * {a} * {a})", f"sum({both} * {b} * {b})",
+                 f"sum({both} * {a} * {b})"]
+        if self.dialect == "sqlite":
+            return "moments", " || ',' || ".join(parts)
+        return "moments", "CONCAT_WS(',', " + ", ".join(parts) + ")"
+
+
+def _alias_ok(alias: str) -> bool:
+    return len(alias.encode()) <= MAX_ALIAS
+
+
+def _stat(name: str, query: str, *, count_column: str | None, min_count: int | None = None,
+          comment: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "query": query}
+    if count_column:
+        entry["count-column"] = count_column
+    if min_count is not None:
+        entry["min-count"] = min_count
+    if comment:
+        entry["comments"] = [comment]
+    return entry
+
+
+def _generator(name: str, stat: str | None, columns: list[str],
+               **kwargs: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"stats": src_stats_ref(stat)} if stat else {}
+    args.update(kwargs)
+    entry: dict[str, Any] = {"name": name}
+    if args:
+        entry["kwargs"] = args
+    entry["columns_assigned"] = columns[0] if len(columns) == 1 else columns
+    return entry
+
+
+def _fk_columns(table: Table, model: OrmModel, config: Config) -> list[ForeignKey]:
+    """Foreign keys whose parent is generated or loaded (not ignored, not missing)."""
+    return [fk for fk in table.foreign_keys
+            if fk.ref_table in model.tables and not config.table(fk.ref_table).ignore]
+
+
+def _children_query(sql: _Sql, table: Table, fk: ForeignKey) -> str:
+    on = " AND ".join(f"c.{sql.q(c)} = p.{sql.q(r)}" for c, r in
+                      zip(fk.columns, fk.ref_columns, strict=True))
+    keys = ", ".join(f"p.{sql.q(r)}" for r in fk.ref_columns)
+    return (
+        f"SELECT n_children, count(*) AS n FROM (SELECT {keys}, count(c.{sql.q(fk.columns[0])}) "
+        f"AS n_children FROM {sql.table(fk.ref_table)} p LEFT JOIN {sql.table(table.name)} c "
+        f"ON {on} GROUP BY {keys}) t GROUP BY n_children"
+    )
+
+
+def _profile_query(sql: _Sql, table: Table, cols: list[_Col]) -> str:
+    parts = ["count(*) AS n"]
+    tname = sql.table(table.name)
+    for col in cols:
+        if col.role == "known":
+            continue
+        alias = f"{col.name}__nonnull"
+        if _alias_ok(alias):
+            parts.append(f"count({sql.q(col.name)}) AS {sql.q(alias)}")
+        if col.role in ("number", "temporal") and _alias_ok(f"{col.name}__q"):
+            parts.append(f"{sql.quantiles(sql.numeric(col), tname)} AS {sql.q(col.name + '__q')}")
+        if col.role == "text" and _alias_ok(f"{col.name}__len_q"):
+            parts.append(f"{sql.quantiles(sql.length(col), tname)} AS "
+                         f"{sql.q(col.name + '__len_q')}")
+    numeric = _copula_columns(cols)
+    for i, a in enumerate(numeric):
+        for b in numeric[i + 1:]:
+            suffix, expr = sql.correlation(sql.numeric(a), sql.numeric(b))
+            alias = f"{a.name}__{b.name}__{suffix}"
+            if _alias_ok(alias):
+                parts.append(f"{expr} AS {sql.q(alias)}")
+    return "SELECT " + ", ".join(parts) + f" FROM {tname}"
+
+
+def _copula_columns(cols: list[_Col]) -> list[_Col]:
+    return [c for c in cols if c.role in ("number", "temporal")
+            and _alias_ok(f"{c.name}__q")]
+
+
+def _pairs(categories: list[_Col]) -> tuple[list[tuple[_Col, _Col]], list[_Col]]:
+    """Neighbouring low-cardinality columns paired for joint frequencies; the rest alone."""
+    pairs = [(categories[i], categories[i + 1]) for i in range(0, len(categories) - 1, 2)]
+    single = categories[-1:] if len(categories) % 2 else []
+    return pairs, single
+
+
+def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
+                 proposal: Proposal) -> None:
+    """Plain aggregate statistics (small counts suppressed by ``make-stats``)."""
+    tname = sql.table(table.name)
+    profile = stat_name(table.name, "profile")
+    proposal.src_stats.append(_stat(
+        profile, _profile_query(sql, table, cols), count_column="n",
+        comment="row count, null counts, quantiles and correlations of the whole table (one scan)",
+    ))
+    proposal.row_count_stats[table.name] = profile
+    gens = proposal.row_generators.setdefault(table.name, [])
+    categories = [c for c in cols if c.role == "category"]
+    for col in categories:
+        name = stat_name(table.name, col.name, "freq")
+        q = sql.q(col.name)
+        proposal.src_stats.append(_stat(
+            name, f"SELECT {q}, count(*) AS n FROM {tname} GROUP BY {q}", count_column="n"))
+    pairs, single = _pairs(categories)
+    for a, b in pairs:
+        name = stat_name(table.name, a.name, b.name, "joint")
+        qa, qb = sql.q(a.name), sql.q(b.name)
+        proposal.src_stats.append(_stat(
+            name, f"SELECT {qa}, {qb}, count(*) AS n FROM {tname} GROUP BY {qa}, {qb}",
+            count_column="n"))
+        gens.append(_generator("synthgate.joint_categorical", name, [a.name, b.name]))
+    for col in single:
+        gens.append(_generator("synthgate.categorical", stat_name(table.name, col.name, "freq"),
+                               [col.name]))
+    numeric = _copula_columns(cols)
+    if len(numeric) >= 2:
+        gens.append(_generator("synthgate.gaussian_copula", profile, [c.name for c in numeric]))
+    elif numeric:
+        gens.append(_generator("synthgate.quantiles", profile, [numeric[0].name]))
+    for col in cols:
+        if col.role == "text" and _alias_ok(f"{col.name}__len_q"):
+            gens.append(_generator("synthgate.text_length", profile, [col.name]))
+        elif col.role == "known" and col.provider:
+            gens.append(_generator(col.provider, None, [col.name]))
+    for fk in fks:
+        name = stat_name(table.name, *fk.columns, "children")
+        proposal.src_stats.append(_stat(name, _children_query(sql, table, fk), count_column="n"))
+        gens.append(_generator("synthgate.children_per_parent", name, list(fk.columns)))
+
+
+def _schema_bounds(table: Table, column: Column, model: OrmModel) -> tuple[float, float] | None:
+    """Bounds from check constraints, the column's domain, or its exact type."""
+    lower: float | None = None
+    upper: float | None = None
+    texts = [c.sqltext for c in table.checks]
+    names = {column.name.lower()}
+    if column.domain and column.domain in model.domains:
+        texts += model.domains[column.domain].checks
+        names.add("value")
+    for text in texts:
+        for m in _BOUND.finditer(text):
+            if m["lhs"].strip('"').lower() not in names:
+                continue
+            num = float(m["num"])
+            if m["op"].startswith(">"):
+                lower = num if lower is None else max(lower, num)
+            else:
+                upper = num if upper is None else min(upper, num)
+    ptype = column.portable
+    if ptype.base == "smallint":
+        lo, hi = INTEGER_RANGES["smallint"]
+        lower, upper = (lo if lower is None else lower), (hi if upper is None else upper)
+    if ptype.base == "numeric" and len(ptype.params) == 2:
+        limit = 10 ** (ptype.params[0] - ptype.params[1]) - 10 ** -ptype.params[1]
+        lower = -limit if lower is None else lower
+        upper = limit if upper is None else upper
+    if lower is None or upper is None or upper <= lower:
+        return None
+    return lower, upper
+
+
+def _bounds(table: Table, col: _Col, model: OrmModel, config: Config,
+            what: str) -> tuple[float, float]:
+    key = f"{table.name}.{col.name}"
+    given = config.bounds.get(key)
+    if given is not None:
+        if given.upper <= given.lower:
+            raise SynthgateError(f"bounds of {key} have upper <= lower",
+                                 where="config.yaml: bounds")
+        return given.lower, given.upper
+    if col.role == "text":
+        length = col.column.portable.length
+        return 0.0, float(length or DEFAULT_TEXT_LENGTH_CAP)
+    found = _schema_bounds(table, col.column, model) if col.role == "number" else None
+    if found is None:
+        raise SynthgateError(
+            f"column {key} needs public bounds for a differentially private {what}",
+            where="config.yaml",
+            fix=f"add them under bounds: (for example bounds: {{{key}: {{lower: 0, "
+            "upper: 100}}), never from the source's own min/max",
+        )
+    return found
+
+
+def _metadata(table: Table, sql_columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """SmartNoise metadata of ``query_result``: the primary key as private id when it is one
+    column, otherwise one row per individual."""
+    meta: dict[str, Any] = {"max_ids": 1}
+    if len(table.primary_key) == 1:
+        meta["row_privacy"] = False
+        meta[table.primary_key[0]] = {"type": _sn_type(table.column(table.primary_key[0])),
+                                      "private_id": True}
+    else:
+        meta["row_privacy"] = True
+    meta.update(sql_columns)
+    return meta
+
+
+def _sn_type(column: Column) -> str:
+    base = column.portable.base
+    if base in INTEGER_RANGES:
+        return "int"
+    if base in ("real", "double", "numeric"):
+        return "float"
+    if base == "boolean":
+        return "boolean"
+    if base in ("date", "timestamp", "timestamptz"):
+        return "datetime"
+    return "string"
+
+
+def _dp_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
+              model: OrmModel, config: Config, proposal: Proposal) -> None:
+    """Counts, frequencies and histograms through SmartNoise: ``query`` only feeds
+    ``query_result`` inside the agent; what is kept is the noisy ``dp-query`` result."""
+    tname = sql.table(table.name)
+    pk = [sql.q(c) for c in table.primary_key[:1]] if len(table.primary_key) == 1 else []
+    select_pk = (", ".join(pk) + ", ") if pk else ""
+    gens = proposal.row_generators.setdefault(table.name, [])
+
+    def add(name: str, query: str, dp_query: str, columns: dict[str, dict[str, Any]]) -> None:
+        proposal.src_stats.append({"name": name, "query": query, "dp-query": dp_query,
+                                   "snsql-metadata": _metadata(table, columns)})
+
+    profile = stat_name(table.name, "profile")
+    add(profile, f"SELECT {pk[0] if pk else '1 AS one'} FROM {tname}",
+        "SELECT COUNT(*) AS n FROM query_result", {})
+    proposal.row_count_stats[table.name] = profile
+    for col in cols:
+        q = sql.q(col.name)
+        if col.role == "category":
+            name = stat_name(table.name, col.name, "freq")
+            add(name, f"SELECT {select_pk}{q} FROM {tname}",
+                # SmartNoise reads query_result by plain column names, unquoted
+                f"SELECT {col.name}, COUNT(*) AS n FROM query_result GROUP BY {col.name}",
+                {col.name: {"type": _sn_type(col.column), "nullable": col.column.nullable}})
+            gens.append(_generator("synthgate.categorical", name, [col.name]))
+        elif col.role in ("number", "temporal", "text"):
+            what = "length histogram" if col.role == "text" else "histogram"
+            lower, upper = _bounds(table, col, model, config, what)
+            expr = sql.length(col) if col.role == "text" else sql.numeric(col)
+            width = (upper - lower) / HISTOGRAM_BINS
+            binned = (f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} <= {lower} THEN 0 "
+                      f"WHEN {expr} >= {upper} THEN {HISTOGRAM_BINS - 1} "
+                      f"ELSE CAST(FLOOR(({expr} - {lower}) / {width!r}) AS INTEGER) END")
+            name = stat_name(table.name, col.name, "histogram")
+            add(name, f"SELECT {select_pk}{binned} AS bin FROM {tname}",
+                "SELECT bin, COUNT(*) AS n FROM query_result GROUP BY bin",
+                {"bin": {"type": "int", "lower": 0, "upper": HISTOGRAM_BINS - 1,
+                         "nullable": True}})
+            kind = "synthgate.text_length" if col.role == "text" else "synthgate.quantiles"
+            gens.append(_generator(kind, name, [col.name], lower=lower, upper=upper,
+                                   bins=HISTOGRAM_BINS))
+        elif col.role == "known" and col.provider:
+            gens.append(_generator(col.provider, None, [col.name]))
+    for fk in fks:
+        on = " AND ".join(f"c.{sql.q(c)} = p.{sql.q(r)}" for c, r in
+                          zip(fk.columns, fk.ref_columns, strict=True))
+        keys = ", ".join(f"p.{sql.q(r)}" for r in fk.ref_columns)
+        name = stat_name(table.name, *fk.columns, "children")
+        parent = model.tables[fk.ref_table]
+        count = f"count(c.{sql.q(fk.columns[0])})"
+        # clipped to a public cap: SmartNoise needs bounds for every numeric column
+        query = (f"SELECT {keys}, CASE WHEN {count} > {MAX_DP_CHILDREN} THEN {MAX_DP_CHILDREN} "
+                 f"ELSE {count} END AS n_children FROM {sql.table(fk.ref_table)} p "
+                 f"LEFT JOIN {tname} c ON {on} GROUP BY {keys}")
+        meta: dict[str, Any] = {"max_ids": 1, "row_privacy": True,
+                                "n_children": {"type": "int", "lower": 0,
+                                               "upper": MAX_DP_CHILDREN}}
+        if len(fk.ref_columns) == 1 and fk.ref_columns == parent.primary_key:
+            meta["row_privacy"] = False
+            meta[fk.ref_columns[0]] = {"type": _sn_type(parent.column(fk.ref_columns[0])),
+                                       "private_id": True}
+        proposal.src_stats.append({
+            "name": name, "query": query,
+            "dp-query": "SELECT n_children, COUNT(*) AS n FROM query_result GROUP BY n_children",
+            "snsql-metadata": meta})
+        gens.append(_generator("synthgate.children_per_parent", name, list(fk.columns)))
+
+
+def _split_budget(proposal: Proposal, epsilon: float, delta: float) -> None:
+    dp = [s for s in proposal.src_stats if "dp-query" in s]
+    if not dp:
+        return
+    each_eps, each_delta = epsilon / len(dp), delta / len(dp)
+    for entry in dp:
+        entry["epsilon"] = each_eps
+        entry["delta"] = each_delta
+        entry["comments"] = [f"differentially private: epsilon {each_eps:.6g}, delta "
+                             f"{each_delta:.3g} ({len(dp)} proposals share epsilon {epsilon:g})"]
+    proposal.epsilon_total, proposal.delta_total = epsilon, delta
+
+
+def propose(model: OrmModel, config: Config, epsilon: float | None = None,
+            delta: float | None = None) -> Proposal:
+    """Propose aggregate statistics and generators for every generated table (pure).
+
+    Ignored and vocabulary tables get nothing. Without ``epsilon`` every query is a plain
+    aggregate (``count-column: n`` lets ``make-stats`` suppress small counts); with
+    ``epsilon`` the counts, frequencies and histograms become SmartNoise ``dp-query``
+    entries sharing the budget evenly, and every numeric column needs public bounds
+    (schema or ``config.bounds``), else a SynthgateError names the column.
+    """
+    if epsilon is not None and epsilon <= 0:
+        raise SynthgateError("--epsilon must be greater than 0", fix="give for example 1.0")
+    if delta is not None and not 0 <= delta < 1:
+        raise SynthgateError("--delta must be at least 0 and below 1", fix="give for example 1e-5")
+    sql = _Sql(model.source.dialect)
+    proposal = Proposal()
+    for table in model.tables.values():
+        settings = config.table(table.name)
+        if settings.ignore or settings.vocabulary_table:
+            continue
+        fks = _fk_columns(table, model, config)
+        skip = {c for fk in table.foreign_keys for c in fk.columns}
+        skip.update(table.primary_key)
+        skip.update(u.columns[0] for u in table.unique if len(u.columns) == 1)
+        cols = [c for c in (_role(table, col, model, skip) for col in table.columns) if c]
+        # a unique text column of a known kind still gets its provider
+        cols += [_Col(col, "known", known_provider(col.name)) for col in table.columns
+                 if col.name in skip and col.name not in table.primary_key
+                 and not any(col.name in fk.columns for fk in table.foreign_keys)
+                 and col.portable.base in ("char", "varchar", "text")
+                 and known_provider(col.name)]
+        proposal.num_rows[table.name] = None
+        if epsilon is None:
+            _plain_table(sql, table, cols, fks, proposal)
+        else:
+            _dp_table(sql, table, cols, fks, model, config, proposal)
+    if epsilon is not None:
+        _split_budget(proposal, epsilon, DEFAULT_DP_DELTA if delta is None else delta)
+    return proposal

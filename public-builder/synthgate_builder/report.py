@@ -1,0 +1,483 @@
+"""Fidelity report: the proposed aggregates measured again on the synthetic database.
+
+``build_report`` runs every ``auto__*`` query of ``src-stats.yaml`` on the destination
+(translated with sqlglot when its dialect differs from the source's; a ``dp-query`` runs
+over its ``query`` as a subquery) and compares the results with the source's: total
+variation distance of frequencies, Kolmogorov-Smirnov statistic of quantiles and
+histograms, null-fraction differences, children-per-parent distance, correlation
+differences; then checks referential integrity and key uniqueness by query. It needs no
+access to the source.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+import sqlglot
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlglot import exp
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import (
+    StatName,
+    pair_correlation,
+    parse_quantiles,
+    parse_stat_name,
+)
+from synthgate_shared.files import write_text_atomic
+from synthgate_shared.orm import OrmModel
+from synthgate_shared.values import to_plain
+
+_SQLGLOT = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+# --fail-under keys -> the summary figure they bound (from above)
+THRESHOLDS = {
+    "tvd": "median TVD (categorical)",
+    "ks": "median KS (numeric, dates)",
+    "children": "max children-per-parent distance",
+    "nulls": "max null-fraction difference",
+    "corr": "max correlation difference",
+    "rows": "max row-count deviation",
+    "fk": "foreign-key violations",
+    "unique": "duplicate keys",
+}
+
+
+@dataclass
+class Metric:
+    """One comparison: ``kind`` (tvd, joint_tvd, ks, length_ks, nulls, children, corr, rows,
+    fk, unique), where it applies, its value and, for plots, the two distributions."""
+
+    kind: str
+    table: str
+    subject: str
+    value: float
+    source: list[tuple[Any, float]] = field(default_factory=list)
+    synthetic: list[tuple[Any, float]] = field(default_factory=list)
+    plot: str | None = None  # "bars" (labels, shares) or "cdf" (values, probabilities)
+
+
+@dataclass
+class FidelityReport:
+    """All metrics, the statistics that could not be compared (with why), and a summary."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def values(self, kind: str) -> list[float]:
+        """The values of the metrics of one kind."""
+        return [m.value for m in self.metrics if m.kind == kind and not math.isnan(m.value)]
+
+    def summary(self) -> dict[str, float | None]:
+        """The headline figures keyed like ``--fail-under`` (None: nothing to measure)."""
+        def median(kind: str) -> float | None:
+            vals = self.values(kind)
+            return statistics.median(vals) if vals else None
+
+        def largest(kind: str) -> float | None:
+            vals = self.values(kind)
+            return max(vals) if vals else None
+
+        return {"tvd": median("tvd"), "ks": median("ks"), "children": largest("children"),
+                "nulls": largest("nulls"), "corr": largest("corr"), "rows": largest("rows"),
+                "fk": sum(self.values("fk")), "unique": sum(self.values("unique"))}
+
+
+def parse_thresholds(items: Iterable[str]) -> dict[str, float]:
+    """``KEY=VALUE`` pairs of ``--fail-under``; an unknown key or a bad number is an error."""
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in THRESHOLDS:
+            raise SynthgateError(f"bad --fail-under {item!r}", fix="use KEY=VALUE with KEY one "
+                                 f"of {', '.join(THRESHOLDS)}, e.g. --fail-under tvd=0.05")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise SynthgateError(f"bad --fail-under {item!r}: {value!r} is not a number",
+                                 fix="e.g. --fail-under ks=0.05") from None
+    return out
+
+
+def failures(report: FidelityReport, thresholds: dict[str, float]) -> list[str]:
+    """One line per summary figure above its threshold."""
+    summary = report.summary()
+    out = []
+    for key, limit in thresholds.items():
+        value = summary.get(key)
+        if value is not None and value > limit:
+            out.append(f"{THRESHOLDS[key]} is {value:.4g} (threshold {key}={limit:g})")
+    return out
+
+
+def check_schema(engine: Engine, schema: str | None, model: OrmModel,
+                 ignored: set[str]) -> None:
+    """Refuse a destination that lacks a table or column of ``orm.yaml`` (named in the error)."""
+    inspector = sa.inspect(engine)
+    present = set(inspector.get_table_names(schema=schema))
+    for table in model.tables.values():
+        if table.name in ignored:
+            continue
+        if table.name not in present:
+            raise SynthgateError(
+                f"the destination has no table {table.name!r} of orm.yaml",
+                where=f"schema {schema}" if schema else "destination database",
+                fix="run create-tables and create-data first, or pass the right --dsn/--schema")
+        columns = {c["name"] for c in inspector.get_columns(table.name, schema=schema)}
+        for column in table.columns:
+            if column.name not in columns:
+                raise SynthgateError(
+                    f"table {table.name!r} of the destination has no column {column.name!r} "
+                    "of orm.yaml", fix="re-create the tables from this bundle's orm.yaml")
+
+
+def synthetic_sql(entry: dict[str, Any], source_dialect: str, dest_dialect: str) -> str:
+    """The statistic's SQL for the destination: a ``dp-query`` over its ``query`` (inlined
+    as the ``query_result`` subquery) as an exact query, translated between dialects."""
+    read = _SQLGLOT.get(source_dialect, source_dialect)
+    write = _SQLGLOT.get(dest_dialect, dest_dialect)
+    if entry.get("dp-query"):
+        outer = sqlglot.parse_one(str(entry["dp-query"]), read=read)
+        inner = sqlglot.parse_one(str(entry["query"]), read=read)
+        for table in list(outer.find_all(exp.Table)):
+            if table.name.lower() == "query_result":
+                table.replace(exp.Subquery(this=inner.copy(),
+                                           alias=exp.TableAlias(this=exp.to_identifier(
+                                               "query_result"))))
+        return outer.sql(dialect=write)
+    query = str(entry["query"])
+    if read == write:
+        return query
+    return sqlglot.transpile(query, read=read, write=write)[0]
+
+
+def _use_schema(conn: Connection, schema: str | None) -> None:
+    if not schema or conn.dialect.name == "sqlite":
+        return
+    quoted = conn.dialect.identifier_preparer.quote(schema)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
+    else:
+        conn.exec_driver_sql(f"USE {quoted}")
+
+
+def _run(engine: Engine, schema: str | None, sql: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        try:
+            _use_schema(conn, schema)
+            result = conn.exec_driver_sql(sql)
+            return [{k: to_plain(v) for k, v in row.items()} for row in result.mappings()]
+        finally:
+            conn.rollback()
+
+
+def _shares(rows: list[dict[str, Any]], keys: list[str], min_count: int) -> dict[Any, float]:
+    """Normalised frequencies of the rows (keyed by the value tuple), after dropping the
+    rows below ``min_count`` as the source's were."""
+    counts: dict[Any, float] = {}
+    for row in rows:
+        n = row.get("n")
+        if not isinstance(n, int | float) or n < min_count:
+            continue
+        key = tuple(_label(row.get(k)) for k in keys)
+        counts[key] = counts.get(key, 0.0) + max(float(n), 0.0)
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total > 0 else {}
+
+
+def _label(value: Any) -> Any:
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)
+
+
+def total_variation(p: dict[Any, float], q: dict[Any, float]) -> float:
+    """Total variation distance of two distributions given as shares."""
+    keys = set(p) | set(q)
+    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in keys)
+
+
+def ks_from_quantiles(src: tuple[list[float], list[float]],
+                      syn: tuple[list[float], list[float]]) -> float:
+    """Kolmogorov-Smirnov statistic of two distributions known by (probabilities, values),
+    with linear interpolation of each CDF between its points."""
+    (p1, x1), (p2, x2) = src, syn
+    if not x1 or not x2:
+        return math.nan
+    grid = np.union1d(x1, x2)
+    f1 = np.interp(grid, x1, p1, left=0.0, right=1.0)
+    f2 = np.interp(grid, x2, p2, left=0.0, right=1.0)
+    return float(np.max(np.abs(f1 - f2)))
+
+
+def _histogram_cdf(rows: list[dict[str, Any]]) -> tuple[list[float], list[float], float]:
+    """(cumulative probabilities, bin numbers, null share) of histogram rows ``{bin, n}``."""
+    counts: dict[int, float] = {}
+    nulls = 0.0
+    for row in rows:
+        n = max(float(row.get("n") or 0), 0.0)
+        if row.get("bin") is None:
+            nulls += n
+        else:
+            counts[int(row["bin"])] = counts.get(int(row["bin"]), 0.0) + n
+    total = sum(counts.values())
+    if total <= 0:
+        return [], [], 1.0 if nulls else 0.0
+    bins = sorted(counts)
+    cum = np.cumsum([counts[b] for b in bins]) / total
+    return [0.0, *cum.tolist()], [bins[0] - 1.0, *map(float, bins)], nulls / (total + nulls)
+
+
+def _compare_profile(table: str, src: dict[str, Any], syn: dict[str, Any], scale: float,
+                     report: FidelityReport) -> None:
+    n_src, n_syn = float(src.get("n") or 0), float(syn.get("n") or 0)
+    if n_src > 0:
+        report.metrics.append(Metric("rows", table, "row count",
+                                     abs(n_syn / (n_src * scale) - 1.0),
+                                     [("source x scale", n_src * scale)], [("synthetic", n_syn)]))
+    for key, value in src.items():
+        column, _, what = key.rpartition("__")
+        if what == "nonnull" and n_src > 0 and n_syn > 0 and key in syn:
+            report.metrics.append(Metric("nulls", table, column, abs(
+                (1 - float(value) / n_src) - (1 - float(syn[key] or 0) / n_syn))))
+        elif what in ("q", "len_q") and value is not None:
+            kind = "ks" if what == "q" else "length_ks"
+            place = f"{table}.{column}"
+            s_points = parse_quantiles(value, place)
+            if syn.get(key) is None:
+                report.metrics.append(Metric(kind, table, column, 1.0))
+                continue
+            y_points = parse_quantiles(syn[key], place)
+            subject = column if what == "q" else f"{column} (length)"
+            report.metrics.append(Metric(
+                kind, table, subject, ks_from_quantiles(s_points, y_points),
+                list(zip(s_points[1], s_points[0], strict=True)),
+                list(zip(y_points[1], y_points[0], strict=True)), "cdf"))
+        elif what in ("corr", "moments"):
+            a, _, b = column.partition("__")
+            r_src, r_syn = pair_correlation(src, a, b), pair_correlation(syn, a, b)
+            if r_src is not None:
+                report.metrics.append(Metric("corr", table, f"{a} ~ {b}", abs(
+                    r_src - (r_syn if r_syn is not None else 0.0)),
+                    [("source", r_src)], [("synthetic", r_syn or 0.0)]))
+
+
+def _compare(parsed: StatName, entry: dict[str, Any], syn_rows: list[dict[str, Any]],
+             scale: float, report: FidelityReport) -> None:
+    src_rows = list(entry.get("results") or [])
+    min_count = int(entry.get("min_count") or 0)
+    table, subject = parsed.table, ", ".join(parsed.columns)
+    if parsed.kind == "profile":
+        if src_rows and syn_rows:
+            _compare_profile(table, src_rows[0], syn_rows[0], scale, report)
+        return
+    if parsed.kind in ("freq", "joint", "children"):
+        keys = ["n_children"] if parsed.kind == "children" else list(parsed.columns)
+        p, q = _shares(src_rows, keys, 0), _shares(syn_rows, keys, min_count)
+        if not p:
+            report.skipped.append(f"{entry['name']}: every source row was suppressed")
+            return
+        kind = {"freq": "tvd", "joint": "joint_tvd", "children": "children"}[parsed.kind]
+        label = (lambda k: k[0]) if len(keys) == 1 else (lambda k: " / ".join(map(str, k)))
+        order = sorted(set(p) | set(q), key=lambda k: (-p.get(k, 0.0), str(k)))
+        report.metrics.append(Metric(
+            kind, table, subject, total_variation(p, q),
+            [(label(k), p.get(k, 0.0)) for k in order], [(label(k), q.get(k, 0.0)) for k in order],
+            "bars"))
+        return
+    # histogram (differentially private numbers and text lengths)
+    cum_s, bins_s, null_s = _histogram_cdf(src_rows)
+    cum_y, bins_y, null_y = _histogram_cdf(syn_rows)
+    report.metrics.append(Metric("ks", table, subject, ks_from_quantiles(
+        (cum_s, bins_s), (cum_y, bins_y)), list(zip(bins_s, cum_s, strict=True)),
+        list(zip(bins_y, cum_y, strict=True)), "cdf"))
+    report.metrics.append(Metric("nulls", table, subject, abs(null_s - null_y)))
+
+
+def _integrity(engine: Engine, schema: str | None, model: OrmModel, ignored: set[str],
+               report: FidelityReport) -> None:
+    """Foreign-key violations and duplicate keys, each counted by one query."""
+    def tab(name: str, cols: Iterable[str]) -> sa.TableClause:
+        return sa.table(name, *(sa.column(c) for c in cols), schema=schema)
+
+    with engine.connect() as conn:
+        for t in model.tables.values():
+            if t.name in ignored:
+                continue
+            for fk in t.foreign_keys:
+                if fk.ref_table in ignored or fk.ref_table not in model.tables:
+                    continue
+                child = tab(t.name, fk.columns).alias("c")
+                parent = tab(fk.ref_table, fk.ref_columns).alias("p")
+                match = sa.and_(*(parent.c[r] == child.c[c]
+                                  for c, r in zip(fk.columns, fk.ref_columns, strict=True)))
+                query = sa.select(sa.func.count()).select_from(child).where(
+                    *(child.c[c].is_not(None) for c in fk.columns),
+                    ~sa.exists().where(match))
+                bad = conn.execute(query).scalar_one()
+                report.metrics.append(Metric("fk", t.name, f"{', '.join(fk.columns)} -> "
+                                             f"{fk.ref_table}", float(bad)))
+            keys = ([("primary key", t.primary_key)] if t.primary_key else []) + [
+                (u.name or "unique", u.columns) for u in t.unique]
+            for label, cols in keys:
+                table = tab(t.name, cols)
+                groups = sa.select(*(table.c[c] for c in cols)).where(
+                    *(table.c[c].is_not(None) for c in cols)).group_by(
+                    *(table.c[c] for c in cols)).having(sa.func.count() > 1).subquery()
+                dup = conn.execute(sa.select(sa.func.count()).select_from(groups)).scalar_one()
+                report.metrics.append(Metric("unique", t.name, f"{label} ({', '.join(cols)})",
+                                             float(dup)))
+
+
+def build_report(engine: Engine, schema: str | None, model: OrmModel,
+                 src_stats: dict[str, Any], ignored: Iterable[str] = (),
+                 scale: float = 1.0) -> FidelityReport:
+    """Compare the synthetic database with ``src-stats.yaml`` (see the module docstring).
+
+    ``src_stats`` is the mapping of ``src-stats.yaml``; ``ignored`` the tables the config
+    ignores; ``scale`` the ``--scale`` of ``create-data`` (row counts are compared with
+    ``scale`` times the source's). A destination that does not match ``orm.yaml`` is an error.
+    """
+    skip = set(ignored)
+    check_schema(engine, schema, model, skip)
+    report = FidelityReport()
+    for name, entry in src_stats.items():
+        parsed = parse_stat_name(str(name), model.tables)
+        if parsed is None or parsed.table in skip or not isinstance(entry, dict):
+            continue
+        entry = {**entry, "name": name}
+        try:
+            sql = synthetic_sql(entry, model.source.dialect, engine.dialect.name)
+            rows = _run(engine, schema, sql)
+        except (DBAPIError, sqlglot.errors.SqlglotError) as exc:
+            detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+            report.skipped.append(f"{name}: cannot run on the destination ({detail})")
+            continue
+        _compare(parsed, entry, rows, scale, report)
+    _integrity(engine, schema, model, skip, report)
+    return report
+
+
+# ---- rendering -------------------------------------------------------------------------
+
+_KIND_TITLES = {"rows": "Row counts (relative deviation)", "nulls": "Null fractions (difference)",
+                "tvd": "Categorical columns (total variation distance)",
+                "joint_tvd": "Pairs of categorical columns (total variation distance)",
+                "ks": "Numbers and dates (Kolmogorov-Smirnov)",
+                "length_ks": "Text lengths (Kolmogorov-Smirnov)",
+                "children": "Children per parent (total variation distance)",
+                "corr": "Correlations (absolute difference)",
+                "fk": "Foreign keys (rows pointing nowhere)",
+                "unique": "Keys (duplicated values)"}
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.4g}"
+
+
+def render_markdown(report: FidelityReport, problems: list[str]) -> str:
+    """``report.md``: the summary, then one table per kind of metric."""
+    lines = ["# Fidelity report", "", "| figure | value |", "|---|---|"]
+    for key, value in report.summary().items():
+        lines.append(f"| {THRESHOLDS[key]} | {_fmt(value)} |")
+    lines += ["", *(f"- **FAILED**: {p}" for p in problems)]
+    for kind, title in _KIND_TITLES.items():
+        metrics = [m for m in report.metrics if m.kind == kind]
+        if not metrics:
+            continue
+        lines += ["", f"## {title}", "", "| table | subject | value |", "|---|---|---|"]
+        lines += [f"| {m.table} | {m.subject} | {_fmt(m.value)} |" for m in metrics]
+    if report.skipped:
+        lines += ["", "## Not compared", "", *(f"- {s}" for s in report.skipped)]
+    return "\n".join(lines) + "\n"
+
+
+def _svg_bars(metric: Metric, width: int = 360, bar: int = 14) -> str:
+    items = list(zip(metric.source, metric.synthetic, strict=True))[:15]
+    height = len(items) * (2 * bar + 6) + 24
+    top = max([v for (_, v), _ in items] + [v for _, (_, v) in items] + [1e-9])
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">',
+           '<text x="4" y="12" font-size="10" fill="#1f77b4">source</text>'
+           '<text x="60" y="12" font-size="10" fill="#ff7f0e">synthetic</text>']
+    for i, ((label, s), (_, y)) in enumerate(items):
+        y0 = 20 + i * (2 * bar + 6)
+        out.append(f'<text x="0" y="{y0 + bar + 2}" font-size="10">'
+                   f'{html.escape(str(label))[:18]}</text>')
+        for j, (value, colour) in enumerate(((s, "#1f77b4"), (y, "#ff7f0e"))):
+            w = (width - 130) * value / top
+            out.append(f'<rect x="120" y="{y0 + j * bar}" width="{w:.1f}" height="{bar - 2}" '
+                       f'fill="{colour}"><title>{value:.3f}</title></rect>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _svg_cdf(metric: Metric, width: int = 360, height: int = 160) -> str:
+    xs = [x for x, _ in metric.source + metric.synthetic]
+    lo, hi = min(xs), max(xs)
+    span = (hi - lo) or 1.0
+
+    def path(points: list[tuple[Any, float]]) -> str:
+        return " ".join(f"{10 + (width - 20) * (x - lo) / span:.1f},"
+                        f"{height - 10 - (height - 30) * p:.1f}" for x, p in points)
+
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+            '<text x="4" y="12" font-size="10" fill="#1f77b4">source</text>'
+            '<text x="60" y="12" font-size="10" fill="#ff7f0e">synthetic</text>'
+            f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" '
+            f'points="{path(metric.source)}"/>'
+            f'<polyline fill="none" stroke="#ff7f0e" stroke-width="2" stroke-dasharray="4 2" '
+            f'points="{path(metric.synthetic)}"/></svg>')
+
+
+def render_html(report: FidelityReport, problems: list[str]) -> str:
+    """``report.html``: self-contained (inline CSS and SVG plots, no network)."""
+    esc = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>synthgate fidelity "
+             "report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+             "collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
+             ".bad{color:#b00;font-weight:bold}.plots{display:flex;flex-wrap:wrap;gap:1em}"
+             "figure{margin:0}</style></head><body><h1>Fidelity report</h1><table>"]
+    for key, value in report.summary().items():
+        parts.append(f"<tr><th>{esc(THRESHOLDS[key])}</th><td>{_fmt(value)}</td></tr>")
+    parts.append("</table>")
+    parts += [f"<p class='bad'>FAILED: {esc(p)}</p>" for p in problems]
+    for kind, title in _KIND_TITLES.items():
+        metrics = [m for m in report.metrics if m.kind == kind]
+        if not metrics:
+            continue
+        parts.append(f"<h2>{esc(title)}</h2><table><tr><th>table</th><th>subject</th>"
+                     "<th>value</th></tr>")
+        parts += [f"<tr><td>{esc(m.table)}</td><td>{esc(m.subject)}</td><td>{_fmt(m.value)}"
+                  "</td></tr>" for m in metrics]
+        parts.append("</table><div class='plots'>")
+        for m in metrics:
+            if m.plot and m.source and m.synthetic:
+                svg = _svg_bars(m) if m.plot == "bars" else _svg_cdf(m)
+                parts.append(f"<figure>{svg}<figcaption>{esc(m.table)}.{esc(m.subject)}: "
+                             f"{_fmt(m.value)}</figcaption></figure>")
+        parts.append("</div>")
+    if report.skipped:
+        parts.append("<h2>Not compared</h2><ul>")
+        parts += [f"<li>{esc(s)}</li>" for s in report.skipped]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def run_report(engine: Engine, schema: str | None, model: OrmModel, src_stats: dict[str, Any],
+               out_dir: Path, thresholds: dict[str, float], ignored: Iterable[str] = (),
+               scale: float = 1.0) -> tuple[FidelityReport, list[str]]:
+    """Build the report, write ``report.html`` and ``report.md`` into ``out_dir`` (each
+    atomically) and return it with the thresholds it misses."""
+    report = build_report(engine, schema, model, src_stats, ignored, scale)
+    problems = failures(report, thresholds)
+    write_text_atomic(out_dir / "report.md", render_markdown(report, problems))
+    write_text_atomic(out_dir / "report.html", render_html(report, problems))
+    return report, problems

@@ -1,0 +1,188 @@
+"""Proposed statistics (issue 6): aggregate, runnable on Pagila, small counts suppressed, DP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import sqlglot
+from sqlglot import exp
+from synthgate_agent.propose import propose
+from synthgate_agent.reflect import reflect_schema
+from synthgate_agent.source import Source, open_source
+from synthgate_agent.stats import make_src_stats
+from synthgate_shared.config import Config, config_from_data
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import check_stat_references, parse_stat_name
+from synthgate_shared.orm import OrmModel
+
+VOCAB = ("category", "city", "country", "language")
+
+
+@pytest.fixture(scope="module")
+def pagila(pagila_url: str) -> tuple[Source, OrmModel]:
+    source = open_source(pagila_url)
+    return source, reflect_schema(source)
+
+
+def _config(extra: dict[str, Any] | None = None) -> Config:
+    data: dict[str, Any] = {"tables": {t: {"vocabulary_table": True} for t in VOCAB}}
+    data.update(extra or {})
+    return config_from_data(data)
+
+
+def _with_proposal(config: Config, src_stats: list[dict[str, Any]],
+                   generators: dict[str, list[dict[str, Any]]]) -> Config:
+    data = config.model_dump(by_alias=True, exclude_defaults=True)
+    data["src-stats"] = src_stats
+    for table, gens in generators.items():
+        data.setdefault("tables", {}).setdefault(table, {})["row_generators"] = gens
+    return config_from_data(data)
+
+
+def _is_aggregate(sql: str) -> bool:
+    tree = sqlglot.parse_one(sql, read="postgres")
+    return tree.find(exp.AggFunc) is not None or tree.find(exp.Group) is not None
+
+
+def test_proposals_are_aggregate_and_run_on_pagila(pagila: tuple[Source, OrmModel]) -> None:
+    source, model = pagila
+    config = _config()
+    proposal = propose(model, config)
+    names = [s["name"] for s in proposal.src_stats]
+    assert len(names) == len(set(names))
+    assert all(n.startswith("auto__") for n in names)
+    for entry in proposal.src_stats:
+        assert _is_aggregate(entry["query"]), entry["name"]
+        assert "dp-query" not in entry
+    tables = {parse_stat_name(n, model.tables).table for n in names}  # type: ignore[union-attr]
+    assert not tables & set(VOCAB)
+    assert {"rental", "payment", "customer", "film"} <= tables
+    assert "auto__rental__customer_id__children" in names
+    assert "auto__payment__rental_id__children" in names
+    assert "auto__film__rating__freq" in names
+
+    full = _with_proposal(config, proposal.src_stats, proposal.row_generators)
+    check_stat_references(full)
+    started = time.monotonic()
+    data = make_src_stats(source, full)
+    print(f"make-stats of {len(names)} proposed queries on Pagila: "
+          f"{time.monotonic() - started:.2f} s")
+    assert set(data) == set(names)
+    for entry in data.values():
+        if entry.get("count_column"):
+            assert all(r[entry["count_column"]] >= entry["min_count"] for r in entry["results"])
+    # rental.customer_id: 599 customers with 12..46 rentals; rare counts were suppressed
+    children = data["auto__rental__customer_id__children"]
+    assert children["suppressed_rows"] > 0
+    assert sum(r["n"] for r in children["results"]) < 599
+    profile = data["auto__rental__profile"]["results"][0]
+    assert profile["n"] == 16044
+    assert len(profile["rental_date__q"]) == 21
+    assert -1 <= profile["rental_date__return_date__corr"] <= 1
+    rating = {r["rating"]: r["n"] for r in data["auto__film__rating__freq"]["results"]}
+    assert sum(rating.values()) == 1000
+
+
+def test_known_kinds_get_mimesis_and_no_query(pagila: tuple[Source, OrmModel]) -> None:
+    _, model = pagila
+    proposal = propose(model, _config())
+    customer = {g["columns_assigned"]: g["name"] for g in proposal.row_generators["customer"]
+                if isinstance(g["columns_assigned"], str)}
+    assert customer["first_name"] == "generic.person.first_name"
+    assert customer["last_name"] == "generic.person.last_name"
+    assert customer["email"] == "generic.person.email"
+    assert all("kwargs" not in g for g in proposal.row_generators["customer"]
+               if g["name"].startswith("generic."))
+    assert not any("email" in s["query"] for s in proposal.src_stats)
+    film = {str(g["columns_assigned"]): g["name"] for g in proposal.row_generators["film"]}
+    assert film["description"] == "synthgate.text_length"
+    rental = [g for g in proposal.row_generators["rental"] if g["name"] ==
+              "synthgate.gaussian_copula"]
+    assert "rental_date" in rental[0]["columns_assigned"]
+    assert "return_date" in rental[0]["columns_assigned"]
+
+
+def test_ignored_tables_get_nothing(pagila: tuple[Source, OrmModel]) -> None:
+    _, model = pagila
+    proposal = propose(model, _config({"tables": {"rental": {"ignore": True}}}))
+    assert "rental" not in proposal.row_generators
+    assert not any(s["name"].startswith("auto__rental__") for s in proposal.src_stats)
+    # the FK from payment into the ignored rental gets no children statistic either
+    assert "auto__payment__rental_id__children" not in {s["name"] for s in proposal.src_stats}
+
+
+def test_epsilon_needs_bounds_for_numeric_columns(pagila: tuple[Source, OrmModel]) -> None:
+    _, model = pagila
+    with pytest.raises(SynthgateError, match=r"bounds") as err:
+        propose(model, _config(), epsilon=1.0)
+    assert "." in str(err.value).split("column ")[1].split()[0]  # names table.column
+
+
+def test_epsilon_splits_the_budget(pagila: tuple[Source, OrmModel]) -> None:
+    _, model = pagila
+    bounds: dict[str, dict[str, float]] = {}
+    # find every column that asks for a bound, give it one, until the proposal goes through
+    for _ in range(100):
+        try:
+            proposal = propose(model, _config({"bounds": bounds}), epsilon=2.0, delta=1e-5)
+            break
+        except SynthgateError as exc:
+            key = str(exc).split("column ")[1].split()[0]
+            bounds[key] = {"lower": 0, "upper": 2e9}
+    else:
+        pytest.fail("bounds never satisfied")
+    dp = [s for s in proposal.src_stats if "dp-query" in s]
+    assert dp and len(dp) == len(proposal.src_stats)
+    assert sum(s["epsilon"] for s in dp) == pytest.approx(2.0)
+    assert sum(s["delta"] for s in dp) == pytest.approx(1e-5)
+    assert len({s["epsilon"] for s in dp}) == 1
+    hist = next(s for s in dp if s["name"] == "auto__film__length__histogram")
+    assert hist["snsql-metadata"]["bin"] == {"type": "int", "lower": 0, "upper": 19,
+                                             "nullable": True}
+    assert hist["snsql-metadata"]["film_id"]["private_id"] is True
+    # film.length is smallint: its bound comes from the type, not from the data
+    gen = next(g for g in proposal.row_generators["film"] if g["columns_assigned"] == "length")
+    assert gen["kwargs"]["lower"] == -32768
+    config = _with_proposal(_config({"bounds": bounds}), proposal.src_stats,
+                            proposal.row_generators)
+    assert config.stat("auto__film__length__histogram") is not None
+
+
+def test_removed_statistic_still_referenced_names_both(pagila: tuple[Source, OrmModel]) -> None:
+    _, model = pagila
+    proposal = propose(model, _config())
+    kept = [s for s in proposal.src_stats if s["name"] != "auto__film__rating__freq"]
+    config = _with_proposal(_config(), kept, proposal.row_generators)
+    with pytest.raises(SynthgateError, match=r"auto__film__rating__freq") as err:
+        check_stat_references(config)
+    assert "film.rating" in str(err.value)
+
+
+def test_other_dialects_quote_and_run(sqlite_url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE owner (id INTEGER PRIMARY KEY, kind VARCHAR(5), "
+                             "born DATE, score REAL, note TEXT)")
+        conn.exec_driver_sql("CREATE TABLE pet (id INTEGER PRIMARY KEY, owner_id INTEGER "
+                             "REFERENCES owner(id), status VARCHAR(8))")
+        for i in range(1, 201):
+            conn.exec_driver_sql(
+                f"INSERT INTO owner VALUES ({i}, '{'ab'[i % 2]}', '2000-01-{1 + i % 28:02d}', "
+                f"{i * 1.5}, 'note {'x' * (i % 9)}')")
+            conn.exec_driver_sql(f"INSERT INTO pet VALUES ({i}, {1 + i % 50}, 'ok')")
+    source = open_source(sqlite_url)
+    model = reflect_schema(source)
+    proposal = propose(model, config_from_data({}))
+    config = _with_proposal(config_from_data({}), proposal.src_stats, proposal.row_generators)
+    data = make_src_stats(source, config)
+    profile = data["auto__owner__profile"]["results"][0]
+    assert profile["n"] == 200
+    assert profile["born__score__moments"].count(",") == 5
+    assert isinstance(profile["score__q"], str) and profile["score__q"].startswith("1:")
+    children = sorted(data["auto__pet__owner_id__children"]["results"],
+                      key=lambda r: r["n_children"])
+    assert children == [{"n_children": 0, "n": 150}, {"n_children": 4, "n": 50}]

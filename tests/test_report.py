@@ -1,0 +1,145 @@
+"""Fidelity report (issue 6): the proposed aggregates measured on a synthetic database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from synthgate_agent.propose import propose
+from synthgate_agent.reflect import reflect_schema
+from synthgate_agent.source import open_source
+from synthgate_agent.stats import make_src_stats, render_src_stats
+from synthgate_builder.cli import app
+from synthgate_builder.report import build_report, synthetic_sql
+from synthgate_shared.cli import run_app
+from synthgate_shared.config import config_from_data
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.orm import OrmModel, dump_orm
+from synthgate_shared.yamlio import load_yaml_text
+
+DDL = [
+    "CREATE TABLE parent (id integer PRIMARY KEY, kind varchar(5) NOT NULL, region varchar(4))",
+    "CREATE TABLE child (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES "
+    "parent(id), amount numeric(6,2), made date, due date, note text)",
+]
+
+
+def _fill(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for ddl in DDL:
+            conn.exec_driver_sql(ddl)
+        conn.execute(sa.text(
+            "INSERT INTO parent SELECT i, CASE WHEN i % 3 = 0 THEN 'a' ELSE 'b' END, "
+            "CASE WHEN i % 4 = 0 THEN NULL ELSE 'r' || (i % 2) END FROM generate_series(1, 120) i"))
+        conn.execute(sa.text(
+            "INSERT INTO child SELECT i, 1 + (i % 60), (i % 97) * 1.25, "
+            "DATE '2022-01-01' + (i % 200), DATE '2022-01-01' + (i % 200) + (i % 9), "
+            "repeat('x', i % 30) FROM generate_series(1, 600) i"))
+    engine.dispose()
+
+
+@pytest.fixture
+def source_and_stats(pg_url_factory: Callable[[], str]) -> tuple[str, OrmModel, dict[str, Any]]:
+    url = pg_url_factory()
+    _fill(url)
+    source = open_source(url)
+    model = reflect_schema(source)
+    proposal = propose(model, config_from_data({}))
+    config = config_from_data({"src-stats": proposal.src_stats})
+    # through the YAML text, as the builder reads src-stats.yaml
+    stats = load_yaml_text(render_src_stats(make_src_stats(source, config)), "src-stats.yaml")
+    source.engine.dispose()
+    return url, model, stats
+
+
+def test_identical_data_gives_zero_distances(
+        source_and_stats: tuple[str, OrmModel, dict[str, Any]],
+        pg_url_factory: Callable[[], str]) -> None:
+    _, model, stats = source_and_stats
+    dst = pg_url_factory()
+    _fill(dst)
+    report = build_report(sa.create_engine(dst), None, model, stats)
+    summary = report.summary()
+    assert summary["tvd"] == 0
+    assert summary["ks"] == 0
+    assert summary["children"] == 0
+    assert summary["nulls"] == 0
+    assert summary["corr"] == pytest.approx(0, abs=1e-9)
+    assert summary["rows"] == 0
+    assert summary["fk"] == 0 and summary["unique"] == 0
+    kinds = {m.kind for m in report.metrics}
+    assert {"tvd", "ks", "length_ks", "children", "nulls", "corr", "rows", "fk",
+            "unique"} <= kinds
+    assert not report.skipped
+
+
+def test_cli_writes_files_and_fails_under_thresholds(
+        source_and_stats: tuple[str, OrmModel, dict[str, Any]],
+        pg_url_factory: Callable[[], str], tmp_path: Path) -> None:
+    _, model, stats = source_and_stats
+    (tmp_path / "orm.yaml").write_text(dump_orm(model))
+    (tmp_path / "src-stats.yaml").write_text(render_src_stats(stats))
+    (tmp_path / "config.yaml").write_text("src-stats: []\n")
+    dst = pg_url_factory()
+    _fill(dst)
+    args = ["report", "--dsn", dst, "--config-file", str(tmp_path / "config.yaml"),
+            "--orm-file", str(tmp_path / "orm.yaml"), "--stats-file",
+            str(tmp_path / "src-stats.yaml"), "--out-dir", str(tmp_path / "out")]
+    assert run_app(app, "synthgate-builder", [*args, "--fail-under", "tvd=0.01"]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "parent" in (tmp_path / "out" / "report.md").read_text()
+    engine = sa.create_engine(dst)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE parent SET kind = 'a'")
+        conn.exec_driver_sql("UPDATE child SET amount = amount * 3, made = made + 100")
+    engine.dispose()
+    assert run_app(app, "synthgate-builder", [*args, "--fail-under", "tvd=0.05"]) == 1
+    assert run_app(app, "synthgate-builder", [*args, "--fail-under", "ks=0.05"]) == 1
+    assert run_app(app, "synthgate-builder", [*args, "--fail-under", "fk=0"]) == 0
+    assert run_app(app, "synthgate-builder", [*args, "--fail-under", "bogus=1"]) == 1
+
+
+def test_broken_keys_are_counted(source_and_stats: tuple[str, OrmModel, dict[str, Any]],
+                                 pg_url_factory: Callable[[], str]) -> None:
+    _, model, stats = source_and_stats
+    dst = pg_url_factory()
+    engine = sa.create_engine(dst)
+    with engine.begin() as conn:  # same tables without constraints, so bad rows can exist
+        conn.exec_driver_sql("CREATE TABLE parent (id integer, kind varchar(5), region "
+                             "varchar(4))")
+        conn.exec_driver_sql("CREATE TABLE child (id integer, parent_id integer, amount "
+                             "numeric(6,2), made date, due date, note text)")
+        conn.exec_driver_sql("INSERT INTO parent VALUES (1, 'a', 'r1'), (1, 'b', 'r1')")
+        conn.exec_driver_sql("INSERT INTO child VALUES (1, 1, 1, NULL, NULL, 'x'), "
+                             "(2, 99, 2, NULL, NULL, 'y')")
+    summary = build_report(engine, None, model, stats).summary()
+    assert summary["fk"] == 1
+    assert summary["unique"] == 1
+
+
+def test_destination_not_matching_orm_is_one_clear_error(
+        source_and_stats: tuple[str, OrmModel, dict[str, Any]],
+        pg_url_factory: Callable[[], str]) -> None:
+    _, model, stats = source_and_stats
+    dst = pg_url_factory()
+    engine = sa.create_engine(dst)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(DDL[0])
+    with pytest.raises(SynthgateError, match="no table 'child'"):
+        build_report(engine, None, model, stats)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE child (id integer, parent_id integer)")
+    with pytest.raises(SynthgateError, match="no column 'amount'"):
+        build_report(engine, None, model, stats)
+
+
+def test_dp_query_runs_exactly_over_its_query() -> None:
+    entry = {"query": 'SELECT "kind" FROM "parent"',
+             "dp-query": 'SELECT "kind", COUNT(*) AS n FROM query_result GROUP BY "kind"'}
+    sql = synthetic_sql(entry, "postgresql", "sqlite")
+    assert "FROM (SELECT" in sql and "query_result" in sql
