@@ -44,23 +44,23 @@ def load_yaml_file(path: Path) -> Any:
     return load_yaml_text(text, str(path))
 
 
-class FlowMapping(dict):  # type: ignore[type-arg]
+class FlowMapping(dict[str, Any]):
     """A mapping that ``dump_yaml`` writes on one line (``{a: 1, b: 2}``), for compact lists."""
 
 
-def _represent_flow(dumper: yaml.SafeDumper, data: FlowMapping) -> yaml.Node:
+def _represent_flow(dumper: Any, data: FlowMapping) -> Any:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
 
 
-class FlowSequence(list):  # type: ignore[type-arg]
+class FlowSequence(list[Any]):
     """A list that ``dump_yaml`` writes on one line (``[a, b]``)."""
 
 
-def _represent_flow_seq(dumper: yaml.SafeDumper, data: FlowSequence) -> yaml.Node:
+def _represent_flow_seq(dumper: Any, data: FlowSequence) -> Any:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
 
 
-def _represent_decimal(dumper: yaml.SafeDumper, data: decimal.Decimal) -> yaml.Node:
+def _represent_decimal(dumper: Any, data: decimal.Decimal) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:float", format(data, "f"))
 
 
