@@ -68,7 +68,9 @@ def connection_error(exc: DBAPIError, url: URL) -> SynthgateError:
         fix = "check the database name"
     else:
         fix = "check that the server is running and the host and port are right"
-    return SynthgateError(f"cannot connect to the database ({detail})", where=mask_dsn(url), fix=fix)
+    return SynthgateError(
+        f"cannot connect to the database ({detail})", where=mask_dsn(url), fix=fix
+    )
 
 
 def check_connection(engine: Engine) -> None:

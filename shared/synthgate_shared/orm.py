@@ -33,7 +33,13 @@ from typing import Any
 
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.types import PortableType, parse_type
-from synthgate_shared.yamlio import FlowMapping, FlowSequence, dump_yaml, load_yaml_file, load_yaml_text
+from synthgate_shared.yamlio import (
+    FlowMapping,
+    FlowSequence,
+    dump_yaml,
+    load_yaml_file,
+    load_yaml_text,
+)
 
 ORM_FORMAT_VERSION = 1
 
@@ -153,9 +159,8 @@ def _compact(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = FlowMapping()
     for f in fields(obj):
         value = getattr(obj, f.name)
-        if value is None or value is False or value == [] or value == {}:
-            if f.name not in ("nullable",):
-                continue
+        if f.name != "nullable" and (value is None or value is False or value in ([], {})):
+            continue
         out[f.name] = value
     return out
 
@@ -231,7 +236,8 @@ def orm_from_data(data: Any, where: str = "orm.yaml") -> OrmModel:
             raise SynthgateError("expected a mapping", where=place)
         tdata = dict(tdata)
         columns = [
-            _build(Column, c, f"{place}.columns[{i}]") for i, c in enumerate(tdata.pop("columns", []))
+            _build(Column, c, f"{place}.columns[{i}]")
+            for i, c in enumerate(tdata.pop("columns", []))
         ]
         for column in columns:
             column.portable  # noqa: B018 - validates the type string early
