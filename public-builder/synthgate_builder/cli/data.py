@@ -1,3 +1,81 @@
-"""Builder commands: data (filled in by its step)."""
+"""Builder commands: create-data and remove-data."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
+
+from synthgate_builder.cli.app import (
+    BundleOption,
+    ConfigOption,
+    DsnOption,
+    OrmOption,
+    RequireApprovalOption,
+    SchemaOption,
+    StatsOption,
+    TrustOption,
+    YesOption,
+    app,
+)
+from synthgate_builder.inputs import load_inputs
+from synthgate_builder.populate import create_data, remove_data
+
+
+@app.command("create-data")
+def create_data_command(
+    num_passes: int = typer.Option(1, "--num-passes", min=1, help="Passes to run; each adds "
+                                   "num_rows_per_pass rows per table in one transaction."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed: the same seed gives the same "
+                                    "rows."),
+    ssg_file: Path = typer.Option(Path("ssg.py"), "--ssg-file", help="The generator module "
+                                  "written by create-generators."),
+    dsn: str = DsnOption,
+    schema: str | None = SchemaOption,
+    bundle: Path | None = BundleOption,
+    trust: list[Path] | None = TrustOption,
+    require_approval: list[Path] | None = RequireApprovalOption,
+    config_file: Path = ConfigOption,
+    orm_file: Path = OrmOption,
+    stats_file: Path = StatsOption,
+) -> None:
+    """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
+    engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
+                     stats_file, Path(".")) as inputs, Progress(
+            TextColumn("create-data"), BarColumn(), MofNCompleteColumn(), TextColumn("passes"),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("passes", total=num_passes)
+        summary = create_data(engine, inputs.orm, inputs.config, ssg_file, num_passes, seed,
+                              schema, progress=lambda done: progress.update(task, completed=done))
+    for name, rows in summary.rows.items():
+        typer.echo(f"{name}: {rows} rows")
+    typer.echo(f"{summary.total} rows in {summary.passes} pass(es), {summary.seconds:.1f} s "
+               f"({summary.rows_per_second:,.0f} rows/s) into {mask_dsn(engine.url)}")
+
+
+@app.command("remove-data")
+def remove_data_command(
+    yes: bool = YesOption,
+    dsn: str = DsnOption,
+    schema: str | None = SchemaOption,
+    bundle: Path | None = BundleOption,
+    trust: list[Path] | None = TrustOption,
+    require_approval: list[Path] | None = RequireApprovalOption,
+    config_file: Path = ConfigOption,
+    orm_file: Path = OrmOption,
+    stats_file: Path = StatsOption,
+) -> None:
+    """Delete every row of the generated tables (vocabulary tables are kept), children
+    first. Asks first unless --yes."""
+    engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
+                     stats_file, Path(".")) as inputs:
+        if not yes:
+            typer.confirm(f"Delete the rows of the generated tables in {mask_dsn(engine.url)}?",
+                          abort=True)
+        deleted = remove_data(engine, inputs.orm, inputs.config, schema)
+    typer.echo(f"deleted {sum(deleted.values())} rows from {len(deleted)} tables")

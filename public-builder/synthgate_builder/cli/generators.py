@@ -1,3 +1,43 @@
-"""Builder commands: generators (filled in by its step)."""
+"""Builder command: create-generators (render ssg.py from config.yaml)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from synthgate_builder.cli.app import (
+    BundleOption,
+    ConfigOption,
+    ForceOption,
+    OrmOption,
+    RequireApprovalOption,
+    StatsOption,
+    TrustOption,
+    app,
+)
+from synthgate_builder.generators import write_ssg
+from synthgate_builder.inputs import load_inputs
+
+
+@app.command("create-generators")
+def create_generators(
+    force: bool = ForceOption,
+    out: Path = typer.Option(Path("ssg.py"), "--out", help="Where to write the module."),
+    bundle: Path | None = BundleOption,
+    trust: list[Path] | None = TrustOption,
+    require_approval: list[Path] | None = RequireApprovalOption,
+    config_file: Path = ConfigOption,
+    orm_file: Path = OrmOption,
+    stats_file: Path = StatsOption,
+) -> None:
+    """Write ssg.py: one row generator function per table from config.yaml, SRC_STATS from
+    src-stats.yaml, and the story generators. Checks every generator name and argument."""
+    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
+                     stats_file, Path(".")) as inputs:
+        write_ssg(inputs.config, inputs.orm, inputs.stats, out, force)
+        tables = sum(1 for t in inputs.orm.tables
+                     if not inputs.config.table(t).ignore
+                     and not inputs.config.table(t).vocabulary_table)
+        stories = len(inputs.config.story_generators)
+    typer.echo(f"wrote {out}: {tables} table generators, {stories} story generators")

@@ -1,0 +1,534 @@
+"""``ssg.py``: the readable Python module that ``create-data`` runs, rendered from ``config.yaml``.
+
+Row generators follow SqlSynthGen: ``name`` is ``generic.<provider>.<method>`` (any Mimesis
+provider), ``module.function`` or a plain function name of ``row_generators_module``;
+``args``/``kwargs`` are constants, except the strings ``generic``, ``dst_db_conn`` and
+``SRC_STATS["name"]``, which are references, and quoted Python strings such as
+``'"@@##@@@@"'``, which are string constants. Everything is checked while rendering, so a
+misspelt generator or argument fails before any row is written.
+
+This module also holds the two helpers that a rendered ``ssg.py`` imports at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections.abc
+import contextlib
+import dataclasses
+import difflib
+import enum
+import hashlib
+import importlib
+import inspect
+import json
+import pprint
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mimesis import Generic
+from mimesis.locales import Locale
+from synthgate_shared.config import Config, RowGenerator, StoryGenerator
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.files import refuse_overwrite, write_text_atomic
+from synthgate_shared.orm import OrmModel
+
+_SRC_STATS_REF = re.compile(r"""^SRC_STATS\[\s*(?P<q>["'])(?P<name>[^"']+)(?P=q)\s*\]$""")
+_PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --- run-time helpers used by ssg.py -------------------------------------------------------
+
+def assign_columns(value: Any, table: str, generator: str,
+                   columns: tuple[str, ...]) -> dict[str, Any]:
+    """Map a row generator's return value onto ``columns``; a wrong count is a clear error."""
+    if len(columns) == 1:
+        return {columns[0]: value}
+    if not isinstance(value, tuple | list) or len(value) != len(columns):
+        got = f"{len(value)} values" if isinstance(value, tuple | list) else "one value"
+        raise SynthgateError(
+            f"row generator {generator} returned {got} for the {len(columns)} columns "
+            f"({', '.join(columns)}) of columns_assigned",
+            where=f"table {table}",
+            fix="return a tuple with one value per column, in the order of columns_assigned",
+        )
+    return dict(zip(columns, value, strict=True))
+
+
+def config_fingerprint(config: Config) -> str:
+    """A hash of the parts of the config that ``ssg.py`` is rendered from (not the row counts)."""
+    data = {
+        "locale": config.locale,
+        "row_generators_module": config.row_generators_module,
+        "story_generators_module": config.story_generators_module,
+        "story_generators": [
+            {"name": s.name, "args": s.args, "kwargs": s.kwargs} for s in config.story_generators
+        ],
+        "tables": {
+            name: [g.model_dump() for g in t.row_generators]
+            for name, t in sorted(config.tables.items())
+            if not t.ignore and not t.vocabulary_table
+        },
+    }
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- argument values --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _Ref:
+    """A reference in a generator argument: ``generic``, ``dst_db_conn`` or ``SRC_STATS[...]``."""
+
+    code: str
+    stat: str | None = None
+
+
+class _DstDbConn:
+    """Stands in for the destination connection while arguments are checked."""
+
+
+def _parse_value(value: Any) -> Any:
+    """Turn a config argument into constants and ``_Ref`` objects."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("generic", "dst_db_conn"):
+            return _Ref(text)
+        match = _SRC_STATS_REF.match(text)
+        if match:
+            return _Ref(f"SRC_STATS[{match['name']!r}]", match["name"])
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+            try:
+                literal = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return value
+            if isinstance(literal, str):
+                return literal
+        return value
+    if isinstance(value, list):
+        return [_parse_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _parse_value(v) for k, v in value.items()}
+    return value
+
+
+def _render_value(value: Any) -> str:
+    if isinstance(value, _Ref):
+        return value.code
+    if isinstance(value, list):
+        return "[" + ", ".join(_render_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_render_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _refs(value: Any) -> Iterator[_Ref]:
+    if isinstance(value, _Ref):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _refs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _refs(v)
+
+
+def _live_value(value: Any, generic: Generic, src_stats: dict[str, Any]) -> Any:
+    """The value an argument has at run time (a stand-in for the connection)."""
+    if isinstance(value, _Ref):
+        if value.stat is not None:
+            return src_stats.get(value.stat)
+        return generic if value.code == "generic" else _DstDbConn()
+    if isinstance(value, list):
+        return [_live_value(v, generic, src_stats) for v in value]
+    if isinstance(value, dict):
+        return {k: _live_value(v, generic, src_stats) for k, v in value.items()}
+    return value
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a constant fits a type hint; unknown hints accept anything."""
+    if hint is Any or hint is inspect.Parameter.empty or isinstance(value, _DstDbConn):
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return isinstance(value, hint)
+    if origin in (list, tuple, collections.abc.Sequence, typing.Sequence):
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            return False
+        args = typing.get_args(hint)
+        return not args or all(_matches(v, args[0]) for v in value)
+    return True
+
+
+def _describe_hint(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _check_call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+                what: str, where: str) -> None:
+    """Bind arguments to ``func``'s signature and check constants against its type hints."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise SynthgateError(f"{what}: the arguments do not fit {signature} ({exc})",
+                             where=where, fix="correct args/kwargs in config.yaml") from None
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable annotations in user code: nothing to check
+        return
+    for name, value in bound.arguments.items():
+        hint = hints.get(name)
+        kind = signature.parameters[name].kind
+        if hint is None or kind in (inspect.Parameter.VAR_POSITIONAL,
+                                    inspect.Parameter.VAR_KEYWORD):
+            continue
+        if not _matches(value, hint):
+            raise SynthgateError(
+                f"{what}: argument {name}={value!r} should be {_describe_hint(hint)}",
+                where=where, fix="correct args/kwargs in config.yaml",
+            )
+
+
+# --- resolving generator names ----------------------------------------------------------------
+
+def _mimesis_names(generic: Generic) -> list[str]:
+    names: list[str] = []
+    for provider_name in dir(generic):
+        provider = getattr(generic, provider_name)
+        if callable(provider) and not inspect.isroutine(provider):
+            names.append(f"generic.{provider_name}")
+        for method in dir(provider):
+            if not method.startswith("_") and inspect.isroutine(getattr(provider, method)):
+                names.append(f"generic.{provider_name}.{method}")
+    return names
+
+
+def _import_user_module(name: str, key: str) -> types.ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise SynthgateError(
+            f"cannot import module {name!r} named by {key} ({exc})",
+            where="config.yaml",
+            fix=f"put {name}.py in the working directory or next to ssg.py",
+        ) from None
+
+
+@dataclasses.dataclass
+class _Resolver:
+    """Resolves generator names to callables and checks calls, for one config."""
+
+    config: Config
+    src_stats: dict[str, Any]
+    generic: Generic
+    modules: dict[str, types.ModuleType] = dataclasses.field(default_factory=dict)
+
+    def module(self, name: str, key: str) -> types.ModuleType:
+        if name not in self.modules:
+            self.modules[name] = _import_user_module(name, key)
+        return self.modules[name]
+
+    def resolve(self, name: str, module_key: str, module_name: str | None,
+                where: str) -> tuple[str, Callable[..., Any]]:
+        """The Python expression and the callable for a generator ``name``."""
+        name = name.strip()
+        if name.startswith("generic."):
+            return name, self._mimesis(name, where)
+        module_part, _, func_name = name.rpartition(".")
+        if not module_part:
+            if module_name is None:
+                raise SynthgateError(
+                    f"generator {name!r} is not a Mimesis provider and no {module_key} is set",
+                    where=where, fix=f"write generic.<provider>.<method>, or set {module_key}",
+                )
+            module_part = module_name
+        elif module_part != module_name:
+            known = ", ".join(m for m in (self.config.row_generators_module,
+                                          self.config.story_generators_module) if m)
+            if module_part not in (self.config.row_generators_module,
+                                   self.config.story_generators_module):
+                raise SynthgateError(
+                    f"generator {name!r} names module {module_part!r}, which the config "
+                    f"does not declare (declared: {known or 'none'})",
+                    where=where, fix=f"set {module_key}: {module_part} in config.yaml",
+                )
+        module = self.module(module_part, module_key)
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            public = [n for n in dir(module) if not n.startswith("_")
+                      and callable(getattr(module, n))]
+            close = difflib.get_close_matches(func_name, public, n=1)
+            raise SynthgateError(
+                f"module {module_part} has no function {func_name!r}", where=where,
+                fix=f"did you mean {module_part}.{close[0]}?" if close
+                else f"define {func_name} in {module_part}.py",
+            )
+        return f"{module_part}.{func_name}", func
+
+    def _mimesis(self, name: str, where: str) -> Callable[..., Any]:
+        obj: Any = self.generic
+        for part in name.split(".")[1:]:
+            obj = getattr(obj, part, None) if _PYTHON_NAME.match(part) else None
+            if obj is None or part.startswith("_"):
+                break
+        if obj is None or not callable(obj) or name.count(".") > 2:
+            close = difflib.get_close_matches(name, _mimesis_names(self.generic), n=1, cutoff=0.5)
+            raise SynthgateError(
+                f"there is no Mimesis provider method {name!r}", where=where,
+                fix=f"did you mean {close[0]}?" if close
+                else "see https://mimesis.name/master/api.html for the providers",
+            )
+        return typing.cast(Callable[..., Any], obj)
+
+    def call_code(self, gen: RowGenerator | StoryGenerator, module_key: str,
+                  module_name: str | None, where: str) -> str:
+        """Check one generator entry and render its call as Python source."""
+        code, func = self.resolve(gen.name, module_key, module_name, where)
+        args = [_parse_value(a) for a in gen.args]
+        kwargs = {k: _parse_value(v) for k, v in (gen.kwargs or {}).items()}
+        for ref in _refs([args, kwargs]):
+            if ref.stat is not None and ref.stat not in self.src_stats:
+                close = difflib.get_close_matches(ref.stat, list(self.src_stats), n=1)
+                raise SynthgateError(
+                    f"{gen.name} uses SRC_STATS[{ref.stat!r}], but src-stats has no "
+                    f"{ref.stat!r} (it has: {', '.join(sorted(self.src_stats)) or 'nothing'})",
+                    where=where,
+                    fix=f"did you mean SRC_STATS[{close[0]!r}]?" if close
+                    else "add the query to src-stats in config.yaml and run make-stats",
+                )
+        _check_call(func, [_live_value(a, self.generic, self.src_stats) for a in args],
+                    {k: _live_value(v, self.generic, self.src_stats) for k, v in kwargs.items()},
+                    gen.name, where)
+        parts = [_render_value(a) for a in args]
+        parts += [f"{k}={_render_value(v)}" for k, v in kwargs.items()]
+        return f"{code}({', '.join(parts)})"
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+def _python_name(table: str, taken: set[str]) -> str:
+    base = re.sub(r"\W", "_", table)
+    if not base or base[0].isdigit() or base in taken:
+        base = f"table_{base}"
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def stats_results(src_stats: dict[str, Any]) -> dict[str, Any]:
+    """``SRC_STATS`` as SqlSynthGen has it: each src-stats name -> its results list."""
+    out: dict[str, Any] = {}
+    for name, entry in (src_stats or {}).items():
+        out[str(name)] = entry.get("results", []) if isinstance(entry, dict) else entry
+    return out
+
+
+def _check_locale(locale: str) -> None:
+    valid = [loc.value for loc in Locale]
+    if locale not in valid:
+        close = difflib.get_close_matches(locale, valid, n=1)
+        raise SynthgateError(
+            f"unknown Mimesis locale {locale!r}", where="config.yaml: locale",
+            fix=f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(valid)}",
+        )
+
+
+def _table_function(table: str, fname: str, body: list[str], count: int) -> list[str]:
+    lines = [f"def {fname}(dst_db_conn):",
+             f'    """Row generators of table {table} ({count} column(s); defaults fill '
+             'the rest)."""']
+    if not body:
+        return [*lines, "    return {}", "", ""]
+    return [*lines, "    row = {}", *body, "    return row", "", ""]
+
+
+def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> str:
+    """Render ``ssg.py`` for ``config`` and ``model``; every generator name, argument and
+    ``SRC_STATS`` reference is checked first, and errors name the table and column."""
+    _check_locale(config.locale)
+    stats = stats_results(src_stats)
+    resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)))
+    for tname in config.tables:
+        if tname not in model.tables:
+            close = difflib.get_close_matches(tname, list(model.tables), n=1)
+            raise SynthgateError(
+                f"config.yaml names table {tname!r}, which orm.yaml does not have",
+                where=f"config.yaml: tables.{tname}",
+                fix=f"did you mean {close[0]!r}?" if close else "remove it from config.yaml",
+            )
+
+    functions: list[str] = []
+    table_entries: list[str] = []
+    taken = {"generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS", "STORY_GENERATORS",
+             "assign_columns", "datetime", "Generic", *(m for m in (
+                 config.row_generators_module, config.story_generators_module) if m)}
+    for name, table in model.tables.items():
+        tconf = config.table(name)
+        if tconf.ignore or tconf.vocabulary_table:
+            continue
+        body: list[str] = []
+        assigned: set[str] = set()
+        for gen in tconf.row_generators:
+            columns = gen.columns
+            where = f"table {name}, column(s) {', '.join(columns)}"
+            for column in columns:
+                if column not in table.column_names:
+                    close = difflib.get_close_matches(column, table.column_names, n=1)
+                    raise SynthgateError(
+                        f"columns_assigned names column {column!r}, which table {name} "
+                        "does not have", where=f"config.yaml: tables.{name}",
+                        fix=f"did you mean {close[0]!r}?" if close else None,
+                    )
+                if column in assigned:
+                    raise SynthgateError(f"column {column!r} is assigned by two row generators",
+                                         where=f"config.yaml: tables.{name}")
+                assigned.add(column)
+            call = resolver.call_code(gen, "row_generators_module",
+                                      config.row_generators_module, where)
+            if len(columns) == 1:
+                body.append(f"    row[{columns[0]!r}] = {call}")
+            else:
+                body.append(f"    row.update(assign_columns(\n        {call},\n"
+                            f"        {name!r}, {gen.name!r}, {tuple(columns)!r},\n    ))")
+        fname = _python_name(name, taken)
+        functions += _table_function(name, fname, body, len(assigned))
+        table_entries.append(f"    {name!r}: {fname},")
+
+    stories: list[str] = []
+    story_entries: list[str] = []
+    for i, story in enumerate(config.story_generators):
+        where = f"config.yaml: story_generators[{i}] ({story.name})"
+        call = resolver.call_code(story, "story_generators_module",
+                                  config.story_generators_module, where)
+        fname = _python_name(f"story_{i}", taken)
+        stories += [f"def {fname}(dst_db_conn):",
+                    f'    """Story generator {story.name} ({story.num_stories_per_pass} per '
+                    'pass in config.yaml)."""', f"    return {call}", "", ""]
+        story_entries.append(f"    {fname},")
+
+    modules = [m for m in dict.fromkeys((config.row_generators_module,
+                                         config.story_generators_module)) if m]
+    keep = ", ".join(f"{k}: {m}" for k, m in (
+        ("row_generators_module", config.row_generators_module),
+        ("story_generators_module", config.story_generators_module)) if m)
+    header = [
+        '"""Synthetic data generators, generated by `synthgate-builder create-generators`.',
+        "",
+        "Do not edit: `create-generators --force` rewrites this file from config.yaml.",
+        "Keep your own code in your own modules"
+        + (f" ({keep})" if keep else " (row_generators_module, story_generators_module)")
+        + ",",
+        "and name their functions in config.yaml; regenerating never touches them.",
+        '"""',
+        "",
+        "import datetime  # noqa: F401 - SRC_STATS may hold dates",
+        "",
+        "from mimesis import Generic",
+        "",
+        "from synthgate_builder.generators import assign_columns  # noqa: F401",
+        "",
+        *[f"import {m}  # noqa: E402" for m in modules],
+        "",
+        f"CONFIG_FINGERPRINT = {config_fingerprint(config)!r}",
+        "",
+        f"generic = Generic(locale={config.locale!r})",
+        "",
+        "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen.",
+        "SRC_STATS = " + pprint.pformat(stats, width=96, sort_dicts=False),
+        "",
+        "",
+    ]
+    footer = [
+        "# Table name -> its row generator function (tables not listed here are vocabulary",
+        "# or ignored tables).",
+        "TABLE_GENERATORS = {", *table_entries, "}",
+        "",
+        "# Story generators, in the order of story_generators in config.yaml.",
+        "STORY_GENERATORS = [", *story_entries, "]",
+        "",
+    ]
+    text = "\n".join([*header, *functions, *stories, *footer])
+    try:
+        compile(text, "ssg.py", "exec")
+    except SyntaxError as exc:  # a constant that does not round-trip through repr
+        raise SynthgateError(f"the rendered ssg.py is not valid Python ({exc.msg}, line "
+                             f"{exc.lineno})", fix="report this as a bug") from None
+    return text
+
+
+def load_ssg(path: Path) -> types.ModuleType:
+    """Import ``ssg.py`` from ``path`` under a private name; its folder and the working
+    directory are searched for the user's modules."""
+    path = Path(path)
+    if not path.is_file():
+        raise SynthgateError("ssg.py not found", where=str(path),
+                             fix="run create-generators first, or pass --ssg-file")
+    name = f"_synthgate_ssg_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    try:
+        with _user_modules_beside(path):
+            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
+    except SynthgateError:
+        raise
+    except Exception as exc:
+        raise SynthgateError(f"cannot load ssg.py ({type(exc).__name__}: {exc})",
+                             where=str(path),
+                             fix="run create-generators --force to regenerate it") from None
+    return module
+
+
+@contextlib.contextmanager
+def _user_modules_beside(path: Path) -> Iterator[None]:
+    """Let imports find the user's modules next to ``path`` and in the working directory."""
+    added = [p for p in (str(Path(path).resolve().parent), "") if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for p in added:
+            sys.path.remove(p)
+
+
+def module_from_text(text: str, name: str = "ssg") -> types.ModuleType:
+    """Execute rendered ``ssg.py`` text as a module (for running without a file)."""
+    module = types.ModuleType(name)
+    exec(compile(text, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+def write_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any], out: Path,
+              force: bool = False) -> str:
+    """Render ``ssg.py`` and write it to ``out`` atomically (refusing to overwrite without
+    ``force``); the user's modules are looked up next to ``out`` and in the working
+    directory. Returns the text written."""
+    out = Path(out)
+    refuse_overwrite(out, force)
+    with _user_modules_beside(out):
+        text = render_ssg(config, model, src_stats)
+    write_text_atomic(out, text)
+    return text

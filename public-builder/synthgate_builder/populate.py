@@ -1,0 +1,813 @@
+"""create-data / remove-data: fill the destination with synthetic rows that keep every key.
+
+Each pass is one transaction, so an interrupted run keeps whole passes only. Tables are
+filled parents first (``table_order``); story generators run after them. Values come, in
+this order of precedence, from a story's partial row, the row generators of ``ssg.py``,
+the key pools (foreign keys), a counter (integer primary keys) and the default generators.
+
+Speed: foreign-key targets are drawn from key pools read once per run and extended in
+memory as rows go in; existing unique keys are read once too. Rows go in with ``COPY`` on
+PostgreSQL when no value has to come back, else with multi-row ``INSERT ... RETURNING``
+batches (PostgreSQL, SQLite >= 3.35, MariaDB >= 10.5); SQLite and MariaDB get multi-row
+batches. Story generators run side by side, so their rows are inserted in batches too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import random
+import time
+import types
+import typing
+from collections.abc import Callable, Generator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from synthgate_shared.config import Config
+from synthgate_shared.db import connection_error, mask_dsn
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.orm import ForeignKey, OrmModel, Table
+from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_order
+from synthgate_shared.types import INTEGER_TYPES
+
+from synthgate_builder.defaults import ColumnSampler, column_sampler
+from synthgate_builder.generators import (
+    config_fingerprint,
+    load_ssg,
+    module_from_text,
+    render_ssg,
+)
+from synthgate_builder.vocab import _copy_field, _TextStream, advance_sequences
+
+BATCH_ROWS = 10_000
+COPY_CHUNK = 1 << 16
+
+Key = tuple[str, tuple[str, ...]]  # (table, columns): a key pool or a unique set
+Rows = dict[str, list[Any]]  # column -> values of a batch (column-major)
+
+
+@dataclasses.dataclass
+class DataSummary:
+    """What ``create_data`` made: rows per table, passes and time taken."""
+
+    rows: dict[str, int]
+    passes: int
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        """All rows inserted."""
+        return sum(self.rows.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        """Inserted rows per second of wall time."""
+        return self.total / self.seconds if self.seconds > 0 else 0.0
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Fk:
+    """How one foreign key is filled: ``draw`` from the pool, ``null``, or ``later``
+    (NULL or a placeholder first, then an UPDATE once the referenced rows exist)."""
+
+    fk: ForeignKey
+    mode: str
+    pool: Key
+    nullable: bool
+    self_ref: bool
+
+
+@dataclasses.dataclass
+class _Unique:
+    name: str
+    key: Key
+
+
+@dataclasses.dataclass
+class _Plan:
+    """Everything needed to generate rows of one table."""
+
+    table: Table
+    sa_table: sa.Table
+    db_filled: set[str]
+    fill: list[str]  # columns we give values to, in table order
+    counter: str | None  # integer primary key column filled by a counter
+    fks: list[_Fk]
+    uniques: list[_Unique]
+    samplers: dict[str, ColumnSampler]
+    distinct: dict[str, _Unique]  # single-column unique keys drawn with sample_unique
+    row_fn: Callable[[Any], dict[str, Any]] | None
+    rowgen_columns: set[str]
+    returning: list[str]  # database-filled columns other tables need back
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+
+@dataclasses.dataclass
+class _Pending:
+    """Rows whose ``later`` foreign key is filled by an UPDATE at the end of the pass."""
+
+    plan: _Plan
+    fk: _Fk
+    keys: list[tuple[Any, ...]]  # primary-key values of the rows to update
+
+
+class _Run:
+    """One ``create_data`` run: plans, key pools, unique sets and counters."""
+
+    def __init__(self, engine: Engine, model: OrmModel, config: Config, ssg: types.ModuleType,
+                 seed: int | None, schema: str | None) -> None:
+        self.engine = engine
+        self.model = model
+        self.config = config
+        self.ssg = ssg
+        self.schema = schema
+        self.dialect = family(engine.dialect.name)
+        self.copy = self.dialect == "postgresql" and engine.dialect.driver == "psycopg2"
+        self.rng = np.random.default_rng(seed)
+        self.tries = config.max_unique_constraint_tries
+        self.order = table_order(model)
+        metadata = orm_to_metadata(model, engine.dialect.name, schema)
+        self.sa_tables = {t.name: t for t in metadata.tables.values()}
+        self.generated = [n for n in self.order if not config.table(n).ignore
+                          and not config.table(n).vocabulary_table]
+        self.closing = {(name, id(fk)) for name, fk in cycle_edges(model)}
+        self.plans = {n: self._plan(n) for n in self.generated}
+        self.pools: dict[Key, list[tuple[Any, ...]]] = {}
+        self.seen: dict[Key, set[tuple[Any, ...]]] = {}
+        self.exclude: dict[Key, set[Any]] = {}  # keys in the table before the run
+        self.counters: dict[str, int] = {}
+        self.rows: dict[str, int] = dict.fromkeys(self.generated, 0)
+        self.explicit_keys: set[str] = set()
+        self.sequences: dict[tuple[str, str], str | None] = {}
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _plan(self, name: str) -> _Plan:
+        table = self.model.table(name)
+        sa_table = self.sa_tables[name]
+        db_filled = {c.name for c in sa_table.columns
+                     if c.autoincrement is True or c.identity is not None}
+        fill = [c for c in table.column_names if c not in db_filled]
+        fks = [self._fk(table, fk) for fk in table.foreign_keys]
+        fk_columns = {c for f in fks for c in f.fk.columns}
+        tconf = self.config.table(name)
+        rowgen_columns = {c for g in tconf.row_generators for c in g.columns}
+        counter = next((c for c in table.primary_key if c in fill and c not in fk_columns
+                        and c not in rowgen_columns
+                        and table.column(c).portable.base in INTEGER_TYPES
+                        and not table.column(c).portable.is_array), None)
+        uniques: list[_Unique] = []
+        if table.primary_key and not db_filled & set(table.primary_key):
+            uniques.append(_Unique("primary key", (name, tuple(table.primary_key))))
+        for u in table.unique:
+            if not db_filled & set(u.columns):
+                uniques.append(_Unique(u.name or f"unique ({', '.join(u.columns)})",
+                                       (name, tuple(u.columns))))
+        samplers = {c: self._sampler(table, c) for c in fill
+                    if c not in fk_columns and c != counter}
+        distinct = {u.key[1][0]: u for u in uniques if len(u.key[1]) == 1
+                    and u.key[1][0] in samplers and u.key[1][0] not in rowgen_columns}
+        row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
+        return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
+                     distinct, row_fn, rowgen_columns, [])
+
+    def _sampler(self, table: Table, column: str) -> ColumnSampler:
+        return column_sampler(table.column(column), self.model, table,
+                              dialect=self.engine.dialect.name)
+
+    def _fk(self, table: Table, fk: ForeignKey) -> _Fk:
+        nullable = all(table.column(c).nullable for c in fk.columns)
+        pool = (fk.ref_table, tuple(fk.ref_columns))
+        self_ref = fk.ref_table == table.name
+        ref_conf = self.config.table(fk.ref_table)
+        label = fk.name or f"({', '.join(fk.columns)})"
+        if fk.ref_table not in self.model.tables or ref_conf.ignore:
+            if not nullable:
+                raise SynthgateError(
+                    f"foreign key {label} of table {table.name} refers to table "
+                    f"{fk.ref_table}, which is ignored, and its columns are NOT NULL",
+                    where="config.yaml",
+                    fix=f"do not ignore {fk.ref_table}, or ignore {table.name} too",
+                )
+            return _Fk(fk, "null", pool, nullable, self_ref)
+        generated_parent = not ref_conf.vocabulary_table
+        later = generated_parent and (self_ref or (table.name, id(fk)) in self.closing)
+        if later and (nullable or (fk.deferrable and self.dialect != "mysql")):
+            return _Fk(fk, "later", pool, nullable, self_ref)
+        return _Fk(fk, "draw", pool, nullable, self_ref)
+
+    def _finish_plans(self) -> None:
+        """Decide which database-filled values must come back from each insert."""
+        for plan in self.plans.values():
+            for f in plan.fks:
+                parent = self.plans.get(f.fk.ref_table)
+                if parent is not None and f.mode != "null":
+                    parent.returning += [c for c in f.fk.ref_columns
+                                         if c in parent.db_filled and c not in parent.returning]
+                if f.mode == "later":
+                    plan.returning += [c for c in plan.table.primary_key
+                                       if c in plan.db_filled and c not in plan.returning]
+
+    # -- state read once per run --------------------------------------------------------------
+
+    def _select(self, conn: Connection, key: Key) -> list[tuple[Any, ...]]:
+        table = self.sa_tables[key[0]]
+        cols = [table.c[c] for c in key[1]]
+        stmt = sa.select(*cols).where(*(c.isnot(None) for c in cols))
+        return [tuple(r) for r in conn.execute(stmt)]
+
+    def load_state(self, conn: Connection) -> None:
+        """Read key pools, existing unique keys and counter starts from the destination."""
+        present = set(sa.inspect(conn).get_table_names(schema=self.schema))
+        missing = [n for n in self.order if n not in present and not self.config.table(n).ignore]
+        if missing:
+            raise SynthgateError(
+                f"{len(missing)} table(s) of orm.yaml do not exist in the destination "
+                f"({', '.join(missing[:5])}{'...' if len(missing) > 5 else ''})",
+                where=mask_dsn(self.engine.url), fix="run create-tables first",
+            )
+        self._finish_plans()
+        for plan in self.plans.values():
+            for f in plan.fks:
+                if f.mode != "null" and f.pool not in self.pools:
+                    self.pools[f.pool] = self._select(conn, f.pool)
+            for u in plan.uniques:
+                self.seen[u.key] = set(self._select(conn, u.key))
+            for u in plan.distinct.values():
+                self.exclude[u.key] = {k[0] for k in self.seen[u.key]}
+            if plan.counter:
+                column = plan.sa_table.c[plan.counter]
+                top = conn.execute(sa.select(sa.func.max(column))).scalar()
+                self.counters[plan.name] = int(top) + 1 if top is not None else 1
+
+    # -- filling a batch -------------------------------------------------------------------
+
+    def _call_row_fn(self, plan: _Plan, conn: Connection) -> dict[str, Any]:
+        assert plan.row_fn is not None
+        try:
+            return plan.row_fn(conn)
+        except SynthgateError:
+            raise
+        except Exception as exc:
+            raise SynthgateError(
+                f"a row generator of table {plan.name} failed ({type(exc).__name__}: {exc})",
+                where="ssg.py", fix="check the row generators of this table in config.yaml",
+            ) from exc
+
+    def _samples(self, plan: _Plan, column: str, n: int) -> list[Any]:
+        """Default values; distinct ones (past the existing keys) for a unique column."""
+        unique = plan.distinct.get(column)
+        if unique is None:
+            return plan.samplers[column].sample(n, self.rng)
+        try:
+            return plan.samplers[column].sample_unique(
+                n, self.rng, exclude=self.exclude.get(unique.key))
+        except SynthgateError as exc:
+            raise SynthgateError(f"cannot keep {unique.name} ({column}) of table {plan.name}: "
+                                 f"{exc.what}", where=f"table {plan.name}", fix=exc.fix) from None
+
+    def _draw(self, plan: _Plan, f: _Fk, n: int) -> list[tuple[Any, ...]]:
+        pool = self.pools[f.pool]
+        if not pool:
+            if f.nullable:
+                return [(None,) * len(f.fk.columns)] * n
+            label = f.fk.name or f"({', '.join(f.fk.columns)})"
+            ref = f.fk.ref_table
+            fix = ("run create-vocab first" if self.config.table(ref).vocabulary_table
+                   else f"give {ref} num_rows_per_pass > 0, or make the columns nullable")
+            raise SynthgateError(
+                f"foreign key {label} of table {plan.name} needs rows of table {ref}, "
+                "which has none", where=mask_dsn(self.engine.url), fix=fix)
+        return [pool[i] for i in self.rng.integers(0, len(pool), size=n)]
+
+    def _fill_fk(self, plan: _Plan, f: _Fk, values: Rows, rows: Sequence[int]) -> None:
+        n = len(rows)
+        if f.mode == "null":
+            drawn: list[tuple[Any, ...]] = [(None,) * len(f.fk.columns)] * n
+        elif f.mode == "later" and f.nullable:
+            drawn = [(None,) * len(f.fk.columns)] * n
+        elif f.mode == "later":  # deferred NOT NULL: an existing parent, or a placeholder
+            if self.pools[f.pool]:
+                drawn = self._draw(plan, f, n)
+            else:
+                samples = [self._sampler(plan.table, c).sample(n, self.rng)
+                           for c in f.fk.columns]
+                drawn = list(zip(*samples, strict=True))
+        else:
+            drawn = self._draw(plan, f, n)
+        for j, column in enumerate(f.fk.columns):
+            if column in plan.rowgen_columns:
+                continue
+            target = values[column]
+            for i, value in zip(rows, drawn, strict=True):
+                target[i] = value[j]
+
+    def fill(self, plan: _Plan, conn: Connection, n: int,
+             presets: list[dict[str, Any]] | None = None) -> Rows:
+        """Values for ``n`` rows of ``plan`` (story ``presets`` win), unique keys kept."""
+        columns = list(plan.fill)
+        if presets:
+            extra = {c for p in presets for c in p if c not in columns}
+            columns += [c for c in plan.table.column_names if c in extra]
+        values: Rows = {c: [None] * n for c in columns}
+        everyone = range(n)
+        for column in plan.samplers:
+            if column not in plan.rowgen_columns:
+                values[column] = self._samples(plan, column, n)
+        if plan.counter:
+            start = self.counters[plan.name]
+            values[plan.counter] = list(range(start, start + n))
+            self.counters[plan.name] = start + n
+        for f in plan.fks:
+            self._fill_fk(plan, f, values, everyone)
+        if plan.row_fn is not None:
+            for i in everyone:
+                for column, value in self._call_row_fn(plan, conn).items():
+                    values.setdefault(column, [None] * n)[i] = value
+        if presets:
+            for i, preset in enumerate(presets):
+                for column, value in preset.items():
+                    values.setdefault(column, [None] * n)[i] = value
+            if any(c in plan.db_filled for c in values):
+                self.explicit_keys.add(plan.name)  # move its sequence past them after the pass
+        self._keep_unique(plan, conn, values, presets)
+        return values
+
+    def _keep_unique(self, plan: _Plan, conn: Connection, values: Rows,
+                     presets: list[dict[str, Any]] | None) -> None:
+        """Regenerate the values of rows that break a unique key, up to the configured tries."""
+        tries = 0
+        while True:
+            clash = self._first_clash(plan, values)
+            if clash is None:
+                break
+            unique, rows = clash
+            tries += 1
+            exhausted = tries > self.tries
+            if exhausted or not self._regenerate(plan, conn, values, unique, rows, presets):
+                shown = ", ".join(unique.key[1])
+                why = (f"after {self.tries} tries" if exhausted
+                       else "and a story generator gave the values")
+                raise SynthgateError(
+                    f"cannot keep {unique.name} ({shown}) of table {plan.name}: "
+                    f"{len(rows)} row(s) still repeat a value {why}",
+                    where=f"table {plan.name}",
+                    fix="give these columns a generator with more distinct values, lower "
+                    "num_rows_per_pass, or raise max-unique-constraint-tries",
+                )
+        for unique in plan.uniques:
+            seen = self.seen[unique.key]
+            cols = [values[c] for c in unique.key[1]]
+            seen.update(k for k in zip(*cols, strict=True) if None not in k)
+
+    def _first_clash(self, plan: _Plan, values: Rows) -> tuple[_Unique, list[int]] | None:
+        for unique in plan.uniques:
+            seen = self.seen[unique.key]
+            batch: set[tuple[Any, ...]] = set()
+            clashes: list[int] = []
+            cols = [values[c] for c in unique.key[1]]
+            for i, key in enumerate(zip(*cols, strict=True)):
+                if None in key:
+                    continue
+                if key in seen or key in batch:
+                    clashes.append(i)
+                else:
+                    batch.add(key)
+            if clashes:
+                return unique, clashes
+        return None
+
+    def _regenerate(self, plan: _Plan, conn: Connection, values: Rows, unique: _Unique,
+                    rows: list[int], presets: list[dict[str, Any]] | None) -> bool:
+        """New values for the key columns of ``rows``; False when none can change."""
+        changed = False
+        for column in unique.key[1]:
+            free = [i for i in rows if not (presets and column in presets[i])]
+            if not free or column == plan.counter:
+                continue
+            if column in plan.rowgen_columns:
+                for i in free:
+                    values[column][i] = self._call_row_fn(plan, conn)[column]
+            elif column in plan.samplers:
+                for i, v in zip(free, self._samples(plan, column, len(free)), strict=True):
+                    values[column][i] = v
+            else:
+                for f in plan.fks:
+                    if column in f.fk.columns and f.mode == "draw":
+                        self._fill_fk(plan, f, values, free)
+            changed = True
+        return changed
+
+    # -- inserting -------------------------------------------------------------------------
+
+    def _copy(self, conn: Connection, plan: _Plan, columns: list[str], values: Rows) -> None:
+        fields = [_copy_field(plan.table.column(c).portable) for c in columns]
+        data = [values[c] for c in columns]
+
+        def lines() -> Iterator[str]:
+            for row in zip(*data, strict=True):
+                yield "\t".join("\\N" if v is None else f(v)
+                                for f, v in zip(fields, row, strict=True)) + "\n"
+
+        preparer = conn.dialect.identifier_preparer
+        names = ", ".join(preparer.quote(c) for c in columns)
+        sql = f"COPY {preparer.format_table(plan.sa_table)} ({names}) FROM STDIN"
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.copy_expert(sql, _TextStream(lines()), size=COPY_CHUNK)
+        finally:
+            cursor.close()
+
+    def _sequence(self, conn: Connection, plan: _Plan, column: str) -> str | None:
+        key = (plan.name, column)
+        if key not in self.sequences:
+            preparer = conn.dialect.identifier_preparer
+            self.sequences[key] = conn.execute(
+                sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+                {"t": preparer.format_table(plan.sa_table), "c": column}).scalar()
+        return self.sequences[key]
+
+    def _reserve_keys(self, conn: Connection, plan: _Plan, values: Rows, n: int) -> list[str]:
+        """Take the database-filled keys that other rows need from their PostgreSQL
+        sequences up front, so the batch can go in with COPY; returns the columns that
+        must still be read back with RETURNING (those without a sequence)."""
+        left: list[str] = []
+        for column in plan.returning:
+            sequence = self._sequence(conn, plan, column)
+            if sequence is None:
+                left.append(column)
+                continue
+            values[column] = list(conn.execute(
+                sa.text("SELECT nextval(:s) FROM generate_series(1, :n)"),
+                {"s": sequence, "n": n}).scalars())
+        return left
+
+    def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str]
+               ) -> list[dict[str, Any]] | None:
+        """Insert a batch; with ``returning``, the listed columns of each row come back."""
+        n = len(next(iter(values.values())))
+        # a story may give a database-filled key for some rows only: the others leave it out
+        partial = [c for c in values if c in plan.db_filled and None in values[c]]
+        groups: dict[tuple[str, ...], list[int]] = {}
+        if partial:
+            for i in range(n):
+                key = tuple(c for c in values if c not in partial or values[c][i] is not None)
+                groups.setdefault(key, []).append(i)
+        else:
+            groups[tuple(values)] = list(range(n))
+        out: list[dict[str, Any]] = [{} for _ in range(n)]
+        for columns, rows in groups.items():
+            part = {c: [values[c][i] for i in rows] for c in columns} if len(groups) > 1 \
+                else {c: values[c] for c in columns}
+            if returning:
+                stmt = plan.sa_table.insert().returning(*[plan.sa_table.c[c] for c in returning])
+                result = conn.execute(stmt, _dicts(part, list(columns)))
+                back = _in_sent_order(plan, part, [dict(r) for r in result.mappings()])
+                for i, got in zip(rows, back, strict=True):
+                    out[i] = got
+            elif self.copy:
+                self._copy(conn, plan, list(columns), part)
+            else:
+                conn.execute(plan.sa_table.insert(), _dicts(part, list(columns)))
+        self.rows[plan.name] += n
+        return out if returning else None
+
+    def _remember(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None) -> None:
+        """Add the inserted rows to the key pools of their table."""
+        for key, pool in self.pools.items():
+            if key[0] != plan.name:
+                continue
+            cols = []
+            for c in key[1]:
+                if c in values and not (back and c in back[0]):
+                    cols.append(values[c])
+                else:
+                    cols.append([row.get(c) for row in back or []])
+            pool.extend(k for k in zip(*cols, strict=True) if None not in k)
+
+    def _pending(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None,
+                 pending: list[_Pending], presets: list[dict[str, Any]] | None) -> None:
+        pk = plan.table.primary_key
+        if not pk:
+            return  # rows cannot be found again: a nullable key stays NULL, which is valid
+        for f in plan.fks:
+            if f.mode != "later":
+                continue
+            n = len(next(iter(values.values())))
+            rows = [i for i in range(n)
+                    if not (presets and all(c in presets[i] for c in f.fk.columns))]
+            keys = [tuple(values[c][i] if c in values and values[c][i] is not None
+                          else (back[i][c] if back else None) for c in pk) for i in rows]
+            pending.append(_Pending(plan, f, keys))
+
+    def add_rows(self, conn: Connection, plan: _Plan, values: Rows, pending: list[_Pending],
+                 returning: list[str], presets: list[dict[str, Any]] | None = None
+                 ) -> list[dict[str, Any]] | None:
+        """Insert a filled batch and record its keys and its pending foreign keys."""
+        back = self.insert(conn, plan, values, returning)
+        self._remember(plan, values, back)
+        self._pending(plan, values, back, pending, presets)
+        return back
+
+    def close_cycles(self, conn: Connection, pending: list[_Pending]) -> None:
+        """Point the ``later`` foreign keys at rows of the whole pool, with bulk UPDATEs."""
+        for item in pending:
+            if not item.keys:
+                continue
+            drawn = self._draw(item.plan, item.fk, len(item.keys))
+            table = item.plan.sa_table
+            pk = item.plan.table.primary_key
+            stmt = (sa.update(table)
+                    .where(*(table.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)))
+                    .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(item.fk.fk.columns)}))
+            params = [{**{f"k_{i}": k for i, k in enumerate(key)},
+                       **{f"v_{i}": v for i, v in enumerate(value)}}
+                      for key, value in zip(item.keys, drawn, strict=True)]
+            for start in range(0, len(params), BATCH_ROWS):
+                conn.execute(stmt, params[start:start + BATCH_ROWS])
+
+    # -- a pass ----------------------------------------------------------------------------
+
+    def run_pass(self, conn: Connection) -> None:
+        """Generate one pass: every table's rows, then the stories, then close cycles."""
+        if self.dialect == "postgresql":
+            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+        elif self.dialect == "sqlite":
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        pending: list[_Pending] = []
+        for name in self.generated:
+            plan = self.plans[name]
+            left = self.config.table(name).num_rows_per_pass
+            while left > 0:
+                n = min(left, BATCH_ROWS)
+                values = self.fill(plan, conn, n)
+                returning = self._reserve_keys(conn, plan, values, n) if self.copy \
+                    else plan.returning
+                self.add_rows(conn, plan, values, pending, returning)
+                left -= n
+        _Stories(self, conn, pending).run()
+        self.close_cycles(conn, pending)
+        if self.explicit_keys:
+            advance_sequences(conn, self.model, sorted(self.explicit_keys), self.schema)
+            self.explicit_keys.clear()
+
+
+def _in_sent_order(plan: _Plan, sent: Rows, back: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """Returned rows in the order they were sent.
+
+    Multi-row ``INSERT ... RETURNING`` gives rows back in the order of its VALUES on
+    PostgreSQL, SQLite and MariaDB; asking SQLAlchemy to guarantee it
+    (``sort_by_parameter_order``) falls back to one statement per row on tables without a
+    sentinel, so the rows are matched by primary key instead whenever it was sent.
+    """
+    pk = plan.table.primary_key
+    if not pk or not all(c in sent and c in back[0] for c in pk):
+        return back
+    by_key = {tuple(row[c] for c in pk): row for row in back}
+    keys = zip(*[sent[c] for c in pk], strict=True)
+    try:
+        return [by_key[key] for key in keys]
+    except KeyError:  # the database changed the key's form (e.g. padded a CHAR)
+        return back
+
+
+def _dicts(values: Rows, columns: list[str]) -> list[dict[str, Any]]:
+    data = [values[c] for c in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*data, strict=True)]
+
+
+# --- story generators -------------------------------------------------------------------------
+
+_StoryGen = Generator[tuple[str, dict[str, Any]], dict[str, Any], None]
+
+
+@dataclasses.dataclass
+class _Story:
+    name: str
+    gen: _StoryGen
+    table: str = ""
+    partial: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class _Stories:
+    """Runs all stories of a pass side by side: each round inserts the rows they yielded,
+    one multi-row ``INSERT ... RETURNING`` per table, and sends every row back."""
+
+    def __init__(self, run: _Run, conn: Connection, pending: list[_Pending]) -> None:
+        self.run_ = run
+        self.conn = conn
+        self.pending = pending
+
+    def _start(self) -> list[_Story]:
+        functions = list(getattr(self.run_.ssg, "STORY_GENERATORS", []))
+        stories: list[_Story] = []
+        for i, conf in enumerate(self.run_.config.story_generators):
+            function = functions[i]
+            for _ in range(conf.num_stories_per_pass):
+                try:
+                    gen = function(self.conn)
+                except SynthgateError:
+                    raise
+                except Exception as exc:
+                    raise _story_error(conf.name, exc) from exc
+                if not inspect.isgenerator(gen):
+                    raise SynthgateError(
+                        f"story generator {conf.name} is not a Python generator (it must "
+                        "yield (table_name, row_dict) pairs)", where="story_generators")
+                story = _Story(conf.name, typing.cast(_StoryGen, gen))
+                if self._advance(story, None):
+                    stories.append(story)
+        return stories
+
+    def _advance(self, story: _Story, row: dict[str, Any] | None) -> bool:
+        """Resume a story with the inserted row; False when it has finished."""
+        try:
+            item = next(story.gen) if row is None else story.gen.send(row)
+        except StopIteration:
+            return False
+        except SynthgateError:
+            raise
+        except Exception as exc:
+            raise _story_error(story.name, exc) from exc
+        story.table, story.partial = self._check(story.name, item)
+        return True
+
+    def _check(self, name: str, item: Any) -> tuple[str, dict[str, Any]]:
+        if (not isinstance(item, tuple) or len(item) != 2 or not isinstance(item[0], str)
+                or not isinstance(item[1], dict)):
+            raise SynthgateError(f"story generator {name} yielded {item!r:.80}",
+                                 where="story_generators",
+                                 fix="yield (table_name, {column: value, ...}) pairs")
+        table, partial = item
+        run = self.run_
+        if table not in run.plans:
+            import difflib
+
+            close = difflib.get_close_matches(table, list(run.model.tables), n=1)
+            why = ("is ignored or a vocabulary table" if table in run.model.tables
+                   else "is not a table of orm.yaml")
+            raise SynthgateError(f"story generator {name} yielded a row for table {table!r}, "
+                                 f"which {why}", where="story_generators",
+                                 fix=f"did you mean {close[0]!r}?" if close and close[0]
+                                 != table else "yield rows of generated tables only")
+        columns = run.model.table(table).column_names
+        for column in partial:
+            if column not in columns:
+                import difflib
+
+                close = difflib.get_close_matches(str(column), columns, n=1)
+                raise SynthgateError(
+                    f"story generator {name} yielded column {column!r}, which table {table} "
+                    "does not have", where="story_generators",
+                    fix=f"did you mean {close[0]!r}?" if close else None)
+        return table, partial
+
+    def run(self) -> None:
+        active = self._start()
+        position = {n: i for i, n in enumerate(self.run_.order)}
+        while active:
+            by_table: dict[str, list[_Story]] = {}
+            for story in active:
+                by_table.setdefault(story.table, []).append(story)
+            still: list[_Story] = []
+            for table in sorted(by_table, key=position.__getitem__):
+                group = by_table[table]
+                plan = self.run_.plans[table]
+                presets = [s.partial for s in group]
+                values = self.run_.fill(plan, self.conn, len(group), presets)
+                back = self.run_.add_rows(self.conn, plan, values, self.pending,
+                                          plan.table.column_names, presets)
+                assert back is not None
+                still += [s for s, row in zip(group, back, strict=True)
+                          if self._advance(s, row)]
+            active = still
+
+
+def _story_error(name: str, exc: Exception) -> SynthgateError:
+    return SynthgateError(f"story generator {name} failed ({type(exc).__name__}: {exc})",
+                          where="story_generators", fix="check the story generator's code")
+
+
+# --- entry points -------------------------------------------------------------------------------
+
+def _ssg_module(ssg: types.ModuleType | Path | str | None, model: OrmModel,
+                config: Config) -> types.ModuleType:
+    if ssg is None:
+        return module_from_text(render_ssg(config, model, {}))
+    module = ssg if isinstance(ssg, types.ModuleType) else load_ssg(Path(ssg))
+    fingerprint = getattr(module, "CONFIG_FINGERPRINT", None)
+    if fingerprint is not None and fingerprint != config_fingerprint(config):
+        raise SynthgateError("ssg.py was generated from a different config.yaml",
+                             where=getattr(module, "__file__", None) or "ssg.py",
+                             fix="run create-generators --force")
+    if len(getattr(module, "STORY_GENERATORS", [])) != len(config.story_generators):
+        raise SynthgateError("ssg.py does not list the story generators of config.yaml",
+                             where="ssg.py", fix="run create-generators --force")
+    return module
+
+
+def _seed(ssg: types.ModuleType, seed: int | None) -> None:
+    """Seed every random source a generator may use: Python, NumPy and Mimesis."""
+    if seed is None:
+        return
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    generic = getattr(ssg, "generic", None)
+    if generic is None:
+        return
+    # seed the generators, not the providers: Mimesis refuses unique=True on seeded providers
+    generic.random.seed(seed)
+    for name in dir(generic):
+        provider = getattr(generic, name, None)
+        if provider is not None and hasattr(provider, "random"):
+            provider.random.seed(seed)
+
+
+def create_data(engine: Engine, model: OrmModel, config: Config,
+                ssg_module_or_path: types.ModuleType | Path | str | None, num_passes: int = 1,
+                seed: int | None = None, schema: str | None = None,
+                progress: Callable[[int], None] | None = None) -> DataSummary:
+    """Run ``num_passes`` passes of generation; each pass is one transaction.
+
+    Every foreign key points at an existing row, unique keys are kept, and the same
+    ``seed`` gives the same rows. A failure rolls back the pass it happened in (earlier
+    passes stay) and is raised as a one-line error. ``progress`` is called after each pass.
+    """
+    module = _ssg_module(ssg_module_or_path, model, config)
+    _seed(module, seed)
+    run = _Run(engine, model, config, module, seed, schema)
+    started = time.perf_counter()
+    try:
+        conn = engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(exc, engine.url) from None
+    dbapi_error = engine.dialect.loaded_dbapi.IntegrityError
+    with conn:
+        with conn.begin():
+            run.load_state(conn)
+        for done in range(num_passes):
+            kept = f"pass {done + 1} was rolled back; the {done} pass(es) before it are kept"
+            try:
+                with conn.begin():
+                    run.run_pass(conn)
+            except (IntegrityError, dbapi_error) as exc:
+                raise SynthgateError(
+                    f"a row broke a constraint ({_first_line(exc)}); {kept}",
+                    where=mask_dsn(engine.url),
+                    fix="check the row and story generators of the table named",
+                ) from exc
+            except SynthgateError as exc:
+                raise SynthgateError(f"{exc.what}; {kept}" if done else exc.what,
+                                     where=exc.where, fix=exc.fix) from exc
+            if progress is not None:
+                progress(done + 1)
+    return DataSummary(rows=run.rows, passes=num_passes,
+                       seconds=time.perf_counter() - started)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+
+
+def remove_data(engine: Engine, model: OrmModel, config: Config,
+                schema: str | None = None) -> dict[str, int]:
+    """Delete every row of the generated tables (not vocabulary, not ignored), children first,
+    in one transaction. Returns the rows deleted per table."""
+    metadata = orm_to_metadata(model, engine.dialect.name, schema)
+    sa_tables = {t.name: t for t in metadata.tables.values()}
+    names = [n for n in reversed(table_order(model))
+             if not config.table(n).vocabulary_table and not config.table(n).ignore]
+    deleted: dict[str, int] = {}
+    try:
+        conn = engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(exc, engine.url) from None
+    with conn, conn.begin():
+        present = set(sa.inspect(conn).get_table_names(schema=schema))
+        names = [n for n in names if n in present]
+        if family(engine.dialect.name) == "postgresql":
+            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+        closing = {id(fk) for _name, fk in cycle_edges(model)}
+        for name in names:  # references to rows deleted later (cycles, self) are cut first
+            table = model.table(name)
+            for fk in table.foreign_keys:
+                later = id(fk) in closing or fk.ref_table == name
+                if later and fk.ref_table in names and all(
+                        table.column(c).nullable for c in fk.columns):
+                    conn.execute(sa.update(sa_tables[name]).values(dict.fromkeys(fk.columns)))
+        for name in names:
+            deleted[name] = conn.execute(sa.delete(sa_tables[name])).rowcount
+    return deleted
