@@ -34,7 +34,7 @@ ConfigOption = typer.Option(Path("config.yaml"), "--config-file", help="config.y
 OrmOption = typer.Option(Path("orm.yaml"), "--orm-file", help="orm.yaml (without --bundle).")
 StatsOption = typer.Option(Path("src-stats.yaml"), "--stats-file",
                            help="src-stats.yaml (without --bundle).")
-VocabDirOption = typer.Option(Path("."), "--vocab-dir", help="Folder of <table>.yaml[.gz] "
+VocabDirOption = typer.Option(Path("vocab"), "--vocab-dir", help="Folder of <table>.yaml[.gz] "
                               "vocabulary files (without --bundle).")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 ForceOption = typer.Option(False, "--force", help="Overwrite output files that exist.")
