@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
 def load_yaml_text(text: str, where: str) -> Any:
     """Parse YAML text with the safe loader; a syntax error names ``where``, line and column."""
     try:
-        return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - SafeLoader only
+        return yaml.load(text, Loader=SafeLoader)  # the C safe loader: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where

@@ -10,6 +10,7 @@ from synthgate_builder.cli import (  # noqa: F401 - importing registers the comm
     data,
     generators,
     report,
+    review,
     tables,
     verify,
     vocab,

@@ -1,0 +1,87 @@
+"""The builder's inputs: from a verified bundle, or (SqlSynthGen style) from loose files.
+
+Every builder command reads its inputs here::
+
+    with load_inputs(bundle, trust, require_approval, config_file, orm_file, stats_file,
+                     vocab_dir) as inputs:
+        ... inputs.config, inputs.orm, inputs.stats, inputs.vocab_files ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from synthgate_shared.bundle import VOCAB_FOLDER, VerifiedBundle, stats_from_data, verify_bundle
+from synthgate_shared.config import Config, load_config, load_config_text
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.orm import OrmModel, load_orm, load_orm_text
+from synthgate_shared.signing import load_public_keys
+from synthgate_shared.yamlio import load_yaml_file, load_yaml_text
+
+from synthgate_builder.vocab import vocab_files_in
+
+
+class BuilderInputs:
+    """The config, schema model and source statistics a command works from.
+
+    ``vocab_files`` (table -> file) is looked up on first use; from a bundle, the
+    vocabulary files are then extracted (hash-checked) into a temporary folder that
+    ``load_inputs`` removes when its block ends.
+    """
+
+    def __init__(self, config: Config, orm: OrmModel, stats: dict[str, Any], vocab_dir: Path,
+                 bundle: VerifiedBundle | None = None) -> None:
+        self.config = config
+        self.orm = orm
+        self.stats = stats
+        self.bundle = bundle
+        self._vocab_dir = vocab_dir
+
+    @cached_property
+    def vocab_files(self) -> dict[str, Path]:
+        """The vocabulary file of each vocabulary table of the config; missing ones are errors."""
+        if self.bundle is not None:
+            self.bundle.extract(self._vocab_dir.parent, list(self.bundle.vocab_files.values()))
+        return vocab_files_in(self._vocab_dir, self.config)
+
+
+def _stats_file(path: Path, config: Config) -> dict[str, Any]:
+    if not Path(path).exists() and not config.src_stats:
+        return {}  # nothing to measure, so no file is needed (as in SqlSynthGen)
+    return stats_from_data(load_yaml_file(path), str(path))
+
+
+@contextlib.contextmanager
+def load_inputs(
+    bundle: Path | None, trust: Sequence[Path], require_approval: Sequence[Path],
+    config_file: Path, orm_file: Path, stats_file: Path, vocab_dir: Path,
+) -> Iterator[BuilderInputs]:
+    """The inputs of a builder command, valid inside the ``with`` block.
+
+    With ``bundle``: it must verify against the ``trust`` keys (and carry an approval by
+    one of the ``require_approval`` keys when given); the file options are ignored.
+    Without: ``config_file``, ``orm_file``, ``stats_file`` and ``vocab_dir`` are read, and
+    ``require_approval`` is refused, since loose files carry no approval.
+    """
+    if bundle is None:
+        if require_approval:
+            raise SynthgateError("--require-approval needs --bundle: loose files carry no "
+                                 "approval", fix="pass the approved bundle with --bundle")
+        config = load_config(config_file)
+        yield BuilderInputs(config, load_orm(orm_file), _stats_file(stats_file, config),
+                            Path(vocab_dir))
+        return
+    verified = verify_bundle(Path(bundle), load_public_keys(trust),
+                             load_public_keys(require_approval))
+    stats_where = f"{bundle}: src-stats.yaml"
+    config = load_config_text(verified.text("config.yaml"), f"{bundle}: config.yaml")
+    orm = load_orm_text(verified.text("orm.yaml"), f"{bundle}: orm.yaml")
+    stats = stats_from_data(load_yaml_text(verified.text("src-stats.yaml"), stats_where),
+                            stats_where)
+    with tempfile.TemporaryDirectory(prefix="synthgate-bundle-") as tmp:
+        yield BuilderInputs(config, orm, stats, Path(tmp) / VOCAB_FOLDER, verified)
