@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from sqlalchemy.engine import Engine
+from synthgate_shared.db import check_connection, create_engine_for, parse_dsn
 
 app = typer.Typer(
     name="synthgate-builder",
@@ -38,3 +40,10 @@ VocabDirOption = typer.Option(Path("vocab"), "--vocab-dir", help="Folder of <tab
                               "vocabulary files (without --bundle).")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 ForceOption = typer.Option(False, "--force", help="Overwrite output files that exist.")
+
+
+def destination_engine(dsn: str) -> Engine:
+    """An engine for the destination DSN, checked to connect (one clear line when it cannot)."""
+    engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+    check_connection(engine)
+    return engine

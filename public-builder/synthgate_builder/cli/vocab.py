@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy.engine import Engine
-from synthgate_shared.db import check_connection, create_engine_for, mask_dsn, parse_dsn
+from synthgate_shared.db import mask_dsn
 
 from synthgate_builder.cli.app import (
     BundleOption,
@@ -20,15 +19,10 @@ from synthgate_builder.cli.app import (
     VocabDirOption,
     YesOption,
     app,
+    destination_engine,
 )
 from synthgate_builder.inputs import load_inputs
 from synthgate_builder.vocab import load_vocab, remove_vocab
-
-
-def _destination(dsn: str) -> Engine:
-    engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
-    check_connection(engine)
-    return engine
 
 
 @app.command("create-vocab")
@@ -48,7 +42,7 @@ def create_vocab(
     with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
                      stats_file, vocab_dir) as inputs:
         files = inputs.vocab_files
-        loaded = load_vocab(_destination(dsn), inputs.orm, inputs.config, files, schema)
+        loaded = load_vocab(destination_engine(dsn), inputs.orm, inputs.config, files, schema)
     for name, rows in loaded.items():
         typer.echo(f"loaded {name}: {rows} rows")
     if not loaded:
@@ -70,7 +64,7 @@ def remove_vocab_command(
     """Delete every row of the vocabulary tables, children first (asks unless --yes)."""
     with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
                      stats_file, Path(".")) as inputs:
-        engine = _destination(dsn)
+        engine = destination_engine(dsn)
         names = ", ".join(inputs.config.vocabulary_tables()) or "none"
         if not yes:
             typer.confirm(f"Delete every row of the vocabulary tables ({names}) in "
