@@ -6,13 +6,10 @@ import sys
 
 from synthgate_shared.cli import run_app
 
-from synthgate_agent.cli import (  # noqa: F401 - importing registers the commands
-    bundle,
-    config,
-    stats,
-    tables,
-    vocab,
-)
+# isort: off
+# Importing a module registers its commands; --help lists them in this order, the data flow's.
+from synthgate_agent.cli import tables, config, stats, vocab, bundle  # noqa: F401
+# isort: on
 from synthgate_agent.cli.app import app
 
 

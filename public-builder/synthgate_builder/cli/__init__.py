@@ -6,15 +6,10 @@ import sys
 
 from synthgate_shared.cli import run_app
 
-from synthgate_builder.cli import (  # noqa: F401 - importing registers the commands
-    data,
-    generators,
-    report,
-    review,
-    tables,
-    verify,
-    vocab,
-)
+# isort: off
+# Importing a module registers its commands; --help lists them in this order, the data flow's.
+from synthgate_builder.cli import verify, review, generators, tables, vocab, data, report  # noqa: F401
+# isort: on
 from synthgate_builder.cli.app import app
 
 
