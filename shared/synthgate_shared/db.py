@@ -68,8 +68,9 @@ def connection_error(exc: DBAPIError, url: URL) -> SynthgateError:
         fix = "check the database name"
     else:
         fix = "check that the server is running and the host and port are right"
+    as_written = url.set(drivername=url.get_backend_name())  # the plain URL the user wrote
     return SynthgateError(
-        f"cannot connect to the database ({detail})", where=mask_dsn(url), fix=fix
+        f"cannot connect to the database ({detail})", where=mask_dsn(as_written), fix=fix
     )
 
 

@@ -1,0 +1,94 @@
+"""The two command lines as a user meets them: help everywhere, one-line errors, masked DSNs."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import MARIA_ADMIN, ROOT
+
+AGENT = ROOT / ".venv" / "bin" / "synthgate-agent"
+BUILDER = ROOT / ".venv" / "bin" / "synthgate-builder"
+AGENT_COMMANDS = ["make-tables", "generate-config", "make-stats", "make-vocab", "keygen",
+                  "bundle", "review", "approve"]
+BUILDER_COMMANDS = ["verify", "review", "create-generators", "create-tables", "remove-tables",
+                    "create-vocab", "remove-vocab", "create-data", "remove-data", "report"]
+
+
+def run(program: Path, *args: str, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a CLI with no .env and no inherited DSNs."""
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd or ROOT)}
+    return subprocess.run([str(program), *args], capture_output=True, text=True, cwd=cwd,
+                          env={**base, **(env or {})}, stdin=subprocess.DEVNULL, check=False)
+
+
+@pytest.mark.parametrize(("program", "command"),
+                         [(AGENT, c) for c in AGENT_COMMANDS]
+                         + [(BUILDER, c) for c in BUILDER_COMMANDS])
+def test_every_command_has_help(program: Path, command: str, tmp_path: Path) -> None:
+    result = run(program, command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+@pytest.mark.parametrize("program", [AGENT, BUILDER])
+def test_no_command_or_a_wrong_one_shows_help_and_fails(program: Path, tmp_path: Path) -> None:
+    assert run(program, cwd=tmp_path).returncode != 0
+    wrong = run(program, "make-everything", cwd=tmp_path)
+    assert wrong.returncode != 0
+    assert "No such command" in wrong.stderr
+
+
+@pytest.fixture
+def maria_user() -> Iterator[tuple[str, str]]:
+    """A MariaDB user with a password and its own database; both removed afterwards."""
+    name = f"sg_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(f"{MARIA_ADMIN}/", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+        conn.exec_driver_sql(f"CREATE USER '{name}'@'%%' IDENTIFIED BY 'right-secret'")
+        conn.exec_driver_sql(f"GRANT ALL ON `{name}`.* TO '{name}'@'%%'")
+    yield name, name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP USER '{name}'@'%%'")
+        conn.exec_driver_sql(f"DROP DATABASE `{name}`")
+    admin.dispose()
+
+
+def test_wrong_password_is_one_line_with_the_password_masked(
+        maria_user: tuple[str, str], tmp_path: Path) -> None:
+    user, database = maria_user
+    dsn = f"mysql://{user}:wrong-secret@127.0.0.1:3306/{database}"
+    for program, command in [(AGENT, "make-tables"), (BUILDER, "create-tables")]:
+        orm = tmp_path / "orm.yaml"
+        if program is BUILDER:
+            orm.write_text("tables: {}\n")
+        result = run(program, command, "--dsn", dsn, cwd=tmp_path)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "wrong-secret" not in result.stderr
+        assert "***" in lines[0] and "password" in lines[0]
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "orm.yaml").read_text().strip().endswith("columns:")
+
+
+def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
+    result = run(AGENT, "make-tables", "--dsn", "postgresql://u:pw@127.0.0.1:1/x", "--verbose",
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert ":pw@" not in result.stderr.split("Traceback")[-1].splitlines()[-1]
+
+
+def test_env_file_supplies_the_dsn(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SRC_DSN=postgresql://u:pw@127.0.0.1:1/x\n")
+    result = run(AGENT, "make-tables", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "postgresql://u:***@127.0.0.1:1/x" in result.stderr
