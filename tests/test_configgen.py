@@ -70,3 +70,92 @@ def test_generate_config_on_pagila(pagila_url: str, tmp_path: Path,
     assert run_app(app, "synthgate-agent", ["generate-config", "--force",
                                             "--config-file", "other.yaml"]) == 0
     assert (tmp_path / "other.yaml").read_text() == before
+
+
+# --- proposed statistics (issue 6) ----------------------------------------------------------
+
+SMALL = [
+    "CREATE TABLE owner (id INTEGER PRIMARY KEY, kind VARCHAR(5), born DATE, score DOUBLE "
+    "PRECISION, note TEXT, email VARCHAR(80))",
+    "CREATE TABLE pet (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owner(id), "
+    "status VARCHAR(8), weight NUMERIC(6,2))",
+]
+
+
+def _small_source(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for ddl in SMALL:
+            conn.exec_driver_sql(ddl)
+        conn.execute(sa.text("INSERT INTO owner VALUES (:i, :k, :b, :s, :n, :e)"), [
+            {"i": i, "k": "ab"[i % 2], "b": f"2000-01-{1 + i % 28:02d}", "s": i * 1.5,
+             "n": "note " + "x" * (i % 9), "e": f"person{i}@example.com"}
+            for i in range(1, 121)])
+        conn.execute(sa.text("INSERT INTO pet VALUES (:i, :o, :s, :w)"), [
+            {"i": i, "o": None if i % 10 == 0 else 1 + i % 40, "s": ("ok", "ill")[i % 3 == 0],
+             "w": i % 30 + 0.5} for i in range(1, 201)])
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["mariadb", "sqlite"])
+def test_proposals_run_on_mariadb_and_sqlite(kind: str, request: pytest.FixtureRequest,
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """generate-config proposes, make-stats runs every proposal, and the builder makes and
+    reports a copy from them (into SQLite)."""
+    from synthgate_agent.cli import app as agent
+    from synthgate_builder.cli import app as builder
+    from synthgate_shared.cli import run_app
+    from synthgate_shared.yamlio import load_yaml_file
+
+    url = request.getfixturevalue("maria_url") if kind == "mariadb" else \
+        f"sqlite:///{tmp_path / 'src.db'}"
+    _small_source(url)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRC_DSN", url)
+    monkeypatch.setenv("DST_DSN", f"sqlite:///{tmp_path / 'dst.db'}")
+    for step in ("generate-config", "make-tables", "make-stats"):
+        assert run_app(agent, "synthgate-agent", [step]) == 0, capsys.readouterr().err
+    stats = load_yaml_file(tmp_path / "src-stats.yaml")
+    assert stats["auto__owner__profile"]["results"][0]["n"] == 120
+    assert stats["auto__pet__profile"]["results"][0]["owner_id__nonnull"] == 180
+    assert stats["auto__owner__kind__freq"]["results"]
+    builder_commands: list[list[str]] = [["create-generators"], ["create-tables"],
+                                         ["create-data", "--scale", "1", "--seed", "1"],
+                                         ["report"]]
+    for command in builder_commands:
+        assert run_app(builder, "synthgate-builder", command) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "pet: 200 rows" in out and "owner: 120 rows" in out
+    report = (tmp_path / "report.md").read_text()
+    assert "| pet | owner_id | 0 |" in report  # children per parent as in the source
+
+
+def test_epsilon_without_bounds_names_the_column(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from synthgate_agent.cli import app as agent
+    from synthgate_agent.privacy import check_budget
+    from synthgate_shared.cli import run_app
+
+    _small_source(pg_url)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRC_DSN", pg_url)
+    assert run_app(agent, "synthgate-agent", ["generate-config", "--epsilon", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "column owner.born needs public bounds" in err and "--bounds-from" in err
+    assert not (tmp_path / "config.yaml").exists()
+    (tmp_path / "bounds.yaml").write_text(
+        "bounds:\n  owner.born: {lower: 0, upper: 2.0e9}\n"
+        "  owner.score: {lower: 0, upper: 500}\n")
+    assert run_app(agent, "synthgate-agent", [
+        "generate-config", "--epsilon", "1", "--delta", "1e-6",
+        "--bounds-from", "bounds.yaml"]) == 0
+    config = load_config(tmp_path / "config.yaml")
+    assert config.privacy_budget is not None and config.privacy_budget.epsilon == 1
+    assert config.bounds["owner.score"].upper == 500
+    assert all(s.dp_query for s in config.src_stats)
+    check_budget(config)  # the shares never add up to more than the budget

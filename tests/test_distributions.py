@@ -167,3 +167,25 @@ def test_suppressed_statistics_ask_for_the_default() -> None:
         children_per_parent([1], _rng(), [{"k": 1, "n": 3}])
     assert row_count([{"n": 16044}]) == 16044
     assert row_count([]) is None
+
+
+def test_children_per_parent_with_suppressed_counts_keeps_kept_shares() -> None:
+    """600 parents with 12..46 children at the source, the rare counts suppressed: the
+    kept counts keep their shares, the rest stay rare, and the total is exact."""
+    rng = _rng(3)
+    source = Counter(int(k) for k in np.clip(np.rint(rng.normal(27, 6, 600)), 12, 46))
+    kept = [{"n_children": k, "n": n} for k, n in source.items() if n >= 7]
+    total = sum(k * n for k, n in source.items())
+    for scale in (1, 2):
+        parents = list(range(600 * scale))
+        children = children_per_parent(parents, _rng(), kept, total=total * scale,
+                                       parents_total=600)
+        assert len(children) == total * scale
+        per_parent = Counter(Counter(children).get(p, 0) for p in parents)
+        common = {k: n for k, n in per_parent.items() if n >= 7}
+        expected = {r["n_children"]: r["n"] for r in kept}
+        share = sum(expected.values())
+        assert total_variation({k: n / sum(common.values()) for k, n in common.items()},
+                               {k: n / share for k, n in expected.items()}) < 0.01
+        rare = {k: n for k, n in per_parent.items() if k not in expected}
+        assert all(n < 7 for n in rare.values())

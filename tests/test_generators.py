@@ -139,7 +139,7 @@ def test_locale_is_configurable(user_module: str) -> None:
       "columns_assigned": "email"}, "argument domains='gmail.com' should be"),
     ({"name": "age", "kwargs": {"query_results": "SRC_STATS['age_stat']"},
       "columns_assigned": "age"},
-     "uses SRC_STATS['age_stat'], but src-stats has no 'age_stat'"),
+     "generator age of users.age refers to statistic 'age_stat', which is not in src-stats"),
     ({"name": "generic.person.first_name", "columns_assigned": "frist_name"},
      "did you mean 'first_name'?"),
     ({"name": "othermod.f", "columns_assigned": "age"}, "names module 'othermod'"),
@@ -246,3 +246,96 @@ def test_create_data_command_errors(user_module: str, tmp_path: Path, sqlite_url
                                               files[2], files[3]]) == 0
     assert run_app(app, "synthgate-builder", ["create-data", "--dsn", sqlite_url, *files]) == 1
     assert "run create-generators --force" in capsys.readouterr().err
+
+
+# --- built-in distributions (issue 6) -------------------------------------------------------
+
+DIST_STATS: dict[str, Any] = {
+    "auto__users__profile": {"results": [{
+        "n": 40, "created__nonnull": 40, "booked__nonnull": 30, "country__nonnull": 30,
+        "created__q": [1.6e9 + 86400 * i for i in range(21)],
+        "booked__q": [1.6e9 + 86400 * (i + 3) for i in range(21)],
+        "created__booked__corr": 0.9}]},
+    "auto__countries__profile": {"results": [{"n": 10}]},
+    "auto__users__first_name__freq": {"results": [{"first_name": "Ann", "n": 30},
+                                                  {"first_name": "Bob", "n": 10}]},
+    "auto__users__email__freq": {"results": []},  # every row suppressed
+    "auto__users__country__children": {"results": [{"n_children": 3, "n": 10}]},
+}
+DIST_GENERATORS: list[dict[str, Any]] = [
+    {"name": "synthgate.categorical", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__first_name__freq"]'}, "columns_assigned": "first_name"},
+    {"name": "synthgate.categorical", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__email__freq"]'}, "columns_assigned": "email"},
+    {"name": "synthgate.gaussian_copula", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__profile"]'}, "columns_assigned": ["created", "booked"]},
+    {"name": "synthgate.children_per_parent", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__country__children"]'}, "columns_assigned": "country"},
+]
+
+
+def _dist_files(folder: Path, generators: list[dict[str, Any]],
+                stats: dict[str, Any] | None = None) -> list[str]:
+    files = _files(folder, {"tables": {"users": {"row_generators": generators},
+                                       "secret": {"ignore": True}}})
+    (folder / "src-stats.yaml").write_text(dump_yaml(stats or DIST_STATS))
+    return files
+
+
+def test_builtin_distributions_in_ssg_and_create_data_scale(
+        tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    files = _dist_files(tmp_path, DIST_GENERATORS)
+    dsn = ["--dsn", sqlite_url]
+    assert run_app(app, "synthgate-builder", ["create-tables", *dsn, files[2], files[3]]) == 0
+    assert run_app(app, "synthgate-builder", ["create-generators", *files]) == 0
+    text = (tmp_path / "ssg.py").read_text()
+    assert "DISTRIBUTIONS = {" in text and "synthgate.gaussian_copula" in text
+    ast.parse(text)
+    capsys.readouterr()
+    assert run_app(app, "synthgate-builder", ["create-data", "--scale", "2", "--seed", "3",
+                                              *dsn, *files]) == 0
+    captured = capsys.readouterr()
+    assert "users: 80 rows" in captured.out and "countries: 20 rows" in captured.out
+    # the suppressed statistic is said once, and its column falls back to the default
+    assert captured.err.count("auto__users__email__freq") == 1
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        names: dict[Any, Any] = dict(conn.execute(sa.text(
+            "SELECT first_name, count(*) FROM users GROUP BY first_name")).all())
+        assert names == {"Ann": 60, "Bob": 20}
+        assert conn.execute(sa.text("SELECT count(*) FROM users WHERE email IS NULL")
+                            ).scalar() == 0
+        # a quarter of the foreign keys NULL as in the profile, the rest 3 per country
+        per_parent: dict[Any, Any] = dict(conn.execute(sa.text(
+            "SELECT country, count(*) FROM users GROUP BY country")).all())
+        assert per_parent.pop(None) == 20
+        assert set(per_parent.values()) == {3}
+        assert conn.execute(sa.text("SELECT count(*) FROM users WHERE booked < created")
+                            ).scalar_one() < 16
+
+
+@pytest.mark.parametrize(("generator", "stats", "message"), [
+    ({"name": "synthgate.categorical", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__profile"]'}, "columns_assigned": "first_name"},
+     None, "statistic of the wrong shape"),
+    ({"name": "synthgate.quantiles", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__first_name__freq"]'}, "columns_assigned": "age"},
+     None, "statistic of the wrong shape"),
+    ({"name": "synthgate.children_per_parent", "kwargs": {
+        "stats": 'SRC_STATS["auto__users__country__children"]'}, "columns_assigned": "age"},
+     None, "not a foreign key"),
+    (DIST_GENERATORS[0], {k: v for k, v in DIST_STATS.items()
+                          if k != "auto__users__first_name__freq"},
+     "synthgate.categorical of users.first_name refers to statistic "
+     "'auto__users__first_name__freq', which is not in src-stats"),
+])
+def test_builtin_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     generator: dict[str, Any], stats: dict[str, Any] | None,
+                                     message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    files = _dist_files(tmp_path, [generator], stats)
+    assert run_app(app, "synthgate-builder", ["create-generators", *files]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err

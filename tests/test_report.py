@@ -143,3 +143,25 @@ def test_dp_query_runs_exactly_over_its_query() -> None:
              "dp-query": 'SELECT "kind", COUNT(*) AS n FROM query_result GROUP BY "kind"'}
     sql = synthetic_sql(entry, "postgresql", "sqlite")
     assert "FROM (SELECT" in sql and "query_result" in sql
+
+
+def test_cli_on_a_database_not_matching_orm_is_one_line(
+        source_and_stats: tuple[str, OrmModel, dict[str, Any]],
+        pg_url_factory: Callable[[], str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, model, stats = source_and_stats
+    (tmp_path / "orm.yaml").write_text(dump_orm(model))
+    (tmp_path / "src-stats.yaml").write_text(render_src_stats(stats))
+    (tmp_path / "config.yaml").write_text("src-stats: []\n")
+    dst = pg_url_factory()
+    engine = sa.create_engine(dst)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(DDL[0])
+    engine.dispose()
+    assert run_app(app, "synthgate-builder", [
+        "report", "--dsn", dst, "--config-file", str(tmp_path / "config.yaml"),
+        "--orm-file", str(tmp_path / "orm.yaml"), "--stats-file",
+        str(tmp_path / "src-stats.yaml"), "--out-dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no table 'child'" in err
+    assert not (tmp_path / "out" / "report.md").exists()

@@ -7,11 +7,14 @@ proposed entries can be added without touching the others.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from synthgate_shared.config import Bounds
 from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.yamlio import dump_yaml
+
+from synthgate_agent.propose import Proposal
 
 _HEADER = """\
 # config.yaml: what synthgate reads from the source and how the builder makes the copy.
@@ -38,6 +41,16 @@ _TABLES_HELP = """\
 #         columns_assigned: email
 """
 
+_PROPOSED_HELP = """\
+#
+# The row_generators below were PROPOSED by generate-config from the schema alone: built-in
+# synthgate.* distributions that follow the aggregate statistics in src-stats (frequencies,
+# quantiles, correlations, children per parent) and Mimesis providers for names, e-mails,
+# phones and addresses (no source value is used for those). Edit or remove any of them; a
+# removed statistic must lose its generator too (create-generators names both).
+# `create-data --scale 1` makes as many rows per table as the source has.
+"""
+
 _SRC_STATS_HELP = """\
 # src-stats: aggregate queries that make-stats runs on the source. Only their results leave
 # the secure network (in src-stats.yaml, as SRC_STATS["<name>"] for the generators). Counts
@@ -48,10 +61,24 @@ _SRC_STATS_HELP = """\
 """
 
 
-def _table_entry() -> dict[str, Any]:
-    """The default settings of one table."""
+_PROPOSED_STATS_HELP = """\
+# The auto__<table>__... entries were PROPOSED by generate-config from the schema alone: each
+# is an aggregate query (row and null counts, quantiles, correlations, value frequencies,
+# children per parent); none returns a row of the source, and counts below min-count are
+# suppressed by make-stats (count-column names the count). Review, edit or delete them.
+"""
+
+_DP_STATS_HELP = """\
+# With --epsilon the proposals are differentially private: `query` only feeds the table
+# query_result inside the agent, and only the noisy result of `dp-query` (SmartNoise SQL)
+# is kept. The budget is split evenly and privacy-budget holds the total.
+"""
+
+
+def _table_entry(generators: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The default settings of one table, with its proposed row generators."""
     return {"ignore": False, "vocabulary_table": False, "num_rows_per_pass": 1,
-            "row_generators": []}
+            "row_generators": list(generators)}
 
 
 def _column_note(table: Table) -> str:
@@ -64,12 +91,13 @@ def _column_note(table: Table) -> str:
     return textwrap.indent(textwrap.fill(text, width=92, subsequent_indent="  "), "    # ") + "\n"
 
 
-def _tables_section(model: OrmModel) -> str:
+def _tables_section(model: OrmModel, proposal: Proposal | None) -> str:
     if not model.tables:
         return _TABLES_HELP + "tables: {}\n"
-    out = [_TABLES_HELP, "tables:\n"]
+    generators = proposal.row_generators if proposal else {}
+    out = [_TABLES_HELP, _PROPOSED_HELP if any(generators.values()) else "", "tables:\n"]
     for name, table in model.tables.items():
-        block = dump_yaml({name: _table_entry()})
+        block = dump_yaml({name: _table_entry(generators.get(name, ()))})
         head, _, body = block.partition("\n")
         out.append(textwrap.indent(head + "\n", "  "))
         out.append(_column_note(table))
@@ -80,13 +108,34 @@ def _tables_section(model: OrmModel) -> str:
 def _src_stats_section(entries: Sequence[dict[str, Any]]) -> str:
     if not entries:
         return _SRC_STATS_HELP + "src-stats: []\n"
-    return _SRC_STATS_HELP + dump_yaml({"src-stats": list(entries)})
+    dp = any("dp-query" in e for e in entries)
+    return (_SRC_STATS_HELP + _PROPOSED_STATS_HELP + (_DP_STATS_HELP if dp else "")
+            + dump_yaml({"src-stats": list(entries)}))
 
 
-def render_config(model: OrmModel) -> str:
+def _privacy_section(proposal: Proposal | None, bounds: Mapping[str, Bounds]) -> str:
+    """``privacy-budget`` (the total the DP proposals spend) and the ``bounds`` used."""
+    data: dict[str, Any] = {}
+    if proposal is not None and proposal.epsilon_total > 0:
+        data["privacy-budget"] = {"epsilon": proposal.epsilon_total,
+                                  "delta": proposal.delta_total}
+    if bounds:
+        data["bounds"] = {k: {"lower": b.lower, "upper": b.upper} for k, b in bounds.items()}
+    if not data:
+        return ""
+    return ("# privacy-budget: the most epsilon/delta make-stats may spend; bounds: public "
+            "bounds\n# of numeric columns for the differentially private histograms.\n"
+            + dump_yaml(data))
+
+
+def render_config(model: OrmModel, proposal: Proposal | None = None,
+                  bounds: Mapping[str, Bounds] | None = None) -> str:
     """The text of a first ``config.yaml`` for ``model``: every table with ``ignore: false``,
-    ``vocabulary_table: false``, ``num_rows_per_pass: 1``, no row generators, an empty
-    ``src-stats`` list, and comments for a first-time user. It loads with ``load_config_text``.
+    ``vocabulary_table: false``, ``num_rows_per_pass: 1``, and comments for a first-time
+    user. With a ``proposal`` (see ``synthgate_agent.propose``) its statistics fill
+    ``src-stats`` and its generators each table's ``row_generators``, with comments saying
+    that they are proposed, aggregate only and editable; otherwise both are empty.
+    ``bounds`` (and the DP budget) are written too. It loads with ``load_config_text``.
     """
     source = model.source
     origin = f"a {source.dialect} database"
@@ -94,7 +143,8 @@ def render_config(model: OrmModel) -> str:
         origin += f", schema {source.schema}"
     sections = [
         _HEADER.format(origin=origin),
-        _tables_section(model),
-        _src_stats_section([]),
+        _tables_section(model, proposal),
+        _src_stats_section(proposal.src_stats if proposal else []),
+        _privacy_section(proposal, bounds or {}),
     ]
-    return "\n".join(sections)
+    return "\n".join(s for s in sections if s)

@@ -22,9 +22,11 @@ elsewhere they come from ``NTILE(100)`` as a text ``"percent:value,..."``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -259,9 +261,14 @@ def _children_query(sql: _Sql, table: Table, fk: ForeignKey) -> str:
     )
 
 
-def _profile_query(sql: _Sql, table: Table, cols: list[_Col]) -> str:
+def _profile_query(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey]) -> str:
     parts = ["count(*) AS n"]
     tname = sql.table(table.name)
+    for fk in fks:  # how many children have no parent (the builder keeps that share NULL)
+        column = fk.columns[0]
+        if len(fk.columns) == 1 and table.column(column).nullable \
+                and _alias_ok(f"{column}__nonnull"):
+            parts.append(f"count({sql.q(column)}) AS {sql.q(column + '__nonnull')}")
     for col in cols:
         if col.role == "known":
             continue
@@ -301,7 +308,7 @@ def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey
     tname = sql.table(table.name)
     profile = stat_name(table.name, "profile")
     proposal.src_stats.append(_stat(
-        profile, _profile_query(sql, table, cols), count_column="n",
+        profile, _profile_query(sql, table, cols, fks), count_column="n",
         comment="row count, null counts, quantiles and correlations of the whole table (one scan)",
     ))
     proposal.row_count_stats[table.name] = profile
@@ -386,9 +393,10 @@ def _bounds(table: Table, col: _Col, model: OrmModel, config: Config,
     if found is None:
         raise SynthgateError(
             f"column {key} needs public bounds for a differentially private {what}",
-            where="config.yaml",
-            fix=f"add them under bounds: (for example bounds: {{{key}: {{lower: 0, "
-            "upper: 100}}), never from the source's own min/max",
+            where="config.yaml: bounds",
+            fix=f"write them in a file's bounds: section (for example bounds: {{{key}: "
+            "{lower: 0, upper: 100}}) and pass it with --bounds-from; dates and times in "
+            "seconds since 1970; never the source's own min/max",
         )
     return found
 
@@ -489,11 +497,20 @@ def _dp_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
         gens.append(_generator("synthgate.children_per_parent", name, list(fk.columns)))
 
 
+def _share(total: float, parts: int) -> float:
+    """``total / parts``, lowered to the float below where needed so that ``parts`` of it
+    never exceed ``total`` in exact decimal arithmetic (as make-stats checks the budget)."""
+    each = total / parts
+    while each > 0 and Decimal(each) * parts > Decimal(total):
+        each = math.nextafter(each, 0.0)
+    return each
+
+
 def _split_budget(proposal: Proposal, epsilon: float, delta: float) -> None:
     dp = [s for s in proposal.src_stats if "dp-query" in s]
     if not dp:
         return
-    each_eps, each_delta = epsilon / len(dp), delta / len(dp)
+    each_eps, each_delta = _share(epsilon, len(dp)), _share(delta, len(dp))
     for entry in dp:
         entry["epsilon"] = each_eps
         entry["delta"] = each_delta

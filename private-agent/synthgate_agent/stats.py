@@ -24,6 +24,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 from synthgate_shared.config import Config, SrcStat, load_config
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 from synthgate_shared.values import to_plain
 from synthgate_shared.yamlio import dump_yaml
@@ -236,11 +237,13 @@ def make_src_stats(source: Source, config: Config,
                    progress: Callable[[QueryRun], None] | None = None) -> dict[str, Any]:
     """Run every ``src-stats`` query read only and return the data of ``src-stats.yaml``.
 
-    DP settings and the privacy budget are checked before any query runs. With
+    Generators referring to a statistic the config lacks, DP settings and the privacy
+    budget are checked before any query runs. With
     ``use-asyncio`` the queries run concurrently (at most four at a time, each on its own
     connection); the result is the same as a serial run, in config order. ``progress``
     is called once per query, in config order.
     """
+    check_stat_references(config)
     privacy.validate_privacy(config)
     for stat in config.src_stats:
         check_statement(stat, source.dialect)
@@ -286,6 +289,7 @@ def make_stats_file(dsn: str, schema: str | None, config_path: Path, stats_path:
         raise SynthgateError(f"--timeout must be a number of seconds above 0, not {timeout_s:g}")
     config = load_config(config_path)
     refuse_overwrite(stats_path, force)
+    check_stat_references(config)
     privacy.validate_privacy(config)
     source = open_source(dsn, schema, config.statement_timeout if timeout_s is None
                          else timeout_s)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
+from synthgate_shared.config import DEFAULT_MIN_COUNT
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import pair_correlation, parse_quantiles
 from synthgate_shared.types import INTEGER_RANGES, parse_type
@@ -296,13 +297,84 @@ def gaussian_copula(n: int, rng: np.random.Generator, *, stats: Any,
     return tuple(out)
 
 
+def _rare_counts(m: int, children: int, kept: set[int], cap: int) -> np.ndarray:
+    """Children counts of ``m`` parents whose counts were suppressed at the source: values
+    that are not among the kept ones, each used at most ``cap`` times (as rare as at the
+    source), picked alternately below and above the mean, then moved outwards one by one
+    until they add up to ``children`` where the cap allows."""
+    mean = children / m
+    below = (k for k in range(int(np.floor(mean)), -1, -1) if k not in kept)
+    above = (k for k in range(int(np.floor(mean)) + 1, 2**62) if k not in kept)
+    out: list[int] = []
+    used: dict[int, int] = {}
+    side_below: int | None = next(below, None)
+    side_above = next(above)
+    placed = 0
+    while len(out) < m:
+        take_below = side_below is not None and placed > mean * len(out)
+        k = side_below if take_below and side_below is not None else side_above
+        out.append(k)
+        placed += k
+        used[k] = used.get(k, 0) + 1
+        if used[k] >= cap:
+            if k == side_below:
+                side_below = next(below, None)
+            else:
+                side_above = next(above)
+    diff = children - placed
+    step = 1 if diff > 0 else -1
+    while diff != 0:  # move single parents outwards onto free rare counts until the sum fits
+        moved = False
+        for i in sorted(range(m), key=lambda j: -step * out[j]):
+            v, w = out[i], out[i] + step
+            if w >= 0 and w not in kept and used.get(w, 0) < cap:
+                out[i] = w
+                used[v] -= 1
+                used[w] = used.get(w, 0) + 1
+                diff -= step
+                moved = True
+                if diff == 0:
+                    break
+        if not moved:
+            break  # no room left (counts cannot go below 0): _adjust takes the rest
+    return np.array(out, dtype=np.int64)
+
+
+def _adjust(per_parent: np.ndarray, total: int, among: np.ndarray,
+            rng: np.random.Generator) -> np.ndarray:
+    """Add or take single children from parents (preferably those in ``among``, else any)
+    until the counts add up to ``total``."""
+    per_parent = per_parent.copy()
+    diff = total - int(per_parent.sum())
+    for pool in (among, np.arange(len(per_parent))):
+        while diff != 0 and len(pool):
+            if diff > 0:
+                picked = rng.choice(pool, size=min(diff, len(pool)), replace=False)
+                per_parent[picked] += 1
+                diff -= len(picked)
+            else:
+                able = pool[per_parent[pool] > 0]
+                if not len(able):
+                    break
+                picked = rng.choice(able, size=min(-diff, len(able)), replace=False)
+                per_parent[picked] -= 1
+                diff += len(picked)
+    return per_parent
+
+
 def children_per_parent(parent_keys: Sequence[Any], rng: np.random.Generator, stats: Any,
-                        total: int | None = None, stat_name: str | None = None) -> list[Any]:
+                        total: int | None = None, stat_name: str | None = None,
+                        parents_total: int | None = None,
+                        min_count: int = DEFAULT_MIN_COUNT) -> list[Any]:
     """Foreign-key values for the children of ``parent_keys`` (in random order), so that the
     number of children per parent follows the source (rows ``{n_children, n}``).
 
     Without ``total`` the number of children is what the distribution implies for this many
-    parents; with ``total`` the per-parent counts are scaled to give exactly ``total``.
+    parents. With ``total`` there are exactly ``total`` children: when ``parents_total``
+    (the source's parent count) says that some parents' counts were suppressed, that share
+    of the parents gets the remaining children spread over rare counts (fewer than
+    ``min_count`` parents each, none of the kept counts), so the kept counts keep their
+    shares; what is left over moves single children between parents.
     """
     gen = "synthgate.children_per_parent"
     rows = _rows(gen, stats, stat_name)
@@ -322,13 +394,39 @@ def children_per_parent(parent_keys: Sequence[Any], rng: np.random.Generator, st
             raise SynthgateError(f"{total} children need parents, but there are none",
                                  where=_where(gen, stat_name))
         return []
-    per_parent = rng.permutation(np.repeat(np.array(ks), _allocate(n_parents, weight_arr, rng)))
+    kept_share = 1.0
+    if total is not None and parents_total and parents_total > weight_arr.sum():
+        kept_share = float(weight_arr.sum()) / parents_total
+    n_kept = round(n_parents * kept_share)
+    per_parent = np.repeat(np.array(ks, dtype=np.int64), _allocate(n_kept, weight_arr, rng))
+    rare = np.arange(n_kept, n_parents)
     if total is not None:
-        implied = per_parent.sum()
-        weights_now = per_parent.astype(float) if implied > 0 else np.ones(n_parents)
-        per_parent = _allocate(total, weights_now, rng) if total > 0 else per_parent * 0
+        left = total - int(per_parent.sum())
+        if len(rare) and left >= 0:
+            extra = _rare_counts(len(rare), left, set(ks), max(min_count - 1, 1))
+        else:
+            extra = np.zeros(len(rare), dtype=np.int64)
+        per_parent = _adjust(np.concatenate([per_parent, extra]), total, rare, rng)
+    per_parent = rng.permutation(per_parent)
     index = rng.permutation(np.repeat(np.arange(n_parents), per_parent))
     return [parent_keys[i] for i in index.tolist()]
+
+
+def run_builtin(name: str, n: int, rng: np.random.Generator, *, stats: Any,
+                columns: Sequence[str], types: Sequence[str] | None, stat_name: str | None,
+                **params: Any) -> list[list[Any]]:
+    """Call the column generator ``name`` of ``BUILTINS`` for ``n`` rows and return one list
+    of ``n`` values per column of ``columns``, in that order."""
+    if name not in COLUMN_BUILTINS:
+        raise SynthgateError(f"{name} is not a built-in column generator",
+                             fix=f"use one of {', '.join(COLUMN_BUILTINS)}")
+    out = COLUMN_BUILTINS[name](n, rng, stats=stats, columns=list(columns), types=types,
+                                stat_name=stat_name, **params)
+    lists = [out] if len(columns) == 1 and isinstance(out, list) else list(out)
+    if len(lists) != len(columns) or any(len(v) != n for v in lists):
+        raise SynthgateError(f"{name} returned the wrong number of values",
+                             where=_where(name, stat_name), fix="report this as a bug")
+    return lists
 
 
 def row_count(stats: Any) -> int | None:
@@ -340,12 +438,16 @@ def row_count(stats: Any) -> int | None:
     return None
 
 
-BUILTINS: dict[str, Callable[..., Any]] = {
+COLUMN_BUILTINS: dict[str, Callable[..., Any]] = {
     "synthgate.categorical": categorical,
     "synthgate.joint_categorical": joint_categorical,
     "synthgate.quantiles": quantiles,
     "synthgate.text_length": text_length,
     "synthgate.gaussian_copula": gaussian_copula,
+}
+CHILDREN = "synthgate.children_per_parent"
+BUILTINS: dict[str, Callable[..., Any]] = {
+    **COLUMN_BUILTINS,
     # different signature: (parent_keys, rng, stats, total=None); the engine calls it per FK
-    "synthgate.children_per_parent": children_per_parent,
+    CHILDREN: children_per_parent,
 }

@@ -31,12 +31,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from mimesis import Generic
 from mimesis.locales import Locale
 from synthgate_shared.config import Config, RowGenerator, StoryGenerator
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
-from synthgate_shared.orm import OrmModel
+from synthgate_shared.orm import OrmModel, Table
+
+from synthgate_builder.distributions import (
+    BUILTINS,
+    CHILDREN,
+    StatsUnavailable,
+    children_per_parent,
+    run_builtin,
+)
 
 _SRC_STATS_REF = re.compile(r"""^SRC_STATS\[\s*(?P<q>["'])(?P<name>[^"']+)(?P=q)\s*\]$""")
 _PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -58,6 +68,17 @@ def assign_columns(value: Any, table: str, generator: str,
             fix="return a tuple with one value per column, in the order of columns_assigned",
         )
     return dict(zip(columns, value, strict=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class Distribution:
+    """A built-in ``synthgate.*`` generator of a table as ``ssg.py`` lists it: ``create-data``
+    calls it once per batch of rows with ``SRC_STATS[stat]``, the columns and their types."""
+
+    name: str
+    columns: tuple[str, ...]
+    stat: str
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def config_fingerprint(config: Config) -> str:
@@ -357,6 +378,45 @@ def _check_locale(locale: str) -> None:
         )
 
 
+def builtin_distribution(gen: RowGenerator, table: Table, src_stats: dict[str, Any],
+                         where: str) -> Distribution:
+    """Check a ``synthgate.*`` row generator against its statistic (a trial call for one
+    row, so a statistic of the wrong shape fails here) and return how ``ssg.py`` lists it.
+    A statistic whose rows were all suppressed passes: the defaults fill its columns."""
+    if gen.args:
+        raise SynthgateError(f"{gen.name} takes keyword arguments only", where=where,
+                             fix="move args to kwargs (stats: SRC_STATS[\"<name>\"])")
+    kwargs = {k: _parse_value(v) for k, v in gen.kwargs.items()}
+    ref = kwargs.pop("stats", None)
+    if not isinstance(ref, _Ref) or ref.stat is None:
+        raise SynthgateError(f"{gen.name} needs kwargs stats: SRC_STATS[\"<name>\"]",
+                             where=where, fix="name the statistic it follows")
+    if any(True for _ in _refs(kwargs)):
+        raise SynthgateError(f"{gen.name}: only stats may refer to SRC_STATS, generic or "
+                             "dst_db_conn", where=where, fix="give the other kwargs as constants")
+    dist = Distribution(gen.name, tuple(gen.columns), ref.stat, kwargs)
+    stats = src_stats.get(ref.stat)
+    rng = np.random.default_rng(0)
+    try:
+        if gen.name == CHILDREN:
+            if not any(list(fk.columns) == gen.columns for fk in table.foreign_keys):
+                raise SynthgateError(
+                    f"{gen.name} assigns {', '.join(gen.columns)}, which is not a foreign key "
+                    f"of table {table.name}", where=where,
+                    fix="assign the columns of one foreign key, in its order")
+            children_per_parent([], rng, stats, stat_name=ref.stat)
+        else:
+            run_builtin(gen.name, 1, rng, stats=stats, columns=gen.columns,
+                        types=[table.column(c).type for c in gen.columns], stat_name=ref.stat,
+                        **kwargs)
+    except StatsUnavailable:
+        pass
+    except TypeError as exc:
+        raise SynthgateError(f"{gen.name}: the kwargs do not fit ({exc})", where=where,
+                             fix="correct kwargs in config.yaml") from None
+    return dist
+
+
 def _table_function(table: str, fname: str, body: list[str], count: int) -> list[str]:
     lines = [f"def {fname}(dst_db_conn):",
              f'    """Row generators of table {table} ({count} column(s); defaults fill '
@@ -371,6 +431,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
     ``SRC_STATS`` reference is checked first, and errors name the table and column."""
     _check_locale(config.locale)
     stats = stats_results(src_stats)
+    check_stat_references(config, available=stats)
     resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)))
     for tname in config.tables:
         if tname not in model.tables:
@@ -383,15 +444,18 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
 
     functions: list[str] = []
     table_entries: list[str] = []
+    dist_entries: list[str] = []
     taken = {"generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS", "STORY_GENERATORS",
-             "assign_columns", "datetime", "Generic", *(m for m in (
-                 config.row_generators_module, config.story_generators_module) if m)}
+             "DISTRIBUTIONS", "Distribution", "assign_columns", "datetime", "Generic",
+             *(m for m in (config.row_generators_module, config.story_generators_module) if m)}
     for name, table in model.tables.items():
         tconf = config.table(name)
         if tconf.ignore or tconf.vocabulary_table:
             continue
         body: list[str] = []
         assigned: set[str] = set()
+        dists: list[str] = []
+        by_dist = 0
         for gen in tconf.row_generators:
             columns = gen.columns
             where = f"table {name}, column(s) {', '.join(columns)}"
@@ -407,6 +471,10 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
                     raise SynthgateError(f"column {column!r} is assigned by two row generators",
                                          where=f"config.yaml: tables.{name}")
                 assigned.add(column)
+            if gen.name.strip() in BUILTINS:
+                dists.append(f"        {builtin_distribution(gen, table, stats, where)!r},")
+                by_dist += len(columns)
+                continue
             call = resolver.call_code(gen, "row_generators_module",
                                       config.row_generators_module, where)
             if len(columns) == 1:
@@ -415,8 +483,10 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
                 body.append(f"    row.update(assign_columns(\n        {call},\n"
                             f"        {name!r}, {gen.name!r}, {tuple(columns)!r},\n    ))")
         fname = _python_name(name, taken)
-        functions += _table_function(name, fname, body, len(assigned))
+        functions += _table_function(name, fname, body, len(assigned) - by_dist)
         table_entries.append(f"    {name!r}: {fname},")
+        if dists:
+            dist_entries += [f"    {name!r}: [", *dists, "    ],"]
 
     stories: list[str] = []
     story_entries: list[str] = []
@@ -449,7 +519,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
         "",
         "from mimesis import Generic",
         "",
-        "from synthgate_builder.generators import assign_columns  # noqa: F401",
+        "from synthgate_builder.generators import Distribution, assign_columns  # noqa: F401",
         "",
         *[f"import {m}  # noqa: E402" for m in modules],
         "",
@@ -466,6 +536,12 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
         "# Table name -> its row generator function (tables not listed here are vocabulary",
         "# or ignored tables).",
         "TABLE_GENERATORS = {", *table_entries, "}",
+        "",
+        "# Built-in distributions (synthgate.*) per table: create-data calls each once per",
+        "# batch of rows with SRC_STATS[stat], the columns and their types from orm.yaml",
+        "# (children_per_parent picks foreign keys per parent). A statistic whose rows were",
+        "# all suppressed leaves its columns to the default generators.",
+        "DISTRIBUTIONS = {", *dist_entries, "}",
         "",
         "# Story generators, in the order of story_generators in config.yaml.",
         "STORY_GENERATORS = [", *story_entries, "]",

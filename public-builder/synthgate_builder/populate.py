@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import random
 import time
 import types
 import typing
 from collections.abc import Callable, Generator, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,22 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from synthgate_shared.config import Config
 from synthgate_shared.db import connection_error, mask_dsn
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import ForeignKey, OrmModel, Table
 from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_order
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
+from synthgate_builder.distributions import (
+    BUILTINS,
+    CHILDREN,
+    StatsUnavailable,
+    children_per_parent,
+    row_count,
+    run_builtin,
+)
 from synthgate_builder.generators import (
+    Distribution,
     config_fingerprint,
     load_ssg,
     module_from_text,
@@ -53,11 +65,13 @@ Rows = dict[str, list[Any]]  # column -> values of a batch (column-major)
 
 @dataclasses.dataclass
 class DataSummary:
-    """What ``create_data`` made: rows per table, passes and time taken."""
+    """What ``create_data`` made: rows per table, passes, time taken, and notes (such as a
+    statistic left to the default generators because all its rows were suppressed)."""
 
     rows: dict[str, int]
     passes: int
     seconds: float
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -73,15 +87,39 @@ class DataSummary:
 # --- plans ----------------------------------------------------------------------------------
 
 @dataclasses.dataclass
+class _Children:
+    """A ``synthgate.children_per_parent`` foreign key: its statistic (``results`` None when
+    all its rows were suppressed: keys are then drawn at random), the source's parent count
+    and the share of its children whose key is not NULL (from the profile)."""
+
+    stat: str
+    results: Any | None
+    parents_total: int | None
+    nonnull_share: float
+    min_count: int
+
+
+@dataclasses.dataclass
 class _Fk:
     """How one foreign key is filled: ``draw`` from the pool, ``null``, or ``later``
-    (NULL or a placeholder first, then an UPDATE once the referenced rows exist)."""
+    (NULL or a placeholder first, then an UPDATE once the referenced rows exist);
+    ``children`` draws per parent in the source's distribution."""
 
     fk: ForeignKey
     mode: str
     pool: Key
     nullable: bool
     self_ref: bool
+    children: _Children | None = None
+
+
+@dataclasses.dataclass
+class _Dist:
+    """A built-in column generator of a table with its statistic's rows and column types."""
+
+    dist: Distribution
+    stats: Any
+    types: list[str]
 
 
 @dataclasses.dataclass
@@ -104,8 +142,9 @@ class _Plan:
     samplers: dict[str, ColumnSampler]
     distinct: dict[str, _Unique]  # single-column unique keys drawn with sample_unique
     row_fn: Callable[[Any], dict[str, Any]] | None
-    rowgen_columns: set[str]
+    rowgen_columns: set[str]  # filled by ssg.py's row function or a built-in distribution
     returning: list[str]  # database-filled columns other tables need back
+    dists: list[_Dist] = dataclasses.field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -125,11 +164,13 @@ class _Run:
     """One ``create_data`` run: plans, key pools, unique sets and counters."""
 
     def __init__(self, engine: Engine, model: OrmModel, config: Config, ssg: types.ModuleType,
-                 seed: int | None, schema: str | None) -> None:
+                 seed: int | None, schema: str | None, scale: float | None = None) -> None:
         self.engine = engine
         self.model = model
         self.config = config
         self.ssg = ssg
+        self.src_stats: dict[str, Any] = getattr(ssg, "SRC_STATS", {})
+        self.notes: list[str] = []
         self.schema = schema
         self.dialect = family(engine.dialect.name)
         self.copy = self.dialect == "postgresql" and engine.dialect.driver == "psycopg2"
@@ -142,6 +183,9 @@ class _Run:
                           and not config.table(n).vocabulary_table]
         self.closing = {(name, id(fk)) for name, fk in cycle_edges(model)}
         self.plans = {n: self._plan(n) for n in self.generated}
+        self.rows_per_pass = self._rows_per_pass(scale)
+        self.queues: dict[int, Iterator[tuple[Any, ...]]] = {}  # id(_Fk) -> this pass's keys
+        self.pass_start: dict[Key, int] = {}  # pool sizes when the pass began
         self.pools: dict[Key, list[tuple[Any, ...]]] = {}
         self.seen: dict[Key, set[tuple[Any, ...]]] = {}
         self.exclude: dict[Key, set[Any]] = {}  # keys in the table before the run
@@ -161,7 +205,10 @@ class _Run:
         fks = [self._fk(table, fk) for fk in table.foreign_keys]
         fk_columns = {c for f in fks for c in f.fk.columns}
         tconf = self.config.table(name)
-        rowgen_columns = {c for g in tconf.row_generators for c in g.columns}
+        rowgen_columns = {c for g in tconf.row_generators if g.name.strip() not in BUILTINS
+                          for c in g.columns}
+        dists = self._dists(table, fks)
+        rowgen_columns.update(c for d in dists for c in d.dist.columns)
         counter = next((c for c in table.primary_key if c in fill and c not in fk_columns
                         and c not in rowgen_columns
                         and table.column(c).portable.base in INTEGER_TYPES
@@ -179,7 +226,72 @@ class _Run:
                     and u.key[1][0] in samplers and u.key[1][0] not in rowgen_columns}
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
-                     distinct, row_fn, rowgen_columns, [])
+                     distinct, row_fn, rowgen_columns, [], dists)
+
+    def _available(self, name: str, table: str, dist: Distribution,
+                   probe: Callable[[], Any]) -> bool:
+        """Whether the statistic has rows (a trial call); if not, say once that the default
+        generators fill the columns instead."""
+        try:
+            probe()
+        except StatsUnavailable:
+            self.notes.append(
+                f"{table}.{', '.join(dist.columns)}: statistic {dist.stat!r} has no rows (all "
+                f"suppressed as small counts); {name} drawn by the default generators")
+            return False
+        return True
+
+    def _dists(self, table: Table, fks: list[_Fk]) -> list[_Dist]:
+        """The table's built-in distributions from ssg.py whose statistics have rows; the
+        children_per_parent ones are attached to their foreign keys instead."""
+        out: list[_Dist] = []
+        probe_rng = np.random.default_rng(0)  # trial calls must not move the run's generator
+        for dist in getattr(self.ssg, "DISTRIBUTIONS", {}).get(table.name, []):
+            stats = self.src_stats.get(dist.stat)
+            if dist.name == CHILDREN:
+                f = next((f for f in fks if tuple(f.fk.columns) == tuple(dist.columns)), None)
+                if f is not None and f.mode == "draw":
+                    available = self._available("foreign keys are", table.name, dist, partial(
+                        children_per_parent, [], probe_rng, stats))
+                    f.children = self._children(table, f, dist, stats if available else None)
+                continue
+            types = [table.column(c).type for c in dist.columns]
+            if self._available("the columns are", table.name, dist, partial(
+                    run_builtin, dist.name, 1, probe_rng, stats=stats, columns=dist.columns,
+                    types=types, stat_name=dist.stat, **dist.kwargs)):
+                out.append(_Dist(dist, stats, types))
+        return out
+
+    def _children(self, table: Table, f: _Fk, dist: Distribution, stats: Any) -> _Children:
+        profile = self.src_stats.get(stat_name(table.name, "profile"))
+        share = 1.0
+        if f.nullable and len(f.fk.columns) == 1 and isinstance(profile, list) and profile:
+            nonnull = profile[0].get(f"{f.fk.columns[0]}__nonnull")
+            n = row_count(profile)
+            if isinstance(nonnull, int | float) and n:
+                share = min(max(float(nonnull) / n, 0.0), 1.0)
+        entry = self.config.stat(dist.stat)
+        min_count = entry.min_count if entry and entry.min_count is not None \
+            else self.config.min_count
+        parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
+        return _Children(dist.stat, stats, parents, share, min_count)
+
+    def _rows_per_pass(self, scale: float | None) -> dict[str, int]:
+        """Rows per table and pass: ``num_rows_per_pass``, or with ``scale`` that many times
+        the source's row count (the ``n`` of ``auto__<table>__profile``)."""
+        if scale is None:
+            return {n: self.config.table(n).num_rows_per_pass for n in self.generated}
+        out: dict[str, int] = {}
+        for name in self.generated:
+            source = row_count(self.src_stats.get(stat_name(name, "profile")))
+            if source is None:
+                out[name] = self.config.table(name).num_rows_per_pass
+                self.notes.append(f"{name}: no source row count ({stat_name(name, 'profile')} "
+                                  f"is not in src-stats); num_rows_per_pass "
+                                  f"({out[name]}) used instead of --scale")
+            else:
+                out[name] = round(scale * source)
+        return out
 
     def _sampler(self, table: Table, column: str) -> ColumnSampler:
         return column_sampler(table.column(column), self.model, table,
@@ -264,6 +376,35 @@ class _Run:
                 where="ssg.py", fix="check the row generators of this table in config.yaml",
             ) from exc
 
+    def _dist_values(self, dist: _Dist, n: int) -> list[list[Any]]:
+        """One batch of a built-in distribution: a list of ``n`` values per column."""
+        d = dist.dist
+        return run_builtin(d.name, n, self.rng, stats=dist.stats, columns=d.columns,
+                           types=dist.types, stat_name=d.stat, **d.kwargs)
+
+    def queue_children(self, plan: _Plan, total: int) -> None:
+        """Foreign keys of this pass's ``total`` rows for each children_per_parent key:
+        children per parent as in the source, over the parents made in this pass (or the
+        whole pool when the parent made none, e.g. a vocabulary table), NULLs in the
+        source's share."""
+        for f in plan.fks:
+            spec = f.children
+            if spec is None:
+                continue
+            pool = self.pools[f.pool]
+            parents = pool[self.pass_start.get(f.pool, 0):] or pool
+            nonnull = round(total * spec.nonnull_share)
+            if parents and nonnull and spec.results is not None:
+                keys = children_per_parent(parents, self.rng, spec.results, total=nonnull,
+                                           stat_name=spec.stat, parents_total=spec.parents_total,
+                                           min_count=spec.min_count)
+            else:
+                keys = self._draw(plan, f, nonnull) if nonnull else []
+            if nonnull < total:
+                keys += [(None,) * len(f.fk.columns)] * (total - nonnull)
+                keys = [keys[i] for i in self.rng.permutation(len(keys))]
+            self.queues[id(f)] = iter(keys)
+
     def _samples(self, plan: _Plan, column: str, n: int) -> list[Any]:
         """Default values; distinct ones (past the existing keys) for a unique column."""
         unique = plan.distinct.get(column)
@@ -290,11 +431,16 @@ class _Run:
                 "which has none", where=mask_dsn(self.engine.url), fix=fix)
         return [pool[i] for i in self.rng.integers(0, len(pool), size=n)]
 
-    def _fill_fk(self, plan: _Plan, f: _Fk, values: Rows, rows: Sequence[int]) -> None:
+    def _fill_fk(self, plan: _Plan, f: _Fk, values: Rows, rows: Sequence[int],
+                 queued: bool = False) -> None:
         n = len(rows)
-        if f.mode == "null":
-            drawn: list[tuple[Any, ...]] = [(None,) * len(f.fk.columns)] * n
-        elif f.mode == "later" and f.nullable:
+        queue = self.queues.get(id(f)) if queued else None
+        drawn: list[tuple[Any, ...]]
+        if queue is not None:
+            drawn = list(itertools.islice(queue, n))
+            if len(drawn) < n:  # rows beyond the pass's count (stories): from the pool
+                drawn += self._draw(plan, f, n - len(drawn))
+        elif f.mode == "null" or (f.mode == "later" and f.nullable):
             drawn = [(None,) * len(f.fk.columns)] * n
         elif f.mode == "later":  # deferred NOT NULL: an existing parent, or a placeholder
             if self.pools[f.pool]:
@@ -324,12 +470,14 @@ class _Run:
         for column in plan.samplers:
             if column not in plan.rowgen_columns:
                 values[column] = self._samples(plan, column, n)
+        for dist in plan.dists:
+            values.update(zip(dist.dist.columns, self._dist_values(dist, n), strict=True))
         if plan.counter:
             start = self.counters[plan.name]
             values[plan.counter] = list(range(start, start + n))
             self.counters[plan.name] = start + n
         for f in plan.fks:
-            self._fill_fk(plan, f, values, everyone)
+            self._fill_fk(plan, f, values, everyone, queued=True)
         if plan.row_fn is not None:
             for i in everyone:
                 for column, value in self._call_row_fn(plan, conn).items():
@@ -389,13 +537,22 @@ class _Run:
 
     def _regenerate(self, plan: _Plan, conn: Connection, values: Rows, unique: _Unique,
                     rows: list[int], presets: list[dict[str, Any]] | None) -> bool:
-        """New values for the key columns of ``rows``; False when none can change."""
-        changed = False
+        """New values for the key columns of ``rows``; False when none can change.
+
+        A children_per_parent foreign key swaps its values with other rows of the batch
+        instead (once per call, so the clashing combination really changes): every parent
+        keeps its number of children."""
+        changed = swapped = False
         for column in unique.key[1]:
             free = [i for i in rows if not (presets and column in presets[i])]
             if not free or column == plan.counter:
                 continue
-            if column in plan.rowgen_columns:
+            dist = next((d for d in plan.dists if column in d.dist.columns), None)
+            if dist is not None:
+                fresh = self._dist_values(dist, len(free))[dist.dist.columns.index(column)]
+                for i, v in zip(free, fresh, strict=True):
+                    values[column][i] = v
+            elif column in plan.rowgen_columns:
                 for i in free:
                     values[column][i] = self._call_row_fn(plan, conn)[column]
             elif column in plan.samplers:
@@ -403,10 +560,30 @@ class _Run:
                     values[column][i] = v
             else:
                 for f in plan.fks:
-                    if column in f.fk.columns and f.mode == "draw":
+                    if column not in f.fk.columns or f.mode != "draw":
+                        continue
+                    if f.children is not None and swapped:
+                        continue
+                    if f.children is not None and self._swap(f, values, free, presets):
+                        swapped = True
+                    else:
                         self._fill_fk(plan, f, values, free)
             changed = True
         return changed
+
+    def _swap(self, f: _Fk, values: Rows, rows: list[int],
+              presets: list[dict[str, Any]] | None) -> bool:
+        """Swap the foreign key of ``rows`` with random other rows of the batch that no story
+        fixed; False when there are none to swap with."""
+        n = len(values[f.fk.columns[0]])
+        partners = [j for j in range(n)
+                    if not (presets and any(c in presets[j] for c in f.fk.columns))]
+        if len(partners) < 2:
+            return False
+        for i, j in zip(rows, self.rng.choice(partners, size=len(rows)).tolist(), strict=True):
+            for c in f.fk.columns:
+                values[c][i], values[c][j] = values[c][j], values[c][i]
+        return True
 
     # -- inserting -------------------------------------------------------------------------
 
@@ -547,9 +724,11 @@ class _Run:
         elif self.dialect == "sqlite":
             conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
         pending: list[_Pending] = []
+        self.pass_start = {key: len(pool) for key, pool in self.pools.items()}
         for name in self.generated:
             plan = self.plans[name]
-            left = self.config.table(name).num_rows_per_pass
+            left = self.rows_per_pass[name]
+            self.queue_children(plan, left)
             while left > 0:
                 n = min(left, BATCH_ROWS)
                 values = self.fill(plan, conn, n)
@@ -557,6 +736,7 @@ class _Run:
                     else plan.returning
                 self.add_rows(conn, plan, values, pending, returning)
                 left -= n
+        self.queues.clear()
         _Stories(self, conn, pending).run()
         self.close_cycles(conn, pending)
         if self.explicit_keys:
@@ -739,8 +919,13 @@ def _seed(ssg: types.ModuleType, seed: int | None) -> None:
 def create_data(engine: Engine, model: OrmModel, config: Config,
                 ssg_module_or_path: types.ModuleType | Path | str | None, num_passes: int = 1,
                 seed: int | None = None, schema: str | None = None,
-                progress: Callable[[int], None] | None = None) -> DataSummary:
+                progress: Callable[[int], None] | None = None,
+                scale: float | None = None) -> DataSummary:
     """Run ``num_passes`` passes of generation; each pass is one transaction.
+
+    Each pass makes ``num_rows_per_pass`` rows per table, or with ``scale`` round(scale x
+    the source's row count) from ``SRC_STATS["auto__<table>__profile"]`` (tables without
+    one keep ``num_rows_per_pass``, and a note says so).
 
     Every foreign key points at an existing row, unique keys are kept, and the same
     ``seed`` gives the same rows. A failure rolls back the pass it happened in (earlier
@@ -748,7 +933,9 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
     """
     module = _ssg_module(ssg_module_or_path, model, config)
     _seed(module, seed)
-    run = _Run(engine, model, config, module, seed, schema)
+    if scale is not None and not scale > 0:
+        raise SynthgateError(f"--scale must be above 0, not {scale:g}", fix="e.g. --scale 1")
+    run = _Run(engine, model, config, module, seed, schema, scale)
     started = time.perf_counter()
     try:
         conn = engine.connect()
@@ -775,7 +962,7 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
             if progress is not None:
                 progress(done + 1)
     return DataSummary(rows=run.rows, passes=num_passes,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, notes=run.notes)
 
 
 def _first_line(exc: Exception) -> str:

@@ -8,6 +8,7 @@ Proposed statistics are named ``auto__<table>__<part>__...__<kind>``; the kinds 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -118,8 +119,10 @@ def check_stat_references(config: Config, available: Iterable[str] | None = None
         for gen in settings.row_generators:
             for ref in referenced_stats([gen.args, gen.kwargs]):
                 if ref not in names:
+                    close = difflib.get_close_matches(ref, sorted(names), n=1)
+                    hint = f"did you mean {close[0]!r}? otherwise p" if close else "p"
                     raise SynthgateError(
                         f"generator {gen.name} of {table}.{','.join(gen.columns)} refers to "
                         f"statistic {ref!r}, which is not in src-stats",
                         where="config.yaml",
-                        fix=f"put the statistic {ref!r} back, or remove that generator")
+                        fix=f"{hint}ut the statistic {ref!r} back, or remove that generator")

@@ -1,14 +1,16 @@
-"""Agent command: generate-config (a first, commented config.yaml listing every table)."""
+"""Agent command: generate-config (a first, commented config.yaml with proposed statistics)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from synthgate_shared.config import config_from_data, load_config
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
 from synthgate_agent.cli.app import DsnOption, ForceOption, SchemaOption, TimeoutOption, app
 from synthgate_agent.configgen import render_config
+from synthgate_agent.propose import propose
 from synthgate_agent.reflect import reflect_schema
 from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
 
@@ -19,12 +21,25 @@ def generate_config(
     schema: str | None = SchemaOption,
     config_file: Path = typer.Option(Path("config.yaml"), "--config-file",
                                      help="Where to write the config."),
+    epsilon: float | None = typer.Option(
+        None, "--epsilon", help="Propose differentially private statistics (SmartNoise SQL) "
+        "spending this epsilon in total, split evenly; numeric columns then need bounds."),
+    delta: float | None = typer.Option(None, "--delta", help="Total delta with --epsilon "
+                                       "(default 1e-5)."),
+    bounds_from: Path | None = typer.Option(
+        None, "--bounds-from", help="A YAML file whose bounds: section gives public bounds of "
+        "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
+        "for --epsilon; it may be the previous config.yaml."),
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
 ) -> None:
-    """Write a first config.yaml listing every table of the source, with comments."""
+    """Write a first config.yaml listing every table of the source, with proposed aggregate
+    statistics (src-stats) and generators that follow them, all commented and editable."""
+    bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
     model = reflect_schema(source)
-    write_text_atomic(config_file, render_config(model))
-    typer.echo(f"wrote {config_file} ({len(model.tables)} tables)")
+    proposal = propose(model, config_from_data({"bounds": bounds}), epsilon, delta)
+    write_text_atomic(config_file, render_config(model, proposal, bounds))
+    typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {len(proposal.src_stats)} "
+               "proposed statistics)")

@@ -29,6 +29,10 @@ from synthgate_builder.populate import create_data, remove_data
 def create_data_command(
     num_passes: int = typer.Option(1, "--num-passes", min=1, help="Passes to run; each adds "
                                    "num_rows_per_pass rows per table in one transaction."),
+    scale: float | None = typer.Option(
+        None, "--scale", help="Make round(F x the source's row count) rows per table in each "
+        "pass instead of num_rows_per_pass (counts from src-stats.yaml). Use it with one pass "
+        "(the default) to get children per parent as in the source."),
     seed: int | None = typer.Option(None, "--seed", help="Seed: the same seed gives the same "
                                     "rows."),
     ssg_file: Path = typer.Option(Path("ssg.py"), "--ssg-file", help="The generator module "
@@ -50,7 +54,10 @@ def create_data_command(
             TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("passes", total=num_passes)
         summary = create_data(engine, inputs.orm, inputs.config, ssg_file, num_passes, seed,
-                              schema, progress=lambda done: progress.update(task, completed=done))
+                              schema, progress=lambda done: progress.update(task, completed=done),
+                              scale=scale)
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
     for name, rows in summary.rows.items():
         typer.echo(f"{name}: {rows} rows")
     typer.echo(f"{summary.total} rows in {summary.passes} pass(es), {summary.seconds:.1f} s "
