@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlglot
 from synthgate_shared.config import Bounds
 from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.yamlio import dump_yaml
@@ -105,12 +106,26 @@ def _tables_section(model: OrmModel, proposal: Proposal | None) -> str:
     return "".join(out)
 
 
-def _src_stats_section(entries: Sequence[dict[str, Any]]) -> str:
+def readable_sql(query: str, dialect: str) -> str:
+    """``query`` laid out on several lines for the reviewer (same dialect, same meaning);
+    the query itself when sqlglot cannot parse it."""
+    read = {"mariadb": "mysql", "postgresql": "postgres"}.get(dialect, dialect)
+    try:
+        return str(sqlglot.parse_one(query, read=read).sql(dialect=read, pretty=True))
+    except sqlglot.errors.SqlglotError:
+        return query
+
+
+def _src_stats_section(entries: Sequence[dict[str, Any]], dialect: str) -> str:
     if not entries:
         return _SRC_STATS_HELP + "src-stats: []\n"
     dp = any("dp-query" in e for e in entries)
+    laid_out = [
+        {k: readable_sql(v, dialect) if k == "query" else v for k, v in e.items()}
+        for e in entries
+    ]
     return (_SRC_STATS_HELP + _PROPOSED_STATS_HELP + (_DP_STATS_HELP if dp else "")
-            + dump_yaml({"src-stats": list(entries)}))
+            + dump_yaml({"src-stats": laid_out}))
 
 
 def _privacy_section(proposal: Proposal | None, bounds: Mapping[str, Bounds]) -> str:
@@ -144,7 +159,7 @@ def render_config(model: OrmModel, proposal: Proposal | None = None,
     sections = [
         _HEADER.format(origin=origin),
         _tables_section(model, proposal),
-        _src_stats_section(proposal.src_stats if proposal else []),
+        _src_stats_section(proposal.src_stats if proposal else [], model.source.dialect),
         _privacy_section(proposal, bounds or {}),
     ]
     return "\n".join(s for s in sections if s)

@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
-
 from synthgate_shared.db import check_connection, connection_error, create_engine_for, parse_dsn
 from synthgate_shared.errors import SynthgateError
 

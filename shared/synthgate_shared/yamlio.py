@@ -64,6 +64,13 @@ def _represent_decimal(dumper: Any, data: decimal.Decimal) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:float", format(data, "f"))
 
 
+def _represent_str(dumper: Any, data: str) -> Any:
+    # text of several lines (SQL, mostly) as a literal block, the way a person wrote it
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+SafeDumper.add_representer(str, _represent_str)
 SafeDumper.add_representer(decimal.Decimal, _represent_decimal)
 SafeDumper.add_representer(FlowMapping, _represent_flow)
 SafeDumper.add_representer(FlowSequence, _represent_flow_seq)
