@@ -20,10 +20,15 @@ PY
 
 cd "$OUT/private"
 export SRC_DSN="sqlite:///$OUT/clinic.db"
-step "private agent: reflect the schema, write a starting config"
+step "private agent: reflect the schema, propose statistics and generators"
 "$BIN/synthgate-agent" make-tables
-"$BIN/synthgate-agent" generate-config --config-file config.generated.yaml
-cp ../../demo/config.yaml config.yaml
+"$BIN/synthgate-agent" generate-config
+# The edits a first-time user makes: two reference tables are copied verbatim, and one
+# hand-written differentially private statistic joins the proposed ones.
+for table in department drug; do
+  sed -i "/^  $table:\$/,/vocabulary_table:/ s/vocabulary_table: false/vocabulary_table: true/" config.yaml
+done
+grep -v '^#' ../../demo/dp-stats.yaml | sed -e 's/^privacy-budget/\nprivacy-budget/' >> config.yaml
 step "private agent: source statistics (read only; small counts suppressed; one DP query)"
 "$BIN/synthgate-agent" make-stats
 step "private agent: vocabulary tables"
@@ -44,7 +49,9 @@ step "public builder: ssg.py, tables, vocabulary, synthetic rows"
 "$BIN/synthgate-builder" create-generators "${B[@]}"
 "$BIN/synthgate-builder" create-tables "${B[@]}"
 "$BIN/synthgate-builder" create-vocab "${B[@]}"
-"$BIN/synthgate-builder" create-data "${B[@]}" --num-passes 10 --seed 1
+"$BIN/synthgate-builder" create-data "${B[@]}" --scale 2 --seed 1
+step "public builder: fidelity of the synthetic data against the bundle's statistics"
+"$BIN/synthgate-builder" report "${B[@]}" --out-dir ../report --scale 2
 
 step "summary"
 "$BIN/python" - "$OUT/public/synthetic.db" <<'PY'
@@ -66,4 +73,5 @@ for row in con.execute("SELECT patient_id, first_name, last_name, birth_date, se
 sys.exit(1 if bad else 0)
 PY
 echo
-echo "bundle: $OUT/bundle.tar.gz   review: $OUT/review/review.html   synthetic DB: $OUT/public/synthetic.db"
+echo "bundle: $OUT/bundle.tar.gz   review: $OUT/review/review.html"
+echo "fidelity report: $OUT/report/report.html   synthetic DB: $OUT/public/synthetic.db"

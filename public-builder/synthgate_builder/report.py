@@ -337,19 +337,23 @@ def _integrity(engine: Engine, schema: str | None, model: OrmModel, ignored: set
 
 def build_report(engine: Engine, schema: str | None, model: OrmModel,
                  src_stats: dict[str, Any], ignored: Iterable[str] = (),
-                 scale: float = 1.0) -> FidelityReport:
+                 scale: float = 1.0, verbatim: Iterable[str] = ()) -> FidelityReport:
     """Compare the synthetic database with ``src-stats.yaml`` (see the module docstring).
 
     ``src_stats`` is the mapping of ``src-stats.yaml``; ``ignored`` the tables the config
     ignores; ``scale`` the ``--scale`` of ``create-data`` (row counts are compared with
-    ``scale`` times the source's). A destination that does not match ``orm.yaml`` is an error.
+    ``scale`` times the source's); ``verbatim`` the vocabulary tables, copied rather than
+    generated, so their statistics are not compared. A destination that does not match
+    ``orm.yaml`` is an error.
     """
     skip = set(ignored)
+    copied = set(verbatim)
     check_schema(engine, schema, model, skip)
     report = FidelityReport()
     for name, entry in src_stats.items():
         parsed = parse_stat_name(str(name), model.tables)
-        if parsed is None or parsed.table in skip or not isinstance(entry, dict):
+        if (parsed is None or parsed.table in skip | copied
+                or not isinstance(entry, dict)):
             continue
         entry = {**entry, "name": name}
         try:
@@ -473,10 +477,11 @@ def render_html(report: FidelityReport, problems: list[str]) -> str:
 
 def run_report(engine: Engine, schema: str | None, model: OrmModel, src_stats: dict[str, Any],
                out_dir: Path, thresholds: dict[str, float], ignored: Iterable[str] = (),
-               scale: float = 1.0) -> tuple[FidelityReport, list[str]]:
+               scale: float = 1.0, verbatim: Iterable[str] = ()
+               ) -> tuple[FidelityReport, list[str]]:
     """Build the report, write ``report.html`` and ``report.md`` into ``out_dir`` (each
     atomically) and return it with the thresholds it misses."""
-    report = build_report(engine, schema, model, src_stats, ignored, scale)
+    report = build_report(engine, schema, model, src_stats, ignored, scale, verbatim)
     problems = failures(report, thresholds)
     write_text_atomic(out_dir / "report.md", render_markdown(report, problems))
     write_text_atomic(out_dir / "report.html", render_html(report, problems))

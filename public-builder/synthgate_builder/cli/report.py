@@ -51,7 +51,8 @@ def report_command(
         ignored = {n for n, t in inputs.config.tables.items() if t.ignore}
         engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
         report, problems = run_report(engine, schema, inputs.orm, inputs.stats, out_dir,
-                                      thresholds, ignored, scale)
+                                      thresholds, ignored, scale,
+                                      inputs.config.vocabulary_tables())
     table = Table(title="synthgate fidelity report")
     table.add_column("figure")
     table.add_column("value", justify="right")
