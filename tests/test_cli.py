@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import MARIA_ADMIN, ROOT
 
 AGENT = ROOT / ".venv" / "bin" / "synthgate-agent"
@@ -17,7 +17,8 @@ BUILDER = ROOT / ".venv" / "bin" / "synthgate-builder"
 AGENT_COMMANDS = ["make-tables", "generate-config", "make-stats", "make-vocab", "keygen",
                   "bundle", "review", "approve"]
 BUILDER_COMMANDS = ["verify", "review", "create-generators", "create-tables", "remove-tables",
-                    "create-vocab", "remove-vocab", "create-data", "remove-data", "report"]
+                    "create-vocab", "remove-vocab", "create-data", "remove-data", "report",
+                    "validate-config"]
 
 
 def run(program: Path, *args: str, cwd: Path | None = None,
@@ -92,3 +93,26 @@ def test_env_file_supplies_the_dsn(tmp_path: Path) -> None:
     result = run(AGENT, "make-tables", cwd=tmp_path)
     assert result.returncode == 1
     assert "postgresql://u:***@127.0.0.1:1/x" in result.stderr
+
+
+def test_validate_config_checks_without_writing(tmp_path: Path) -> None:
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as con:
+        con.executescript(
+            "CREATE TABLE person (id INTEGER PRIMARY KEY, first_name VARCHAR(20) NOT NULL);"
+            + "".join(f"INSERT INTO person (first_name) VALUES ('p{i % 9}');" for i in range(60))
+        )
+    env = {"SRC_DSN": f"sqlite:///{source}"}
+    for command in ("make-tables", "generate-config", "make-stats"):
+        assert run(AGENT, command, cwd=tmp_path, env=env).returncode == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+    ok = run(BUILDER, "validate-config", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "config is valid" in ok.stdout
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("generic.person.first_name",
+                                                 "generic.person.frist_name"))
+    bad = run(BUILDER, "validate-config", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "did you mean generic.person.first_name?" in bad.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

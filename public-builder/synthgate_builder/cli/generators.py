@@ -16,7 +16,7 @@ from synthgate_builder.cli.app import (
     TrustOption,
     app,
 )
-from synthgate_builder.generators import write_ssg
+from synthgate_builder.generators import render_ssg, write_ssg
 from synthgate_builder.inputs import load_inputs
 
 
@@ -41,3 +41,22 @@ def create_generators(
                      and not inputs.config.table(t).vocabulary_table)
         stories = len(inputs.config.story_generators)
     typer.echo(f"wrote {out}: {tables} table generators, {stories} story generators")
+
+
+@app.command("validate-config")
+def validate_config(
+    bundle: Path | None = BundleOption,
+    trust: list[Path] | None = TrustOption,
+    require_approval: list[Path] | None = RequireApprovalOption,
+    config_file: Path = ConfigOption,
+    orm_file: Path = OrmOption,
+    stats_file: Path = StatsOption,
+) -> None:
+    """Check config.yaml against orm.yaml and src-stats.yaml without writing anything: keys,
+    tables, columns, generator names and arguments, SRC_STATS references, statistics."""
+    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
+                     stats_file, Path(".")) as inputs:
+        render_ssg(inputs.config, inputs.orm, inputs.stats)
+        generators = sum(len(inputs.config.table(t).row_generators) for t in inputs.orm.tables)
+    typer.echo(f"config is valid: {len(inputs.orm.tables)} tables, {generators} row generators, "
+               f"{len(inputs.stats)} statistics")
