@@ -10,9 +10,9 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlglot
 from synthgate_shared.config import Bounds
 from synthgate_shared.orm import OrmModel, Table
+from synthgate_shared.sqltext import readable_sql
 from synthgate_shared.yamlio import dump_yaml
 
 from synthgate_agent.propose import Proposal
@@ -104,16 +104,6 @@ def _tables_section(model: OrmModel, proposal: Proposal | None) -> str:
         out.append(_column_note(table))
         out.append(textwrap.indent(body, "  "))
     return "".join(out)
-
-
-def readable_sql(query: str, dialect: str) -> str:
-    """``query`` laid out on several lines for the reviewer (same dialect, same meaning);
-    the query itself when sqlglot cannot parse it."""
-    read = {"mariadb": "mysql", "postgresql": "postgres"}.get(dialect, dialect)
-    try:
-        return str(sqlglot.parse_one(query, read=read).sql(dialect=read, pretty=True))
-    except sqlglot.errors.SqlglotError:
-        return query
 
 
 def _src_stats_section(entries: Sequence[dict[str, Any]], dialect: str) -> str:

@@ -20,12 +20,12 @@ from typing import Any
 
 import sqlglot
 from sqlalchemy.exc import DBAPIError
-from sqlglot import exp
 from sqlglot.tokens import TokenType
 from synthgate_shared.config import Config, SrcStat, load_config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
+from synthgate_shared.sqltext import row_level_warning, sqlglot_dialect
 from synthgate_shared.values import to_plain
 from synthgate_shared.yamlio import dump_yaml
 
@@ -33,10 +33,7 @@ from synthgate_agent import privacy
 from synthgate_agent.source import Source, open_source, read_only
 
 MAX_WORKERS = 4
-ROW_LEVEL_ROWS = 50
 _COUNT_NAME = re.compile(r"^(count|n|.+_count|count_.+)$", re.IGNORECASE)
-_SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
-                     "sqlite": "sqlite"}
 # Driver error codes (PostgreSQL SQLSTATE, MariaDB errno) and SQLite messages.
 _READ_ONLY = {"25006", 1792, "attempt to write a readonly database"}
 _TIMEOUT = {"57014", 1969, 3024, "interrupted"}
@@ -70,7 +67,7 @@ def check_statement(stat: SrcStat, dialect: str) -> None:
     read-only transaction), and no ``SELECT ... INTO`` (MariaDB writes files with it).
     """
     try:
-        tokens = sqlglot.tokenize(stat.query, read=_SQLGLOT_DIALECTS.get(dialect))
+        tokens = sqlglot.tokenize(stat.query, read=sqlglot_dialect(dialect))
     except sqlglot.errors.SqlglotError as exc:
         raise SynthgateError(f"the query cannot be read as SQL ({str(exc).splitlines()[0]})",
                              where=_where(stat), fix="correct the SQL in config.yaml") from None
@@ -180,23 +177,6 @@ def suppress_small_counts(stat: SrcStat, rows: list[dict[str, Any]], column: str
         if value is None or value >= min_count:
             kept.append(row)
     return kept, len(rows) - len(kept)
-
-
-def row_level_warning(sql: str, dialect: str, n_rows: int) -> str | None:
-    """A warning when a result has many rows and its SQL has no aggregate and no GROUP BY."""
-    if n_rows <= ROW_LEVEL_ROWS:
-        return None
-    try:
-        tree = sqlglot.parse_one(sql, read=_SQLGLOT_DIALECTS.get(dialect))
-    except sqlglot.errors.SqlglotError:
-        return (f"{n_rows} rows and the SQL could not be parsed to look for aggregates; "
-                "check that the result is not row-level data")
-    aggregated = tree.find(exp.Group) is not None or any(
-        agg.find_ancestor(exp.Window) is None for agg in tree.find_all(exp.AggFunc))
-    if aggregated:
-        return None
-    return (f"result looks row-level: {n_rows} rows and no aggregate function or GROUP BY "
-            "in the SQL; row-level data should not leave the secure network")
 
 
 def _run_one(source: Source, config: Config, stat: SrcStat) -> tuple[dict[str, Any], QueryRun]:

@@ -34,9 +34,9 @@ from synthgate_shared.fidelity import (
 )
 from synthgate_shared.files import write_text_atomic
 from synthgate_shared.orm import OrmModel
+from synthgate_shared.sqltext import sqlglot_dialect
 from synthgate_shared.values import to_plain
 
-_SQLGLOT = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 # --fail-under keys -> the summary figure they bound (from above)
 THRESHOLDS = {
     "tvd": "median TVD (categorical)",
@@ -142,8 +142,8 @@ def check_schema(engine: Engine, schema: str | None, model: OrmModel,
 def synthetic_sql(entry: dict[str, Any], source_dialect: str, dest_dialect: str) -> str:
     """The statistic's SQL for the destination: a ``dp-query`` over its ``query`` (inlined
     as the ``query_result`` subquery) as an exact query, translated between dialects."""
-    read = _SQLGLOT.get(source_dialect, source_dialect)
-    write = _SQLGLOT.get(dest_dialect, dest_dialect)
+    read = sqlglot_dialect(source_dialect)
+    write = sqlglot_dialect(dest_dialect)
     if entry.get("dp-query"):
         outer = sqlglot.parse_one(str(entry["dp-query"]), read=read)
         inner = sqlglot.parse_one(str(entry["query"]), read=read)

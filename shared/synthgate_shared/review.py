@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import sqlglot
 from markupsafe import Markup
-from sqlglot import exp
 
 from synthgate_shared.bundle import VerifiedBundle, stats_from_data, verify_bundle
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 from synthgate_shared.orm import OrmModel, load_orm_text
 from synthgate_shared.signing import load_public_keys
+from synthgate_shared.sqltext import row_level_warning
 from synthgate_shared.vocabfile import VocabFile
 from synthgate_shared.yamlio import load_yaml_text
 
@@ -36,11 +35,8 @@ MAX_CHART_BARS = 30
 SAMPLE_ROWS = 5  # sample rows shown per vocabulary table
 SCAN_ROWS = 2000  # rows per vocabulary table scanned for personal-looking values
 MAX_CELL_CHARS = 120
-ROW_LEVEL_ROWS = 50  # more result rows than this and no aggregate: looks row-level
 PATTERN_SHARE = 0.5  # share of a column's values that must match a personal pattern
 
-_SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
-                     "sqlite": "sqlite", "duckdb": "duckdb"}
 _PERSONAL_NAME = re.compile(
     r"(?:^|_)(name|(?:first|last|full|given|family|middle|maiden|sur|user|nick)_?name|"
     r"e_?mail|mail|phone|mobile|telephone|tel|fax|birth|birthday|birth_?date|dob|"
@@ -109,23 +105,6 @@ def value_pattern_reason(values: Iterable[Any], today: dt.date | None = None) ->
     if sum(_looks_phone(t) for t in texts if not _ISO_DATE.fullmatch(t)) >= need:
         return "values look like phone numbers"
     return None
-
-
-def row_level_warning(sql: str, dialect: str, n_rows: int) -> str | None:
-    """A warning when a result has many rows and its SQL has no aggregate and no GROUP BY."""
-    if n_rows <= ROW_LEVEL_ROWS:
-        return None
-    try:
-        tree = sqlglot.parse_one(sql, read=_SQLGLOT_DIALECTS.get(dialect))
-    except sqlglot.errors.SqlglotError:
-        return (f"{n_rows} rows and the SQL could not be parsed to look for aggregates; "
-                "check that the result is not row-level data")
-    aggregated = tree.find(exp.Group) is not None or any(
-        agg.find_ancestor(exp.Window) is None for agg in tree.find_all(exp.AggFunc))
-    if aggregated:
-        return None
-    return (f"result looks row-level: {n_rows} rows and no aggregate function or GROUP BY "
-            "in the SQL; row-level data should not leave the secure network")
 
 
 def _is_number(value: Any) -> bool:
