@@ -22,12 +22,9 @@ cd "$OUT/private"
 export SRC_DSN="sqlite:///$OUT/clinic.db"
 step "private agent: reflect the schema, propose statistics and generators"
 "$BIN/synthgate-agent" make-tables
-"$BIN/synthgate-agent" generate-config
-# The edits a first-time user makes: two reference tables are copied verbatim, and one
-# hand-written differentially private statistic joins the proposed ones.
-for table in department drug; do
-  sed -i "/^  $table:\$/,/vocabulary_table:/ s/vocabulary_table: false/vocabulary_table: true/" config.yaml
-done
+# Two reference tables are copied verbatim (vocabulary), the rest gets proposed statistics.
+"$BIN/synthgate-agent" generate-config --vocabulary department --vocabulary drug
+# The one edit a user makes here: a hand-written differentially private statistic.
 grep -v '^#' ../../demo/dp-stats.yaml | sed -e 's/^privacy-budget/\nprivacy-budget/' >> config.yaml
 step "private agent: source statistics (read only; small counts suppressed; one DP query)"
 "$BIN/synthgate-agent" make-stats

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import MARIA_ADMIN, ROOT
+from synthgate_shared.config import load_config
 
 AGENT = ROOT / ".venv" / "bin" / "synthgate-agent"
 BUILDER = ROOT / ".venv" / "bin" / "synthgate-builder"
@@ -116,3 +117,27 @@ def test_validate_config_checks_without_writing(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "did you mean generic.person.first_name?" in bad.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_generate_config_marks_tables_and_can_stay_plain(tmp_path: Path) -> None:
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as con:
+        con.executescript("CREATE TABLE country (id INTEGER PRIMARY KEY, name TEXT);"
+                          "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, note TEXT);"
+                          "CREATE TABLE person (id INTEGER PRIMARY KEY, age INTEGER,"
+                          " country_id INTEGER REFERENCES country (id));")
+    env = {"SRC_DSN": f"sqlite:///{source}"}
+    marked = run(AGENT, "generate-config", "--vocabulary", "country", "--ignore", "audit_log",
+                 cwd=tmp_path, env=env)
+    assert marked.returncode == 0, marked.stderr
+    config = load_config(tmp_path / "config.yaml")
+    assert config.table("country").vocabulary_table and config.table("audit_log").ignore
+    assert config.src_stats and not any("country__profile" in s.name for s in config.src_stats)
+    plain = run(AGENT, "generate-config", "--plain", "--force", cwd=tmp_path, env=env)
+    assert plain.returncode == 0, plain.stderr
+    config = load_config(tmp_path / "config.yaml")
+    assert config.src_stats == [] and all(not t.row_generators for t in config.tables.values())
+    typo = run(AGENT, "generate-config", "--vocabulary", "contry", "--force", cwd=tmp_path,
+               env=env)
+    assert typo.returncode == 1
+    assert "no table 'contry'" in typo.stderr and "did you mean 'country'?" in typo.stderr

@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from synthgate_shared.config import Bounds
+from synthgate_shared.config import Bounds, Config, TableConfig
 from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.sqltext import readable_sql
 from synthgate_shared.yamlio import dump_yaml
@@ -76,10 +76,11 @@ _DP_STATS_HELP = """\
 """
 
 
-def _table_entry(generators: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The default settings of one table, with its proposed row generators."""
-    return {"ignore": False, "vocabulary_table": False, "num_rows_per_pass": 1,
-            "row_generators": list(generators)}
+def _table_entry(settings: TableConfig,
+                 generators: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The settings of one table, with its proposed row generators."""
+    return {"ignore": settings.ignore, "vocabulary_table": settings.vocabulary_table,
+            "num_rows_per_pass": settings.num_rows_per_pass, "row_generators": list(generators)}
 
 
 def _column_note(table: Table) -> str:
@@ -92,13 +93,13 @@ def _column_note(table: Table) -> str:
     return textwrap.indent(textwrap.fill(text, width=92, subsequent_indent="  "), "    # ") + "\n"
 
 
-def _tables_section(model: OrmModel, proposal: Proposal | None) -> str:
+def _tables_section(model: OrmModel, proposal: Proposal | None, settings: Config) -> str:
     if not model.tables:
         return _TABLES_HELP + "tables: {}\n"
     generators = proposal.row_generators if proposal else {}
     out = [_TABLES_HELP, _PROPOSED_HELP if any(generators.values()) else "", "tables:\n"]
     for name, table in model.tables.items():
-        block = dump_yaml({name: _table_entry(generators.get(name, ()))})
+        block = dump_yaml({name: _table_entry(settings.table(name), generators.get(name, ()))})
         head, _, body = block.partition("\n")
         out.append(textwrap.indent(head + "\n", "  "))
         out.append(_column_note(table))
@@ -134,13 +135,15 @@ def _privacy_section(proposal: Proposal | None, bounds: Mapping[str, Bounds]) ->
 
 
 def render_config(model: OrmModel, proposal: Proposal | None = None,
-                  bounds: Mapping[str, Bounds] | None = None) -> str:
+                  bounds: Mapping[str, Bounds] | None = None,
+                  settings: Config | None = None) -> str:
     """The text of a first ``config.yaml`` for ``model``: every table with ``ignore: false``,
     ``vocabulary_table: false``, ``num_rows_per_pass: 1``, and comments for a first-time
     user. With a ``proposal`` (see ``synthgate_agent.propose``) its statistics fill
     ``src-stats`` and its generators each table's ``row_generators``, with comments saying
     that they are proposed, aggregate only and editable; otherwise both are empty.
-    ``bounds`` (and the DP budget) are written too. It loads with ``load_config_text``.
+    ``bounds`` (and the DP budget) are written too; ``settings`` marks tables as ignored
+    or vocabulary tables from the start. It loads with ``load_config_text``.
     """
     source = model.source
     origin = f"a {source.dialect} database"
@@ -148,7 +151,7 @@ def render_config(model: OrmModel, proposal: Proposal | None = None,
         origin += f", schema {source.schema}"
     sections = [
         _HEADER.format(origin=origin),
-        _tables_section(model, proposal),
+        _tables_section(model, proposal, settings or Config()),
         _src_stats_section(proposal.src_stats if proposal else [], model.source.dialect),
         _privacy_section(proposal, bounds or {}),
     ]

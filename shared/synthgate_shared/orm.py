@@ -27,6 +27,7 @@ The conversion to and from SQLAlchemy ``MetaData`` lives in ``synthgate_shared.s
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,11 @@ class OrmModel:
         try:
             return self.tables[name]
         except KeyError:
-            raise SynthgateError(f"orm.yaml has no table {name!r}") from None
+            close = difflib.get_close_matches(name, list(self.tables), n=1)
+            raise SynthgateError(
+                f"the schema has no table {name!r}",
+                fix=f"did you mean {close[0]!r}?" if close else "check the table name",
+            ) from None
 
 
 def _compact(obj: Any) -> dict[str, Any]:

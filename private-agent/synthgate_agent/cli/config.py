@@ -30,6 +30,13 @@ def generate_config(
         None, "--bounds-from", help="A YAML file whose bounds: section gives public bounds of "
         "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
         "for --epsilon; it may be the previous config.yaml."),
+    vocabulary: list[str] | None = typer.Option(
+        None, "--vocabulary", help="Mark this table vocabulary_table: true (copied verbatim, "
+        "no statistics proposed); repeatable."),
+    ignore: list[str] | None = typer.Option(
+        None, "--ignore", help="Mark this table ignore: true; repeatable."),
+    plain: bool = typer.Option(False, "--plain", help="Propose nothing: empty src-stats and "
+                               "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
 ) -> None:
@@ -39,7 +46,12 @@ def generate_config(
     refuse_overwrite(config_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
     model = reflect_schema(source)
-    proposal = propose(model, config_from_data({"bounds": bounds}), epsilon, delta)
-    write_text_atomic(config_file, render_config(model, proposal, bounds))
-    typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {len(proposal.src_stats)} "
-               "proposed statistics)")
+    settings = config_from_data({"bounds": bounds, "tables": {
+        **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
+        **{model.table(t).name: {"ignore": True} for t in ignore or []},
+    }})
+    proposal = None if plain else propose(model, settings, epsilon, delta)
+    write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
+    proposed = len(proposal.src_stats) if proposal else 0
+    typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "
+               "statistics)")
