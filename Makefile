@@ -17,6 +17,7 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt shared/pyproject.toml p
 	@touch $@
 
 services:
+	@bash scripts/ensure-tools.sh
 	@bash scripts/ensure-services.sh
 
 test: install services
@@ -34,3 +35,43 @@ bench: install services
 
 clean:
 	rm -rf $(VENV) demo-out
+
+# --- the two-container appliance (docs/OPERATORS.md) -------------------------------------------
+# BASE_IMAGE: the base of every image. Without a registry: `make base-image`, then
+# BASE_IMAGE=synthgate/debian-base:bookworm make images (or demo-docker).
+BASE_IMAGE ?= debian:bookworm-slim
+LOCAL_BASE_IMAGE ?= synthgate/debian-base:bookworm
+AGENT_IMAGE ?= synthgate/agent:latest
+BUILDER_IMAGE ?= synthgate/builder:latest
+# The demo databases: upstream postgres:16 when the base comes from a registry, otherwise
+# Debian's postgresql built from BASE_IMAGE alone.
+DB_IMAGE ?= $(if $(filter debian:%,$(BASE_IMAGE)),postgres:16,synthgate/postgres:bookworm)
+APPLIANCE_ENV := BASE_IMAGE=$(BASE_IMAGE) AGENT_IMAGE=$(AGENT_IMAGE) BUILDER_IMAGE=$(BUILDER_IMAGE) \
+	DB_IMAGE=$(DB_IMAGE) SYNTHGATE_AGENT_IMAGE=$(AGENT_IMAGE) SYNTHGATE_BUILDER_IMAGE=$(BUILDER_IMAGE) \
+	SYNTHGATE_DB_IMAGE=$(DB_IMAGE)
+
+.PHONY: base-image images bundle review synth demo-docker test-appliance
+
+base-image:
+	BASE_IMAGE=$(LOCAL_BASE_IMAGE) bash scripts/base-image.sh
+
+images:
+	$(APPLIANCE_ENV) bash scripts/appliance-images.sh
+
+# private side: keys (once), then config (once), orm, stats, vocabulary and the signed bundle
+bundle:
+	$(APPLIANCE_ENV) bash compose/appliance.sh keys bundle
+
+# the review report, the reviewer's approval, and the hand-over to the public side
+review:
+	$(APPLIANCE_ENV) bash compose/appliance.sh review handover
+
+# public side: verify the approved bundle and build the synthetic database
+synth:
+	$(APPLIANCE_ENV) bash compose/appliance.sh synth summary
+
+demo-docker: images
+	$(APPLIANCE_ENV) bash compose/appliance.sh demo
+
+test-appliance:
+	bash scripts/test-appliance.sh

@@ -82,5 +82,6 @@ tar --numeric-owner -C "$WORK" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["bash"]' \
+    --change 'LABEL synthgate.appliance=1' \
     - "$BASE_IMAGE" >/dev/null
 echo "base-image: $BASE_IMAGE $(docker image inspect -f '{{.Size}}' "$BASE_IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"

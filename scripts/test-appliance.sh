@@ -3,7 +3,8 @@
 # and the images, run the compose demo on Pagila, check the synthetic database and the
 # lockdown from inside the containers, check bad input, and tear everything down.
 #
-# Needs root (apt-get, dockerd, iptables). Settings: NUM_PASSES (2), KEEP_IMAGES (1).
+# Needs root (apt-get, dockerd, iptables). Settings: SCALE (1). The images it builds stay
+# (tagged :test); the ones they replace are removed.
 set -euo pipefail
 
 ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +15,10 @@ export DB_IMAGE=synthgate/postgres:bookworm
 export AGENT_IMAGE=synthgate/agent:test BUILDER_IMAGE=synthgate/builder:test
 export SYNTHGATE_AGENT_IMAGE=$AGENT_IMAGE SYNTHGATE_BUILDER_IMAGE=$BUILDER_IMAGE SYNTHGATE_DB_IMAGE=$DB_IMAGE
 export SYNTHGATE_OUT=$ROOT_DIR/out/test-appliance
-export NUM_PASSES=${NUM_PASSES:-2}
+# the folders compose/appliance.sh derives from SYNTHGATE_OUT, for the compose calls made here
+export SYNTHGATE_AGENT_WORK=$SYNTHGATE_OUT/private SYNTHGATE_BUILDER_WORK=$SYNTHGATE_OUT/public
+export SYNTHGATE_TRUST=$SYNTHGATE_OUT/trust SYNTHGATE_KEY=$SYNTHGATE_OUT/secrets/agent.pem
+export SCALE=${SCALE:-1}
 export SYNTHGATE_UID=10001 SYNTHGATE_GID=10001
 APPLIANCE=(bash compose/appliance.sh)
 TIMES=()
@@ -53,6 +57,8 @@ cleanup() {
         "${APPLIANCE[@]}" down
         docker ps -aq --filter label=synthgate-test=1 | xargs -r docker rm -f >/dev/null
         docker network ls -q --filter name=synthgate- | xargs -r docker network rm >/dev/null 2>&1
+        # the images (and build stages) that this run's builds replaced; all carry this label
+        docker image prune -f --filter label=synthgate.appliance >/dev/null
     fi
     if [ -n "$DOCKERD_PID" ]; then
         kill "$DOCKERD_PID" 2>/dev/null
@@ -76,9 +82,9 @@ install_engine() {
     command -v iptables >/dev/null || missing+=(iptables)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]}"
-        apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l apt-get install -y -q \
+            $(printf '%s\n' "${missing[@]}" | sort -u); } >/tmp/test-appliance-apt.log 2>&1 \
+            || { tail -n 20 /tmp/test-appliance-apt.log >&2; die "installing ${missing[*]} failed"; }
     fi
 }
 start_engine() {
@@ -104,32 +110,31 @@ IMAGE_SIZES=$(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' \
     | grep -E "^($BASE_IMAGE|$AGENT_IMAGE|$BUILDER_IMAGE|$DB_IMAGE) " || true)
 
 # --- bad input: each is one line and a non-zero exit ---------------------------------------
-# expect_error DESCRIPTION PATTERN COMMAND...: non-zero exit, output matches PATTERN, and (for
-# errors, not help texts) the output is a single line.
-expect_error() {
-    local what=$1 pattern=$2 out rc
-    shift 2
+# expect_error DESCRIPTION PATTERN COMMAND...: a non-zero exit, and one line that matches PATTERN.
+# expect_help DESCRIPTION PATTERN COMMAND...: a non-zero exit, and a help text that matches PATTERN.
+expect_error() { _expect error "$@"; }
+expect_help() { _expect help "$@"; }
+_expect() {
+    local kind=$1 what=$2 pattern=$3 out rc
+    shift 3
     set +e
     out=$("$@" 2>&1)
     rc=$?
     set -e
     if [ $rc -eq 0 ]; then bad "$what: exit 0"; return; fi
     if ! grep -Eq -- "$pattern" <<<"$out"; then bad "$what: output does not match /$pattern/: $out"; return; fi
-    if [[ $pattern != Usage* ]] && [ "$(grep -c . <<<"$out")" -ne 1 ]; then
-        bad "$what: not one line: $out"; return
-    fi
-    ok "$what (exit $rc): $(grep -E -m1 -- "$pattern" <<<"$out" | cut -c1-150)"
+    if [ "$kind" = help ] && ! grep -q 'Usage:' <<<"$out"; then bad "$what: no help text: $out"; return; fi
+    if [ "$kind" = error ] && [ "$(grep -c . <<<"$out")" -ne 1 ]; then bad "$what: not one line: $out"; return; fi
+    ok "$what (exit $rc): $(grep -E -m1 -- "$pattern" <<<"$out" | sed 's/^ *//' | cut -c1-150)"
 }
 RUN=(docker run --rm --label synthgate-test=1 --read-only --tmpfs /tmp --cap-drop ALL
      --security-opt no-new-privileges:true)
 for image in "$AGENT_IMAGE" "$BUILDER_IMAGE"; do
-    expect_error "$image with no command prints help" 'Usage' "${RUN[@]}" --network none "$image"
-    expect_error "$image with a wrong command" 'No such command' "${RUN[@]}" --network none "$image" frobnicate
+    expect_help "$image with no command prints help" 'Usage' "${RUN[@]}" --network none "$image"
+    expect_help "$image with a wrong command" 'No such command' "${RUN[@]}" --network none "$image" frobnicate
 done
 expect_error "agent: unreachable source database" '(could not|cannot|unreachable|resolve|connect)' \
     "${RUN[@]}" --network none -e SRC_DSN=postgresql://reader@source-db:5432/pagila "$AGENT_IMAGE" make-tables
-expect_error "builder: unreachable destination database" '(could not|cannot|unreachable|resolve|connect)' \
-    "${RUN[@]}" --network none -e DST_DSN=postgresql://postgres@dest-db:5432/synthetic "$BUILDER_IMAGE" remove-tables --yes
 expect_error "agent: output folder not mounted" '/data|denied|writ' \
     "${RUN[@]}" --network none "$AGENT_IMAGE" keygen --out agent
 
@@ -252,7 +257,7 @@ for image in "$AGENT_IMAGE" "$BUILDER_IMAGE"; do
 done
 
 # --- bad input that needs the demo's files -----------------------------------------------------
-WORK=$SYNTHGATE_OUT/private
+WORK=$SYNTHGATE_AGENT_WORK
 expect_error "agent: missing key secret" 'key' \
     "${RUN[@]}" --user 10001:10001 --network none -v "$WORK:/data" "$AGENT_IMAGE" \
     bundle --key /run/secrets/agent.pem --out /tmp/bundle.tar.gz
@@ -262,10 +267,15 @@ expect_error "agent: key readable by others" '(readable|mode)' \
     bundle --key /run/secrets/agent.pem --out /tmp/bundle.tar.gz
 expect_error "agent: bundle folder not writable" '(denied|writ|read-only)' \
     "${RUN[@]}" --user 10001:10001 --network none -v "$WORK:/data:ro" \
-    -v "$SYNTHGATE_OUT/secrets/agent.pem:/run/secrets/agent.pem:ro" "$AGENT_IMAGE" \
+    -v "$SYNTHGATE_KEY:/run/secrets/agent.pem:ro" "$AGENT_IMAGE" \
     bundle --key /run/secrets/agent.pem --out /data/bundle2.tar.gz
-expect_error "builder: bundle folder not mounted" '(bundle|not found|No such)' \
-    "${RUN[@]}" --network none "$BUILDER_IMAGE" verify bundle.tar.gz --trust /trust/agent.pub
+expect_error "builder: bundle folder not mounted" 'bundle.*not found' \
+    "${RUN[@]}" --network none -v "$SYNTHGATE_TRUST:/trust:ro" "$BUILDER_IMAGE" \
+    verify bundle.tar.gz --trust /trust/agent.pub
+expect_error "builder: unreachable destination database" '(could not|cannot|unreachable|resolve|connect)' \
+    "${RUN[@]}" --user 10001:10001 --network none -v "$SYNTHGATE_BUILDER_WORK:/data" \
+    -v "$SYNTHGATE_TRUST:/trust:ro" -e DST_DSN=postgresql://postgres@dest-db:5432/synthetic \
+    "$BUILDER_IMAGE" create-tables --bundle bundle.tar.gz --trust /trust/agent.pub
 
 # --- report ------------------------------------------------------------------------------------
 TIMES+=("$(printf '%-28s %7s s' "total" "$(since "$T_START")")")

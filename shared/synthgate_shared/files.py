@@ -20,6 +20,24 @@ def refuse_overwrite(path: Path, force: bool) -> None:
         )
 
 
+def temp_file_beside(path: Path) -> tuple[int, Path]:
+    """Create an empty temporary file (mode 0600) in ``path``'s folder, making the folder.
+
+    A folder that cannot be written (read-only, not mounted in a container, no permission) is
+    one clear error instead of an OSError about a temporary name.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SynthgateError(
+            f"cannot write to the output folder ({exc.strerror})",
+            where=str(path.parent.absolute()),
+            fix="give a writable folder (in a container: mount one, e.g. -v ./out:/data)",
+        ) from None
+    return fd, Path(tmp_name)
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it to ``path`` only when the block succeeds.
@@ -28,9 +46,7 @@ def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
     ``path`` either keeps its old content or gets the complete new content.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = temp_file_beside(path)
     try:
         if "b" in mode:
             handle: IO[Any] = os.fdopen(fd, mode)

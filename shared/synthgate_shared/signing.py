@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from synthgate_shared.errors import SynthgateError
-from synthgate_shared.files import refuse_overwrite, write_text_atomic
+from synthgate_shared.files import refuse_overwrite, temp_file_beside, write_text_atomic
 
 PRIVATE_SUFFIX = ".pem"
 PUBLIC_SUFFIX = ".pub"
@@ -36,11 +35,9 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 def _write_private_pem(path: Path, pem: bytes) -> None:
     """Write ``pem`` atomically to a file that is mode 0600 from its creation on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file with mode 0600 whatever the umask, so no other user can
+    # The temporary file is mode 0600 (mkstemp) whatever the umask, so no other user can
     # ever open it, not even between creation and rename.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
