@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -21,6 +22,14 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
+class Interrupted(BaseException):
+    """Raised by SIGINT/SIGTERM; not a KeyboardInterrupt, which click would swallow."""
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
 def _first_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0]
 
@@ -35,6 +44,8 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]
     load_dotenv(dotenv_path=".env", override=False)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)  # docker stop
     try:
         app(args=args, prog_name=prog_name, standalone_mode=False)
         return 0
@@ -48,7 +59,7 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
     except ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         print(f"{prog_name}: interrupted; no partial output was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SynthgateError as exc:
