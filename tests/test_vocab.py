@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import gzip
 import io
+import itertools
 import json
 import math
 import uuid
@@ -16,17 +17,25 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import synthgate_agent.vocab as agent_vocab
+import synthgate_builder.vocab as builder_vocab
 import yaml
 from synthgate_agent.source import open_source
 from synthgate_agent.vocab import export_vocab
-from synthgate_builder.vocab import advance_sequences, load_vocab, remove_vocab, vocab_files_in
+from synthgate_builder.vocab import (
+    CopyStream,
+    advance_sequences,
+    load_vocab,
+    read_ahead,
+    remove_vocab,
+    vocab_files_in,
+)
 from synthgate_shared.config import Config, TableConfig
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Column, OrmModel, SourceFingerprint, Table, dump_orm
 from synthgate_shared.sqla import orm_to_metadata
 from synthgate_shared.types import parse_type
 from synthgate_shared.values import decode_value, encode_value, iso_to_interval
-from synthgate_shared.vocabfile import VocabFile, vocab_text_writer, write_vocab
+from synthgate_shared.vocabfile import RowLineSink, VocabFile, vocab_text_writer, write_vocab
 
 PAGILA_VOCAB = ["category", "city", "country", "language", "film"]
 
@@ -167,7 +176,7 @@ def test_damaged_files_are_clear_errors(tmp_path: Path) -> None:
     path.write_text("".join(lines[:-2] + lines[-1:]), encoding="utf-8")  # one row missing
     with pytest.raises(SynthgateError, match="row_count says"):
         list(VocabFile(path, table).rows())
-    bad = [line.replace('"n": "1.50"', '"n": "x"') for line in lines]
+    bad = [line.replace('"n":"1.50"', '"n":"x"') for line in lines]
     path.write_text("".join(bad), encoding="utf-8")
     with pytest.raises(SynthgateError, match=r"tricky.yaml:\d+: bad value 'x' for column 'n'"):
         list(VocabFile(path, table).rows())
@@ -268,21 +277,31 @@ def test_pagila_export_errors(pagila_url: str, pagila_model: OrmModel, tmp_path:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("server_json", [True, False])
 def test_interrupted_export_leaves_no_file(pagila_url: str, pagila_model: OrmModel,
-                                           tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    real_write = agent_vocab.write_vocab
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           server_json: bool) -> None:
+    if server_json:  # interrupt the COPY stream after its first block of lines
+        class InterruptedSink(RowLineSink):
+            def write(self, data: Any) -> int:
+                super().write(data)
+                raise KeyboardInterrupt
 
-    def interrupted(handle: io.TextIOBase, table: Table, rows: Iterator[Any]) -> int:
-        def rows_then_interrupt() -> Iterator[Any]:
-            for number, row in enumerate(rows):
-                if number == 300:
-                    raise KeyboardInterrupt
-                yield row
+        monkeypatch.setattr(agent_vocab, "RowLineSink", InterruptedSink)
+    else:
+        real_write = agent_vocab.write_vocab
 
-        return real_write(handle, table, rows_then_interrupt())  # type: ignore[arg-type]
+        def interrupted(handle: io.TextIOBase, table: Table, rows: Iterator[Any]) -> int:
+            def rows_then_interrupt() -> Iterator[Any]:
+                for number, row in enumerate(rows):
+                    if number == 300:
+                        raise KeyboardInterrupt
+                    yield row
 
-    monkeypatch.setattr(agent_vocab, "write_vocab", interrupted)
+            return real_write(handle, table, rows_then_interrupt())  # type: ignore[arg-type]
+
+        monkeypatch.setattr(agent_vocab, "pg_json_lines_query", lambda *_args: None)
+        monkeypatch.setattr(agent_vocab, "write_vocab", interrupted)
     out = tmp_path / "vocab"
     with pytest.raises(KeyboardInterrupt):
         export_vocab(open_source(pagila_url), pagila_model, _config("city"), out, True, None,
@@ -410,7 +429,238 @@ def test_every_type_round_trips(kind: str, request: pytest.FixtureRequest,
     # the key was advanced past the loaded rows: a default-keyed insert does not collide
     dst_table = orm_to_metadata(model, dst.dialect.name).tables["typed"]
     with dst.begin() as conn:
-        new_id = conn.execute(dst_table.insert().values(t="after")).inserted_primary_key[0]
+        key = conn.execute(dst_table.insert().values(t="after")).inserted_primary_key
+        assert key is not None
+        new_id = key[0]
         advance_sequences(conn, model, ["typed"], None)  # idempotent
     assert new_id == len(rows) + 1
     dst.dispose()
+
+
+# --- the bulk paths: PostgreSQL renders the JSON lines, COPY loads whole chunks ---------------
+
+def _server_model() -> OrmModel:
+    """Every type PostgreSQL renders as vocabulary JSON itself (pg_json_expression)."""
+    columns = [
+        Column("id", "integer", False, True), Column("i2", "smallint"), Column("i8", "bigint"),
+        Column("b", "boolean"), Column("r", "real"), Column("d", "double"),
+        Column("n", "numeric(14,4)"), Column("nn", "numeric"), Column("c", "char(3)"),
+        Column("vc", "varchar(60)"), Column("t", "text"), Column("dt", "date"),
+        Column("tm", "time"), Column("ttz", "timetz"), Column("ts", "timestamp"),
+        Column("tstz", "timestamptz"), Column("u", "uuid"), Column("jb", "jsonb"),
+        Column("by", "bytea"), Column("e", "enum:mood"), Column("tsv", "tsvector"),
+        Column("ta", "text[]"), Column("ia", "integer[]"), Column("na", "numeric[]"),
+        Column("da", "date[]"), Column("ba", "boolean[]"), Column("ia2", "integer[][]"),
+    ]
+    return OrmModel(SourceFingerprint("postgresql"), {"typed": Table("typed", columns, ["id"])},
+                    enums={"mood": ["sad", "ok", "happy"]})
+
+
+def _server_rows() -> list[dict[str, Any]]:
+    floats = [-0.0, math.nan, math.inf, -math.inf, 0.1, 1e300, 5e-324]
+    numerics = [decimal.Decimal(v) for v in ("NaN", "1E+40", "1.10", "-0.000",
+                                             "12345678901234567890.123456789")]
+    rows: list[dict[str, Any]] = []
+    for i, text in enumerate(TRICKY_TEXT, 1):
+        rows.append({
+            "id": i, "i2": -(2**15), "i8": 2**63 - 1, "b": i % 2 == 0,
+            "r": [-0.0, 1.5e-7, math.inf][i % 3], "d": floats[i % len(floats)],
+            "n": decimal.Decimal("-1234567890.1230"), "nn": numerics[i % len(numerics)],
+            "c": "ab", "vc": text[:60], "t": text, "dt": dt.date(1999, 12, 31),
+            "tm": dt.time(23, 59, 59, 123456),
+            "ttz": dt.time(4, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+            "ts": dt.datetime(2024, 2, 29, 12, 0, 0, 654321),
+            "tstz": dt.datetime(2020, 1, 1, 1, 2, 3, 4, tzinfo=dt.UTC),
+            "u": uuid.UUID(int=i * 0x1234567), "jb": {"text": text, "n": [1, 2.5, None]},
+            "by": text.encode() + b"\x00\xff", "e": "happy", "tsv": "'fat':2 'r\\\\at':3",
+            "ta": [text, None, "", "a,b", '"q"', "{x}", "NULL", "[y]"], "ia": [1, None, -3],
+            "na": [decimal.Decimal("1.10"), None, decimal.Decimal("NaN")],
+            "da": [dt.date(2020, 1, 2), None], "ba": [True, None, False],
+            "ia2": [[1, 2], [None, 4]],
+        })
+    rows.append({"id": len(rows) + 1})  # every other column NULL
+    rows.append({"id": len(rows) + 1, "t": "", "vc": "", "ta": [], "ia": [], "by": b"",
+                 "jb": {}, "na": [], "ia2": []})
+    return rows
+
+
+def _fill(url: str, model: OrmModel, rows: list[dict[str, Any]]) -> None:
+    engine = sa.create_engine(url)
+    table = orm_to_metadata(model, "postgresql").tables["typed"]
+    table.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{c.name: row.get(c.name) for c in table.c} for row in rows])
+    engine.dispose()
+
+
+def _checksums(url: str) -> list[str]:
+    """The text of every row (PostgreSQL's own output of each value), in key order."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = [r[0] for r in conn.exec_driver_sql("SELECT t::text FROM typed t ORDER BY id")]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.postgres
+def test_server_rendered_export_is_exact_and_loads_by_chunks(
+        pg_url_factory: Callable[[], str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _server_model()
+    src_url = pg_url_factory()
+    rows = _server_rows()
+    _fill(src_url, model, rows)
+    config = _config("typed")
+    source = open_source(src_url)
+    with source.engine.connect() as conn:
+        sa_table = orm_to_metadata(model, "postgresql").tables["typed"]
+        assert agent_vocab.pg_json_lines_query(conn, sa_table, model.table("typed")) is not None
+
+    # the server path and the Python codec write files that read back the same
+    export_vocab(source, model, config, tmp_path / "server", True, None, False)
+    again = export_vocab(source, model, config, tmp_path / "again", True, None, False)
+    assert again[0].path.read_bytes() == (tmp_path / "server" / "typed.yaml.gz").read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(agent_vocab, "pg_json_lines_query", lambda *_args: None)
+        export_vocab(source, model, config, tmp_path / "python", False, None, False)
+    table = model.table("typed")
+    server_rows = list(VocabFile(tmp_path / "server" / "typed.yaml.gz", table).rows())
+    python_rows = list(VocabFile(tmp_path / "python" / "typed.yaml", table).rows())
+    assert len(server_rows) == len(rows)
+    for a, b in zip(server_rows, python_rows, strict=True):
+        assert _same(list(a), list(b)), (a, b)
+    # and the safe YAML loader reads the same values
+    document = yaml.safe_load(gzip.decompress(
+        (tmp_path / "server" / "typed.yaml.gz").read_bytes()).decode("utf-8"))
+    from_yaml = [tuple(decode_value(r[c.name], c.portable) for c in table.columns)
+                 for r in document["rows"]]
+    for a, b in zip(from_yaml, server_rows, strict=True):
+        assert _same(list(a), list(b)), (a, b)
+
+    # create-vocab: chunks converted by the expression, or row by row, load the same rows
+    want = _checksums(src_url)
+    for folder, fast in (("server", True), ("server", False), ("python", True)):
+        dst_url = pg_url_factory()
+        dst = sa.create_engine(dst_url)
+        orm_to_metadata(model, "postgresql").create_all(dst)
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(builder_vocab.ChunkConverter, "_fast", lambda *_args: None)
+            assert load_vocab(dst, model, config, vocab_files_in(tmp_path / folder, config)) \
+                == {"typed": len(rows)}
+        dst.dispose()
+        assert _checksums(dst_url) == want, (folder, fast)
+
+
+@pytest.mark.postgres
+def test_chunk_conversion_is_exact_for_tricky_arrays_and_strings(
+        pg_url_factory: Callable[[], str], tmp_path: Path) -> None:
+    """Chunks that the expression converts, and chunks that fall back (a string ``null``, a
+    \\u escape), in one file of many chunks."""
+    model = OrmModel(SourceFingerprint("postgresql"), {"typed": Table("typed", [
+        Column("id", "integer", False), Column("t", "text"), Column("ta", "text[]"),
+        Column("d", "double")], ["id"])})
+    texts = ["a\\\\b", 'q"uote', "back\\\\", "x\\ty", "[br]", "{br}", "a,b", " ", "", "é—’"]
+    rows = [{"id": i, "t": texts[i % len(texts)], "ta": [texts[(i + 1) % len(texts)], None],
+             "d": i / 3} for i in range(5000)]
+    rows[4000]["t"] = "null"
+    rows[4500]["t"] = "ctl\x01\x0b"
+    src_url = pg_url_factory()
+    engine = sa.create_engine(src_url)
+    table = orm_to_metadata(model, "postgresql").tables["typed"]
+    table.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    engine.dispose()
+    config = _config("typed")
+    export_vocab(open_source(src_url), model, config, tmp_path, False, None, False)
+    vocab = VocabFile(tmp_path / "typed.yaml", model.table("typed"))
+    chunks = list(vocab.row_chunks(size=20_000))
+    converter = builder_vocab.ChunkConverter(vocab)
+    fast = [converter._fast(c) for c in chunks]
+    assert fast.count(None) == 2 and len(fast) > 10
+    for chunk, text in zip(chunks, fast, strict=True):
+        assert text is None or text.count(b"\n") == chunk.rows
+    dst_url = pg_url_factory()
+    dst = sa.create_engine(dst_url)
+    orm_to_metadata(model, "postgresql").create_all(dst)
+    load_vocab(dst, model, config, {"typed": tmp_path / "typed.yaml"})
+    dst.dispose()
+    want = _raw_rows(src_url, "typed", "id")
+    assert _raw_rows(dst_url, "typed", "id") == want
+
+
+def test_row_line_sink_escapes_and_joins_pieces() -> None:
+    out = io.BytesIO()
+    sink = RowLineSink(out)
+    line = '- {"t":"nel\x85 ls\u2028 del\x7f ok\u00e9"}\n- {"t":"b"}\n'.encode()
+    for i in range(0, len(line), 5):
+        sink.write(line[i:i + 5])
+    sink.finish()
+    text = out.getvalue().decode()
+    assert text == '- {"t":"nel\\u0085 ls\\u2028 del\\u007f ok\u00e9"}\n- {"t":"b"}\n'
+    assert yaml.safe_load(text) == [{"t": "nel\x85 ls\u2028 del\x7f ok\u00e9"}, {"t": "b"}]
+    sink.write(b"- {")
+    with pytest.raises(SynthgateError, match="incomplete"):
+        sink.finish()
+
+
+def test_read_ahead_and_copy_stream() -> None:
+    pieces = [b"abc", b"", b"defgh", b"ij"]
+    stream = CopyStream(read_ahead(iter(pieces)), b"")
+    assert [stream.read(4) for _ in range(4)] == [b"abcd", b"efgh", b"ij", b""]
+    assert CopyStream(iter(["a", "bc"])).read() == "abc"
+
+    def failing() -> Iterator[bytes]:
+        yield b"x"
+        raise SynthgateError("damaged")
+
+    with pytest.raises(SynthgateError, match="damaged"):
+        list(read_ahead(failing()))
+    endless = read_ahead(itertools.repeat(b"y"))
+    assert next(endless) == b"y"
+    endless.close()  # stops the producer
+
+
+@pytest.mark.postgres
+def test_damaged_file_fails_the_copy_and_loads_nothing(pg_url: str, tmp_path: Path) -> None:
+    table, rows = _tricky_table(), _tricky_rows()
+    model = OrmModel(SourceFingerprint("postgresql"), {"tricky": table})
+    path = tmp_path / "tricky.yaml"
+    _write(path, table, rows, False)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-2] + lines[-1:]), encoding="utf-8")  # one row missing
+    engine = sa.create_engine(pg_url)
+    orm_to_metadata(model, "postgresql").create_all(engine)
+    with pytest.raises(SynthgateError, match="row_count says"):
+        load_vocab(engine, model, _config("tricky"), {"tricky": path})
+    bad = [line.replace('"n":"1.50"', '"n":"x"') for line in lines]
+    path.write_text("".join(bad), encoding="utf-8")
+    with pytest.raises(SynthgateError, match="cannot load vocabulary table 'tricky'"):
+        load_vocab(engine, model, _config("tricky"), {"tricky": path})
+    engine.dispose()
+    assert _raw_rows(pg_url, "tricky", "id") == []
+
+
+@pytest.mark.postgres
+def test_rows_in_another_json_layout_load_row_by_row(pg_url: str, tmp_path: Path) -> None:
+    """Spaces after separators, another key order: valid rows the chunk expression does not
+    match are decoded one by one."""
+    table, rows = _tricky_table(), _tricky_rows()
+    model = OrmModel(SourceFingerprint("postgresql"), {"tricky": table})
+    names = table.column_names
+    lines = [json.dumps(dict(reversed(list(zip(names, map(encode_value, row), strict=True)))),
+                        ensure_ascii=False)
+             for row in rows]
+    path = tmp_path / "tricky.yaml"
+    path.write_text(
+        "synthgate-vocab: 1\ntable: tricky\ncolumns:\n"
+        + "".join(f"  {c.name}: {c.type}\n" for c in table.columns) + "rows:\n# a comment\n"
+        + "".join(f"- {line}\n" for line in lines) + f"\nrow_count: {len(rows)}\n# end\n",
+        encoding="utf-8")
+    engine = sa.create_engine(pg_url)
+    orm_to_metadata(model, "postgresql").create_all(engine)
+    assert load_vocab(engine, model, _config("tricky"), {"tricky": path}) == {
+        "tricky": len(rows)}
+    engine.dispose()
+    assert _typed_rows(pg_url, model, "tricky") == rows

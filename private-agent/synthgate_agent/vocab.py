@@ -1,17 +1,22 @@
-"""make-vocab: export the vocabulary tables of the source, row by row, into vocabulary files.
+"""make-vocab: export the vocabulary tables of the source into vocabulary files.
 
-Rows stream from a server-side cursor straight into the (gzip) writer, so memory stays
-flat however large the table; the file appears under its final name only when complete.
+On PostgreSQL the server renders each row as its JSON line (``row_to_json``, with casts that
+keep every value exact in the codec's conventions) and ``COPY ... TO STDOUT`` streams the
+lines straight into the (gzip) writer in large blocks, so Python never touches a single row.
+Tables with a column type the server cannot render that way, and other databases, stream
+from a server-side cursor through the Python codec. Memory stays flat however large the
+table; the file appears under its final name only when complete.
 """
 
 from __future__ import annotations
 
 import difflib
+import io
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from synthgate_shared.config import Config
@@ -19,11 +24,21 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import atomic_output, refuse_overwrite
 from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.sqla import orm_to_metadata
-from synthgate_shared.vocabfile import vocab_file_name, vocab_text_writer, write_vocab
+from synthgate_shared.types import PortableType
+from synthgate_shared.vocabfile import (
+    RowLineSink,
+    vocab_binary_writer,
+    vocab_file_name,
+    vocab_footer,
+    vocab_header,
+    vocab_text_writer,
+    write_vocab,
+)
 
 from synthgate_agent.source import Source, read_only
 
 STREAM_BATCH = 10_000
+COPY_BUFFER = 1 << 20
 # types a database cannot sort by (PostgreSQL json); left out of the fallback ordering
 _UNORDERABLE = frozenset({"json", "jsonb"})
 
@@ -82,6 +97,94 @@ def _stream_rows(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Itera
         yield from batch
 
 
+# types whose to_json text is already what the codec writes (json is not: its text may span
+# lines; interval is not: the codec writes ISO durations)
+_PG_JSON_AS_IS = frozenset(
+    {"smallint", "integer", "bigint", "boolean", "char", "varchar", "text", "date", "time",
+     "timetz", "timestamp", "timestamptz", "uuid", "enum", "tsvector"})
+
+
+def pg_json_expression(column: str, ptype: PortableType) -> str | None:
+    """The SQL expression (over the quoted ``column``) whose ``to_json`` is the value the codec
+    writes for ``ptype``; None when only the Python codec writes it exactly."""
+    if ptype.is_array:
+        if ptype.base == "numeric":
+            return f"{column}::text[]"  # as strings: JSON numbers would lose trailing zeros
+        return column if ptype.base in _PG_JSON_AS_IS else None
+    if ptype.base in _PG_JSON_AS_IS or ptype.base == "jsonb":
+        return column
+    if ptype.base == "numeric":
+        return f"{column}::text"
+    if ptype.base in ("real", "double"):
+        # to_json writes -0 for negative zero, which JSON readers take for the integer 0
+        return (f"CASE WHEN {column} = 0 AND {column}::text LIKE '-%' THEN json '-0.0' "
+                f"ELSE to_json({column}) END")
+    if ptype.base == "bytea":
+        return f"translate(encode({column}, 'base64'), E'\\n', '')"
+    return None
+
+
+def pg_json_lines_query(conn: sa.Connection, sa_table: sa.Table, table: Table) -> str | None:
+    """A query giving each row of ``table`` as its vocabulary line (``- {...}``) in key order;
+    None when a column needs the Python codec."""
+    preparer = conn.dialect.identifier_preparer
+    parts = []
+    for column in table.columns:
+        quoted = preparer.quote(column.name)
+        expression = pg_json_expression(quoted, column.portable)
+        if expression is None:
+            return None
+        parts.append(f"{expression} AS {quoted}")
+    order = ", ".join(preparer.quote(c) for c in _order_columns(table))
+    # r.* is the whole row even when a column is named r
+    return (f"SELECT '- ' || row_to_json(r.*)::text FROM (SELECT {', '.join(parts)} "
+            f"FROM {preparer.format_table(sa_table)} ORDER BY {order}) r")
+
+
+def _copy_json_lines(conn: sa.Connection, query: str, out: IO[bytes], name: str) -> int:
+    """Stream the lines of ``query`` into ``out``; returns the number of rows."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    encoding = raw.encoding
+    if encoding != "UTF8":
+        raw.set_client_encoding("UTF8")
+    sink = RowLineSink(out)
+    # CSV with a quote and a delimiter that JSON never holds raw: each line comes out as is
+    sql = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    cursor = raw.cursor()
+    try:
+        with io.BufferedWriter(sink, buffer_size=COPY_BUFFER) as buffered:
+            cursor.copy_expert(sql, buffered)
+        sink.finish()
+        return int(cursor.rowcount)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        # one statement exports the whole table, so a large table can outlast the timeout
+        fix = ("raise the statement timeout: make-vocab --timeout SECONDS, or "
+               "statement-timeout in config.yaml") if "timeout" in detail else None
+        raise SynthgateError(f"cannot export vocabulary table {name!r} ({detail})",
+                             where="source", fix=fix) from None
+    finally:
+        cursor.close()
+        if encoding != "UTF8":
+            raw.set_client_encoding(encoding)
+
+
+def _write_table(conn: sa.Connection, sa_table: sa.Table, table: Table, raw: IO[bytes],
+                 compress: bool) -> int:
+    """Write the vocabulary file of ``table`` into ``raw``; returns the number of rows."""
+    query = pg_json_lines_query(conn, sa_table, table) if conn.dialect.name == "postgresql" \
+        else None
+    if query is None:
+        with vocab_text_writer(raw, compress) as text:
+            return write_vocab(text, table, _stream_rows(conn, sa_table, table))
+    with vocab_binary_writer(raw, compress) as out:
+        out.write(vocab_header(table).encode())
+        count = _copy_json_lines(conn, query, out, table.name)
+        out.write(vocab_footer(count).encode())
+    return count
+
+
 def _check_in_source(conn: sa.Connection, source: Source, names: list[str]) -> None:
     inspector = sa.inspect(conn)
     existing = inspector.get_table_names(schema=source.schema)
@@ -117,9 +220,8 @@ def export_vocab(source: Source, model: OrmModel, config: Config, out_dir: Path,
         for name in names:
             started = time.perf_counter()
             table = model.table(name)
-            with atomic_output(targets[name], "wb") as raw, \
-                    vocab_text_writer(raw, compress) as text:
-                count = write_vocab(text, table, _stream_rows(conn, sa_tables[name], table))
+            with atomic_output(targets[name], "wb") as raw:
+                count = _write_table(conn, sa_tables[name], table, raw, compress)
             stale[name].unlink(missing_ok=True)
             exports.append(VocabExport(name, targets[name], count,
                                        time.perf_counter() - started))

@@ -54,7 +54,7 @@ from synthgate_builder.generators import (
     module_from_text,
     render_ssg,
 )
-from synthgate_builder.vocab import _copy_field, _TextStream, advance_sequences
+from synthgate_builder.vocab import CopyStream, advance_sequences, copy_text_field
 
 BATCH_ROWS = 10_000
 COPY_CHUNK = 1 << 16
@@ -588,7 +588,7 @@ class _Run:
     # -- inserting -------------------------------------------------------------------------
 
     def _copy(self, conn: Connection, plan: _Plan, columns: list[str], values: Rows) -> None:
-        fields = [_copy_field(plan.table.column(c).portable) for c in columns]
+        fields = [copy_text_field(plan.table.column(c).portable) for c in columns]
         data = [values[c] for c in columns]
 
         def lines() -> Iterator[str]:
@@ -603,7 +603,7 @@ class _Run:
         assert raw is not None
         cursor = raw.cursor()
         try:
-            cursor.copy_expert(sql, _TextStream(lines()), size=COPY_CHUNK)
+            cursor.copy_expert(sql, CopyStream(lines()), size=COPY_CHUNK)
         finally:
             cursor.close()
 

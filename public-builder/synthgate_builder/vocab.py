@@ -1,18 +1,24 @@
 """create-vocab / remove-vocab: load the vocabulary tables verbatim, with the bulk path.
 
-PostgreSQL gets ``COPY ... FROM STDIN`` fed by a stream read from the vocabulary file
-(text format, so NULL and the empty string stay distinct); other databases get batched
-multi-row inserts. Everything is one transaction; afterwards the sequences and identities
+PostgreSQL gets ``COPY ... FROM STDIN`` fed straight from the vocabulary file: whole chunks
+of JSON row lines become COPY text by one regular expression and byte replacements, without
+decoding single rows in Python (a chunk the expression cannot convert exactly, such as rows
+with bytes or intervals, is decoded row by row). Other databases get batched multi-row
+inserts through the DB-API. Everything is one transaction; afterwards the sequences and identities
 are moved past the largest loaded key so later inserts that rely on defaults do not collide.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+import queue
+import re
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr, Generic
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -21,10 +27,14 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
 from synthgate_shared.sqla import family, orm_to_metadata, table_order
 from synthgate_shared.types import PortableType
-from synthgate_shared.vocabfile import VocabFile, find_vocab_file
+from synthgate_shared.vocabfile import RowChunk, VocabFile, find_vocab_file
 
 INSERT_BATCH = 5_000
 COPY_CHUNK = 1 << 16
+VOCAB_COPY_CHUNK = 1 << 20
+READ_AHEAD = 4
+# vocabulary COPY: NULL is the bare JSON token, so converted chunks need no NULL rewriting
+_NULL = "null"
 
 
 def vocab_files_in(folder: Path, config: Config) -> dict[str, Path]:
@@ -94,8 +104,9 @@ def _literal(ptype: PortableType) -> Callable[[Any], str]:
     return str
 
 
-def _copy_field(ptype: PortableType) -> Callable[[Any], str]:
-    """A value as one field of COPY text format (NULL is handled by the caller)."""
+def copy_text_field(ptype: PortableType) -> Callable[[Any], str]:
+    """A function rendering a (non-NULL) driver value of ``ptype`` as one field of COPY text
+    format (NULL is the caller's)."""
     literal = _literal(ptype)
     safe = not ptype.is_array and ptype.base in (
         "smallint", "integer", "bigint", "boolean", "real", "double", "numeric", "date",
@@ -105,49 +116,203 @@ def _copy_field(ptype: PortableType) -> Callable[[Any], str]:
     return lambda v: literal(v).translate(_COPY_ESCAPES)
 
 
-class _TextStream:
-    """A read-only file object over an iterator of text lines (what ``copy_expert`` reads)."""
+class CopyStream(Generic[AnyStr]):
+    """A read-only file object over an iterator of text or byte pieces (what ``copy_expert``
+    reads)."""
 
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self._rest = ""
+    def __init__(self, pieces: Iterator[AnyStr], empty: AnyStr | None = None) -> None:
+        """Read from ``pieces``; ``empty`` is ``b""`` for byte pieces (text by default)."""
+        self._pieces: Iterator[AnyStr] = pieces
+        self._rest: AnyStr = empty if empty is not None else ""  # type: ignore[assignment]
 
-    def read(self, size: int = -1) -> str:
+    def read(self, size: int = -1) -> AnyStr:
+        """Up to ``size`` characters or bytes (all that is left when ``size`` is negative)."""
         parts = [self._rest]
         length = len(self._rest)
         while size < 0 or length < size:
-            line = next(self._lines, None)
-            if line is None:
+            piece = next(self._pieces, None)
+            if piece is None:
                 break
-            parts.append(line)
-            length += len(line)
-        data = "".join(parts)
-        if size < 0:
-            self._rest = ""
+            parts.append(piece)
+            length += len(piece)
+        data = self._rest[:0].join(parts) if len(parts) > 1 else parts[0]
+        if size < 0 or len(data) <= size:
+            self._rest = data[:0]
             return data
         self._rest = data[size:]
         return data[:size]
 
 
-def _copy_lines(vocab: VocabFile) -> Iterator[str]:
-    fields = [_copy_field(vocab.table.column(c).portable) for c in vocab.columns]
-    for row in vocab.rows():
-        yield "\t".join("\\N" if v is None else f(v) for f, v in zip(fields, row, strict=True)) \
-            + "\n"
+_END = object()
+
+
+def read_ahead(pieces: Iterator[AnyStr],
+               depth: int = READ_AHEAD) -> Generator[AnyStr, None, None]:
+    """The items of ``pieces``, produced by a worker thread up to ``depth`` ahead, so that
+    making the next piece overlaps sending this one (drivers release the GIL while they send).
+    An exception of the producer is raised here; leaving early stops the producer."""
+    items: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                if not put(piece):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while (item := items.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+# --- vocabulary rows -> COPY text, a chunk at a time -----------------------------------------
+# A vocabulary line is ``- {"k1":v1,"k2":v2}`` with the file's columns in order. Each JSON
+# scalar is already PostgreSQL input text: numbers, true/false, ISO dates and times, decimals
+# and UUIDs as strings. Inside strings the JSON escapes \" \\ \/ \b \f \n \r \t mean in COPY
+# text what they mean in JSON, so a string's content passes unchanged; only \uXXXX differs
+# (such chunks take the row-by-row path). Bare ``null`` is COPY's NULL marker here; a string
+# whose content is ``null`` would collide with it, so such chunks take the row-by-row path too.
+# One-dimensional arrays become PostgreSQL array literals by swapping the brackets, once the
+# backslashes of their quoted elements are doubled for COPY.
+
+_STRING = rb'[^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*'
+# One pattern per kind of column: bare tokens in one group; values that may be quoted in two
+# (the text inside the quotes, a bare token), of which findall gives "" for the one that did
+# not match, so "%s%s" renders either.
+_BARE = frozenset({"integer", "boolean"})
+_PATTERNS = {
+    "integer": rb'(-?[0-9]+|null)',
+    "boolean": rb'(true|false|null)',
+    "float": rb'(?:"([-A-Za-z]+)"|([-+.0-9eE]+|null))',
+    "plain": rb'(?:"([-+.:0-9A-Za-z ]*)"|(null))',
+    "string": rb'(?:"(' + _STRING + rb')"|(null))',
+    "array": rb'(?:\[([^\[\]"\x00-\x1f]*(?:"' + _STRING + rb'"[^\[\]"\x00-\x1f]*)*)\]|(null))',
+}
+_KINDS = {
+    "smallint": "integer", "integer": "integer", "bigint": "integer", "boolean": "boolean",
+    "real": "float", "double": "float", "numeric": "plain", "date": "plain", "time": "plain",
+    "timetz": "plain", "timestamp": "plain", "timestamptz": "plain", "uuid": "plain",
+    "char": "string", "varchar": "string", "text": "string", "enum": "string",
+    "tsvector": "string",
+}
+# array fields are rendered \x01inner\x02 (a NULL one \x01\x02null), then made {inner}
+_ARRAY_BRACES = bytes.maketrans(b"\x01\x02", b"{}")
+_ARRAY_WITH_BACKSLASH = re.compile(rb"\x01[^\x02]*\\")
+_ARRAY_FIELD = re.compile(rb"\x01[^\x02]*\x02")
+_ARRAY_ESCAPE = re.compile(rb'\\([\\"])')
+
+
+def _double_array_backslashes(match: re.Match[bytes]) -> bytes:
+    return _ARRAY_ESCAPE.sub(rb"\\\\\\\\\1", match.group())
+
+
+def _not_null(text: str) -> str:
+    return "nul\\l" if text == _NULL else text  # COPY reads \l as l, and it is no NULL marker
+
+
+class ChunkConverter:
+    """Converts whole chunks of vocabulary row lines into COPY text (NULL written ``null``):
+    by one regular expression when the columns and the chunk allow it, else row by row."""
+
+    def __init__(self, vocab: VocabFile) -> None:
+        """Prepare the conversion of the rows of ``vocab``."""
+        self.vocab = vocab
+        ptypes = [vocab.table.column(c).portable for c in vocab.columns]
+        self._fields = [copy_text_field(t) for t in ptypes]
+        self._pattern: re.Pattern[bytes] | None = None
+        self._arrays = any(t.is_array for t in ptypes)
+        self._format = b""
+        if ptypes and all(t.base in _KINDS and t.array_dims <= 1 for t in ptypes):
+            parts, formats = [], []
+            for i, (name, ptype) in enumerate(zip(vocab.columns, ptypes, strict=True)):
+                key = json.dumps(name, ensure_ascii=False).encode()
+                kind = "array" if ptype.is_array else _KINDS[ptype.base]
+                parts.append(re.escape((b"{" if i == 0 else b",") + key + b":")
+                             + _PATTERNS[kind])
+                formats.append(b"\x01%s\x02%s" if ptype.is_array else
+                               b"%s" if kind in _BARE else b"%s%s")
+            self._pattern = re.compile(rb"^- " + b"".join(parts) + rb"\}$", re.MULTILINE)
+            self._format = b"\t".join(formats) + b"\n"
+
+    def convert(self, chunk: RowChunk) -> bytes:
+        """The COPY text of the rows of ``chunk``."""
+        fast = self._fast(chunk) if self._pattern is not None else None
+        return fast if fast is not None else self.render(self.vocab.decode_chunk(chunk))
+
+    def _fast(self, chunk: RowChunk) -> bytes | None:
+        assert self._pattern is not None
+        data = chunk.data
+        if chunk.rows != chunk.lines or b"\\u" in data or b'"null"' in data:
+            return None
+        rows = self._pattern.findall(data)
+        if len(rows) != chunk.rows or not rows:  # another layout (spaces, key order)
+            return None
+        flat = rows if isinstance(rows[0], bytes) else itertools.chain.from_iterable(rows)
+        out = (self._format * len(rows)) % tuple(flat)
+        if self._arrays:
+            if b"\\" in out and _ARRAY_WITH_BACKSLASH.search(out):
+                out = _ARRAY_FIELD.sub(_double_array_backslashes, out)
+            out = out.replace(b"\x01\x02null", b"null").translate(_ARRAY_BRACES)
+        return out
+
+    def render(self, rows: Iterable[tuple[Any, ...]]) -> bytes:
+        """Decoded rows as COPY text, one Python value at a time."""
+        fields = self._fields
+        return "".join(
+            "\t".join(_NULL if v is None else _not_null(f(v))
+                      for f, v in zip(fields, row, strict=True)) + "\n"
+            for row in rows).encode()
+
+
+def _copy_pieces(vocab: VocabFile) -> Iterator[bytes]:
+    """The rows of ``vocab`` as COPY text, a chunk at a time."""
+    converter = ChunkConverter(vocab)
+    if not vocab.streaming:
+        for batch in _batches(vocab.rows(), INSERT_BATCH):
+            yield converter.render(batch)
+        return
+    for chunk in vocab.row_chunks():
+        yield converter.convert(chunk)
 
 
 def _copy(conn: sa.Connection, sa_table: sa.Table, vocab: VocabFile) -> int:
     preparer = conn.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(c) for c in vocab.columns)
-    sql = f"COPY {preparer.format_table(sa_table)} ({columns}) FROM STDIN"
+    sql = (f"COPY {preparer.format_table(sa_table)} ({columns}) FROM STDIN "
+           f"WITH (NULL '{_NULL}')")
     raw = conn.connection.dbapi_connection
     assert raw is not None
+    encoding = raw.encoding
+    if encoding != "UTF8":
+        raw.set_client_encoding("UTF8")
     cursor = raw.cursor()
     try:
-        cursor.copy_expert(sql, _TextStream(_copy_lines(vocab)), size=COPY_CHUNK)
+        cursor.copy_expert(sql, CopyStream(read_ahead(_copy_pieces(vocab)), b""),
+                           size=VOCAB_COPY_CHUNK)
         return int(cursor.rowcount)
     finally:
         cursor.close()
+        if encoding != "UTF8":
+            raw.set_client_encoding(encoding)
 
 
 def _batches(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
