@@ -26,8 +26,12 @@ class Interrupted(BaseException):
     """Raised by SIGINT/SIGTERM; not a KeyboardInterrupt, which click would swallow."""
 
 
+_signals_received: list[str] = []
+
+
 def _interrupt(signum: int, _frame: object) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+    _signals_received.append(signal.Signals(signum).name)
+    raise Interrupted(_signals_received[-1])
 
 
 def _first_line(text: str) -> str:
@@ -49,6 +53,18 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
     try:
         app(args=args, prog_name=prog_name, standalone_mode=False)
         return 0
+    except BaseException:
+        # A signal raised inside a driver callback (COPY) comes back as a database error.
+        if _signals_received:
+            print(f"{prog_name}: interrupted; no partial output was kept", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return _report(sys.exc_info()[1], prog_name, verbose)
+
+
+def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
+    """Print ``error`` as one line (with the traceback when ``verbose``); its exit code."""
+    try:
+        raise error or RuntimeError("unknown error")
     except SystemExit as exc:  # typer.Exit inside commands
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
     except typer.Exit as exc:
