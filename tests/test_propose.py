@@ -186,3 +186,70 @@ def test_other_dialects_quote_and_run(sqlite_url: str) -> None:
     children = sorted(data["auto__pet__owner_id__children"]["results"],
                       key=lambda r: r["n_children"])
     assert children == [{"n_children": 0, "n": 150}, {"n_children": 4, "n": 50}]
+
+
+def test_postgresql_profile_samples_large_tables_and_counts_exactly(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlalchemy as sa
+    from synthgate_agent import propose as propose_module
+
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE owner (id integer PRIMARY KEY, score integer, note text); "
+            "INSERT INTO owner SELECT i, CASE WHEN mod(i, 10) = 0 THEN NULL ELSE i END, "
+            "repeat('x', mod(i, 30)) FROM generate_series(1, 20000) AS i; "
+            "CREATE TABLE pet (id integer PRIMARY KEY, owner_id integer REFERENCES owner, "
+            "weight real); "
+            "INSERT INTO pet SELECT i, CASE WHEN mod(i, 7) = 0 THEN NULL ELSE 1 + mod(i, 100) END, "
+            "i * 0.5 FROM generate_series(1, 700) AS i; ANALYZE")
+    engine.dispose()
+    monkeypatch.setattr(propose_module, "SAMPLE_ROWS", 2000)  # owner is large, pet small
+    source = open_source(pg_url)
+    model = reflect_schema(source)
+    proposal = propose(model, config_from_data({}))
+    profile_sql = next(s["query"] for s in proposal.src_stats
+                       if s["name"] == "auto__owner__profile")
+    assert "TABLESAMPLE BERNOULLI" in profile_sql and _is_aggregate(profile_sql)
+    config = _with_proposal(config_from_data({}), proposal.src_stats, proposal.row_generators)
+    data = make_src_stats(source, config)
+    again = make_src_stats(source, config)
+    assert all(again[k]["results"] == v["results"] for k, v in data.items())  # REPEATABLE
+    owner = data["auto__owner__profile"]["results"][0]
+    assert (owner["n"], owner["score__nonnull"], owner["note__nonnull"]) == (20000, 18000, 20000)
+    # a sample of about 2,000 rows: each quantile within a few percent of the exact one
+    for p, value in zip((0.01, 0.05, 0.1), owner["score__q"][:3], strict=True):
+        assert abs(value - p * 20000) < 0.03 * 20000
+    assert abs(owner["score__q"][10] - 10000) < 0.03 * 20000
+    # pet is below SAMPLE_ROWS: its quantiles are those of every row
+    pet = data["auto__pet__profile"]["results"][0]
+    with source.engine.connect() as conn:
+        exact = conn.exec_driver_sql(
+            "SELECT percentile_cont(ARRAY[0.01, 0.5, 0.99]) WITHIN GROUP (ORDER BY weight) "
+            "FROM pet").scalar_one()
+    assert [pet["weight__q"][0], pet["weight__q"][10], pet["weight__q"][20]] == exact
+    assert (pet["n"], pet["owner_id__nonnull"]) == (700, 600)
+    # children per parent: NULL keys count for no parent, owners without pets count as 0
+    children = {r["n_children"]: r["n"] for r in data["auto__pet__owner_id__children"]["results"]}
+    assert children == {0: 19900, 6: 100}
+    source.engine.dispose()
+
+
+def test_dp_children_query_gives_one_row_per_parent(pagila: tuple[Source, OrmModel]) -> None:
+    source, model = pagila
+    bounds: dict[str, dict[str, float]] = {}
+    for _ in range(100):  # give every column that asks for a bound one
+        try:
+            proposal = propose(model, _config({"bounds": bounds}), epsilon=2.0)
+            break
+        except SynthgateError as exc:
+            bounds[str(exc).split("column ")[1].split()[0]] = {"lower": 0, "upper": 2e9}
+    entry = next(s for s in proposal.src_stats
+                 if s["name"] == "auto__rental__customer_id__children")
+    with source.engine.connect() as conn:
+        rows = conn.exec_driver_sql(entry["query"]).fetchall()
+    assert len(rows) == 599  # every customer, once
+    assert sum(r[-1] for r in rows) == 16044  # every rental (at most 100 per customer)
+    data = make_src_stats(source, _with_proposal(_config(), [entry], {}))
+    result = data[entry["name"]]
+    assert all(set(r) == {"n_children", "n"} for r in result["results"]), result

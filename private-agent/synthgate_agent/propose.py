@@ -7,13 +7,18 @@ it proposes is written into ``config.yaml``, so the reviewer sees every query.
 
 Statistic names follow ``auto__<table>__<what>``:
 
-* ``auto__<t>__profile`` — one row, one scan: ``n`` (row count), ``<c>__nonnull`` per
+* ``auto__<t>__profile`` — one row: ``n`` (row count), ``<c>__nonnull`` per
   column, quantiles ``<c>__q`` of numbers and dates (epoch seconds), quantiles
   ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr`` (PostgreSQL) or
-  ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair;
+  ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair. On
+  PostgreSQL the counts come from one parallel scan and the quantiles and correlations from
+  a repeatable Bernoulli sample of about ``SAMPLE_ROWS`` rows (the whole table when
+  ``pg_class.reltuples`` says it is smaller or does not know): sorting every value of a
+  large table once per column costs tens of scans;
 * ``auto__<t>__<c>__freq`` — value frequencies of a low-cardinality column;
 * ``auto__<t>__<a>__<b>__joint`` — joint frequencies of a pair of such columns;
-* ``auto__<t>__<fk columns>__children`` — how many parents have k children;
+* ``auto__<t>__<fk columns>__children`` — how many parents have k children (the children
+  are counted per key by one GROUP BY before the join with the parents);
 * with ``epsilon``: ``auto__<t>__<c>__histogram`` — equal-width bins between public bounds.
 
 On PostgreSQL quantiles are ``percentile_cont`` arrays aligned with ``QUANTILE_PROBS``;
@@ -42,6 +47,10 @@ DEFAULT_TEXT_LENGTH_CAP = 200  # DP text-length histograms clip here unless boun
 DEFAULT_DP_DELTA = 1e-5
 MAX_DP_CHILDREN = 100  # children per parent are clipped here in differentially private counts
 MAX_ALIAS = 60  # PostgreSQL truncates identifiers at 63 bytes, MariaDB at 64
+# Quantiles and correlations of larger PostgreSQL tables come from a sample of about this many
+# rows: the standard error of each quantile's probability is at most 0.5 / sqrt(SAMPLE_ROWS).
+SAMPLE_ROWS = 100_000
+SAMPLE_SEED = 0
 
 # Column-name stems of text columns better filled by a Mimesis provider than from the source.
 KNOWN_KINDS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -250,44 +259,71 @@ def _fk_columns(table: Table, model: OrmModel, config: Config) -> list[ForeignKe
             if fk.ref_table in model.tables and not config.table(fk.ref_table).ignore]
 
 
-def _children_query(sql: _Sql, table: Table, fk: ForeignKey) -> str:
+def _children_per_parent(sql: _Sql, table: Table, fk: ForeignKey) -> tuple[str, str]:
+    """(FROM clause, expression): every parent row ``p`` with its number of children.
+
+    The children are counted per key by one GROUP BY before the join, so the join meets one
+    row per parent rather than every child; children whose key matches no parent (or holds
+    a NULL) count for no parent, as in a join of the rows."""
+    child_keys = ", ".join(sql.q(c) for c in fk.columns)
+    present = " AND ".join(f"{sql.q(c)} IS NOT NULL" for c in fk.columns)
     on = " AND ".join(f"c.{sql.q(c)} = p.{sql.q(r)}" for c, r in
                       zip(fk.columns, fk.ref_columns, strict=True))
-    keys = ", ".join(f"p.{sql.q(r)}" for r in fk.ref_columns)
-    return (
-        f"SELECT n_children, count(*) AS n FROM (SELECT {keys}, count(c.{sql.q(fk.columns[0])}) "
-        f"AS n_children FROM {sql.table(fk.ref_table)} p LEFT JOIN {sql.table(table.name)} c "
-        f"ON {on} GROUP BY {keys}) t GROUP BY n_children"
-    )
+    source = (f"{sql.table(fk.ref_table)} p LEFT JOIN (SELECT {child_keys}, count(*) AS "
+              f"n_children FROM {sql.table(table.name)} WHERE {present} GROUP BY {child_keys}) c "
+              f"ON {on}")
+    return source, "COALESCE(c.n_children, 0)"
+
+
+def _children_query(sql: _Sql, table: Table, fk: ForeignKey) -> str:
+    source, count = _children_per_parent(sql, table, fk)
+    return f"SELECT {count} AS n_children, count(*) AS n FROM {source} GROUP BY {count}"
+
+
+def _sample_percent(sql: _Sql, table: Table) -> str:
+    """The TABLESAMPLE percentage that keeps about ``SAMPLE_ROWS`` rows: decided by the
+    database from its own row estimate (100, the whole table, when it has none)."""
+    regclass = sql.table(table.name).replace("'", "''")
+    # max(): a row even when the name resolves to nothing; a bare subquery: what sqlglot reads
+    return (f"(SELECT coalesce(max(least(100, 100 * {SAMPLE_ROWS} / greatest(reltuples, 1))), "
+            f"100) FROM pg_class WHERE oid = to_regclass('{regclass}'))")
 
 
 def _profile_query(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey]) -> str:
-    parts = ["count(*) AS n"]
+    counts = ["count(*) AS n"]  # exact, from every row
+    shapes: list[str] = []  # quantiles and correlations: from a sample on PostgreSQL
     tname = sql.table(table.name)
     for fk in fks:  # how many children have no parent (the builder keeps that share NULL)
         column = fk.columns[0]
         if len(fk.columns) == 1 and table.column(column).nullable \
                 and _alias_ok(f"{column}__nonnull"):
-            parts.append(f"count({sql.q(column)}) AS {sql.q(column + '__nonnull')}")
+            counts.append(f"count({sql.q(column)}) AS {sql.q(column + '__nonnull')}")
     for col in cols:
         if col.role == "known":
             continue
         alias = f"{col.name}__nonnull"
         if _alias_ok(alias):
-            parts.append(f"count({sql.q(col.name)}) AS {sql.q(alias)}")
+            counts.append(f"count({sql.q(col.name)}) AS {sql.q(alias)}")
         if col.role in ("number", "temporal") and _alias_ok(f"{col.name}__q"):
-            parts.append(f"{sql.quantiles(sql.numeric(col), tname)} AS {sql.q(col.name + '__q')}")
+            shapes.append(f"{sql.quantiles(sql.numeric(col), tname)} AS "
+                          f"{sql.q(col.name + '__q')}")
         if col.role == "text" and _alias_ok(f"{col.name}__len_q"):
-            parts.append(f"{sql.quantiles(sql.length(col), tname)} AS "
-                         f"{sql.q(col.name + '__len_q')}")
+            shapes.append(f"{sql.quantiles(sql.length(col), tname)} AS "
+                          f"{sql.q(col.name + '__len_q')}")
     numeric = _copula_columns(cols)
     for i, a in enumerate(numeric):
         for b in numeric[i + 1:]:
             suffix, expr = sql.correlation(sql.numeric(a), sql.numeric(b))
             alias = f"{a.name}__{b.name}__{suffix}"
             if _alias_ok(alias):
-                parts.append(f"{expr} AS {sql.q(alias)}")
-    return "SELECT " + ", ".join(parts) + f" FROM {tname}"
+                shapes.append(f"{expr} AS {sql.q(alias)}")
+    if sql.dialect != "postgresql" or not shapes:
+        return "SELECT " + ", ".join(counts + shapes) + f" FROM {tname}"
+    # Ordered-set aggregates sort every value they see and keep the scan serial; the counts
+    # stay exact in a parallel scan of their own.
+    return (f"SELECT * FROM (SELECT {', '.join(counts)} FROM {tname}) counts CROSS JOIN "
+            f"(SELECT {', '.join(shapes)} FROM {tname} TABLESAMPLE BERNOULLI "
+            f"({_sample_percent(sql, table)}) REPEATABLE ({SAMPLE_SEED})) shapes")
 
 
 def _copula_columns(cols: list[_Col]) -> list[_Col]:
@@ -307,10 +343,14 @@ def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey
     """Plain aggregate statistics (small counts suppressed by ``make-stats``)."""
     tname = sql.table(table.name)
     profile = stat_name(table.name, "profile")
+    comment = ("row count, null counts, quantiles and correlations of the whole table"
+               if sql.dialect != "postgresql" else
+               f"exact row and null counts; quantiles and correlations exact up to about "
+               f"{SAMPLE_ROWS:,} rows (PostgreSQL's estimate), above that from a repeatable "
+               f"Bernoulli sample of about {SAMPLE_ROWS:,} rows (standard error of each "
+               f"quantile's probability at most {0.5 / math.sqrt(SAMPLE_ROWS):.4f})")
     proposal.src_stats.append(_stat(
-        profile, _profile_query(sql, table, cols, fks), count_column="n",
-        comment="row count, null counts, quantiles and correlations of the whole table (one scan)",
-    ))
+        profile, _profile_query(sql, table, cols, fks), count_column="n", comment=comment))
     proposal.row_count_stats[table.name] = profile
     gens = proposal.row_generators.setdefault(table.name, [])
     categories = [c for c in cols if c.role == "category"]
@@ -473,16 +513,13 @@ def _dp_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
         elif col.role == "known" and col.provider:
             gens.append(_generator(col.provider, None, [col.name]))
     for fk in fks:
-        on = " AND ".join(f"c.{sql.q(c)} = p.{sql.q(r)}" for c, r in
-                          zip(fk.columns, fk.ref_columns, strict=True))
         keys = ", ".join(f"p.{sql.q(r)}" for r in fk.ref_columns)
         name = stat_name(table.name, *fk.columns, "children")
         parent = model.tables[fk.ref_table]
-        count = f"count(c.{sql.q(fk.columns[0])})"
+        source, count = _children_per_parent(sql, table, fk)
         # clipped to a public cap: SmartNoise needs bounds for every numeric column
         query = (f"SELECT {keys}, CASE WHEN {count} > {MAX_DP_CHILDREN} THEN {MAX_DP_CHILDREN} "
-                 f"ELSE {count} END AS n_children FROM {sql.table(fk.ref_table)} p "
-                 f"LEFT JOIN {tname} c ON {on} GROUP BY {keys}")
+                 f"ELSE {count} END AS n_children FROM {source}")
         meta: dict[str, Any] = {"max_ids": 1, "row_privacy": True,
                                 "n_children": {"type": "int", "lower": 0,
                                                "upper": MAX_DP_CHILDREN}}

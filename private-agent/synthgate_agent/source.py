@@ -3,7 +3,7 @@
 This is the only module of the agent that opens connections to the source. Every
 connection it hands out is read only at the database level (not by convention):
 PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
-READ ONLY``, SQLite ``mode=ro``.
+READ ONLY``, SQLite ``mode=ro``. PostgreSQL sessions also get ``WORK_MEM`` for their sorts.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from synthgate_shared.db import check_connection, connection_error, create_engin
 from synthgate_shared.errors import SynthgateError
 
 DEFAULT_TIMEOUT_S = 300.0
+# Sort and hash memory per operation of a PostgreSQL source session: the default 4MB sends
+# the sorts of quantiles and the hash tables of GROUP BYs over large tables to disk.
+WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ def open_source(dsn: str, schema: str | None = None,
     elif backend == "postgresql":
         millis = int(timeout_s * 1000)
         kwargs["connect_args"] = {
-            "options": f"-c default_transaction_read_only=on -c statement_timeout={millis}",
+            "options": f"-c default_transaction_read_only=on -c statement_timeout={millis} "
+                       f"-c work_mem={WORK_MEM}",
             "connect_timeout": 10,
         }
     elif backend in ("mysql", "mariadb"):
