@@ -13,7 +13,13 @@ import pytest
 import sqlalchemy as sa
 import synthgate_builder.cli  # noqa: F401 - registers the commands
 from synthgate_builder.cli.app import app
-from synthgate_builder.generators import assign_columns, load_ssg, render_ssg, write_ssg
+from synthgate_builder.generators import (
+    assign_columns,
+    load_ssg,
+    module_from_text,
+    render_ssg,
+    write_ssg,
+)
 from synthgate_shared.cli import run_app
 from synthgate_shared.config import Config, config_from_data
 from synthgate_shared.errors import SynthgateError
@@ -115,6 +121,18 @@ def test_render_is_readable_valid_python(user_module: str, tmp_path: Path) -> No
     assert ssg.TABLE_GENERATORS["countries"](None) == {}
     story = ssg.STORY_GENERATORS[0](None)
     assert story.send(None)[0] == "users"
+
+
+def test_tables_given_the_connection_are_listed(user_module: str) -> None:
+    """create-data finishes a bulk load in flight before calling these tables' generators."""
+    (Path(user_module + ".py")).write_text(
+        Path(user_module + ".py").read_text()
+        + "\ndef peek(conn):\n    return conn is not None\n")
+    plain = module_from_text(render_ssg(_config(user_module, FULL), _model(), STATS))
+    assert plain.TABLES_USING_DST_DB_CONN == []
+    uses = [*FULL, {"name": "peek", "args": ["dst_db_conn"], "columns_assigned": "country"}]
+    module = module_from_text(render_ssg(_config(user_module, uses), _model(), STATS))
+    assert module.TABLES_USING_DST_DB_CONN == ["users"]
 
 
 def test_locale_is_configurable(user_module: str) -> None:

@@ -445,6 +445,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
     functions: list[str] = []
     table_entries: list[str] = []
     dist_entries: list[str] = []
+    using_connection: list[str] = []
     taken = {"generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS", "STORY_GENERATORS",
              "DISTRIBUTIONS", "Distribution", "assign_columns", "datetime", "Generic",
              *(m for m in (config.row_generators_module, config.story_generators_module) if m)}
@@ -477,6 +478,9 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
                 continue
             call = resolver.call_code(gen, "row_generators_module",
                                       config.row_generators_module, where)
+            if any(ref.code == "dst_db_conn"
+                   for ref in _refs(_parse_value([gen.args, gen.kwargs]))):
+                using_connection.append(name)
             if len(columns) == 1:
                 body.append(f"    row[{columns[0]!r}] = {call}")
             else:
@@ -542,6 +546,10 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
         "# (children_per_parent picks foreign keys per parent). A statistic whose rows were",
         "# all suppressed leaves its columns to the default generators.",
         "DISTRIBUTIONS = {", *dist_entries, "}",
+        "",
+        "# Tables whose row generators are given dst_db_conn: create-data finishes the bulk",
+        "# load in flight before it calls them, so they see every row inserted so far.",
+        f"TABLES_USING_DST_DB_CONN = {sorted(set(using_connection))!r}",
         "",
         "# Story generators, in the order of story_generators in config.yaml.",
         "STORY_GENERATORS = [", *story_entries, "]",

@@ -10,18 +10,23 @@ memory as rows go in; existing unique keys are read once too. Rows go in with ``
 PostgreSQL when no value has to come back, else with multi-row ``INSERT ... RETURNING``
 batches (PostgreSQL, SQLite >= 3.35, MariaDB >= 10.5); SQLite and MariaDB get multi-row
 batches. Story generators run side by side, so their rows are inserted in batches too.
+A COPY batch is made into text a column at a time and sent by a copier thread while the
+next batch is generated (the database and Python work at once); anything else that uses the
+connection waits for it first (``settle``), so statements still run one at a time, in order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import io
 import itertools
 import random
 import time
 import types
 import typing
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -54,10 +59,11 @@ from synthgate_builder.generators import (
     module_from_text,
     render_ssg,
 )
-from synthgate_builder.vocab import CopyStream, advance_sequences, copy_text_field
+from synthgate_builder.vocab import advance_sequences, copy_text_column
 
 BATCH_ROWS = 10_000
-COPY_CHUNK = 1 << 16
+RESERVE_ROWS = 100_000  # PostgreSQL sequence keys taken at a time for COPY batches
+COPY_CHUNK = 1 << 20
 
 Key = tuple[str, tuple[str, ...]]  # (table, columns): a key pool or a unique set
 Rows = dict[str, list[Any]]  # column -> values of a batch (column-major)
@@ -142,6 +148,7 @@ class _Plan:
     samplers: dict[str, ColumnSampler]
     distinct: dict[str, _Unique]  # single-column unique keys drawn with sample_unique
     row_fn: Callable[[Any], dict[str, Any]] | None
+    row_uses_conn: bool  # the row function may use the connection (no COPY in flight then)
     rowgen_columns: set[str]  # filled by ssg.py's row function or a built-in distribution
     returning: list[str]  # database-filled columns other tables need back
     dists: list[_Dist] = dataclasses.field(default_factory=list)
@@ -193,6 +200,10 @@ class _Run:
         self.rows: dict[str, int] = dict.fromkeys(self.generated, 0)
         self.explicit_keys: set[str] = set()
         self.sequences: dict[tuple[str, str], str | None] = {}
+        self.reserved: dict[tuple[str, str], list[Any]] = {}  # sequence keys taken, unused
+        # the COPY of the last batch, sent by the copier thread while the next one is made
+        self.copier = ThreadPoolExecutor(1, thread_name_prefix="synthgate-copy")
+        self.in_flight: Future[None] | None = None
 
     # -- planning --------------------------------------------------------------------------
 
@@ -226,7 +237,13 @@ class _Run:
                     and u.key[1][0] in samplers and u.key[1][0] not in rowgen_columns}
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
-                     distinct, row_fn, rowgen_columns, [], dists)
+                     distinct, row_fn, row_fn is not None and self._uses_connection(name),
+                     rowgen_columns, [], dists)
+
+    def _uses_connection(self, table: str) -> bool:
+        """Whether the table's row generators are given the connection (ssg.py lists them;
+        an ssg.py without the list is assumed to give it to every table)."""
+        return table in getattr(self.ssg, "TABLES_USING_DST_DB_CONN", [table])
 
     def _available(self, name: str, table: str, dist: Distribution,
                    probe: Callable[[], Any]) -> bool:
@@ -366,6 +383,8 @@ class _Run:
 
     def _call_row_fn(self, plan: _Plan, conn: Connection) -> dict[str, Any]:
         assert plan.row_fn is not None
+        if plan.row_uses_conn:
+            self.settle()
         try:
             return plan.row_fn(conn)
         except SynthgateError:
@@ -480,12 +499,10 @@ class _Run:
             self._fill_fk(plan, f, values, everyone, queued=True)
         if plan.row_fn is not None:
             for i in everyone:
-                for column, value in self._call_row_fn(plan, conn).items():
-                    values.setdefault(column, [None] * n)[i] = value
+                _set_row(values, n, i, self._call_row_fn(plan, conn))
         if presets:
             for i, preset in enumerate(presets):
-                for column, value in preset.items():
-                    values.setdefault(column, [None] * n)[i] = value
+                _set_row(values, n, i, preset)
             if any(c in plan.db_filled for c in values):
                 self.explicit_keys.add(plan.name)  # move its sequence past them after the pass
         self._keep_unique(plan, conn, values, presets)
@@ -588,47 +605,81 @@ class _Run:
     # -- inserting -------------------------------------------------------------------------
 
     def _copy(self, conn: Connection, plan: _Plan, columns: list[str], values: Rows) -> None:
-        fields = [copy_text_field(plan.table.column(c).portable) for c in columns]
-        data = [values[c] for c in columns]
-
-        def lines() -> Iterator[str]:
-            for row in zip(*data, strict=True):
-                yield "\t".join("\\N" if v is None else f(v)
-                                for f, v in zip(fields, row, strict=True)) + "\n"
-
+        """Start the COPY of a batch in the background: each column becomes COPY text at
+        once, the rows are joined, and the copier thread sends them while the next batch is
+        made (``settle`` waits for it)."""
+        fields = [copy_text_column(plan.table.column(c).portable)(values[c]) for c in columns]
+        data = "\n".join([*map("\t".join, zip(*fields, strict=True)), ""]).encode()
         preparer = conn.dialect.identifier_preparer
         names = ", ".join(preparer.quote(c) for c in columns)
         sql = f"COPY {preparer.format_table(plan.sa_table)} ({names}) FROM STDIN"
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        cursor = raw.cursor()
-        try:
-            cursor.copy_expert(sql, CopyStream(lines()), size=COPY_CHUNK)
-        finally:
-            cursor.close()
+        self.settle()
+        self.in_flight = self.copier.submit(_copy_in, raw, sql, data)
+
+    def settle(self) -> None:
+        """Wait for the COPY in flight (raising its error): call before any other use of the
+        connection, which must not run while the copier thread uses it."""
+        if self.in_flight is not None:
+            done, self.in_flight = self.in_flight, None
+            done.result()
+
+    def abandon(self) -> None:
+        """Wait for the COPY in flight to end, whatever its outcome (the pass rolls back):
+        the connection must be free before the rollback uses it."""
+        if self.in_flight is not None:
+            done, self.in_flight = self.in_flight, None
+            wait([done])
 
     def _sequence(self, conn: Connection, plan: _Plan, column: str) -> str | None:
         key = (plan.name, column)
         if key not in self.sequences:
+            self.settle()
             preparer = conn.dialect.identifier_preparer
             self.sequences[key] = conn.execute(
                 sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
                 {"t": preparer.format_table(plan.sa_table), "c": column}).scalar()
         return self.sequences[key]
 
-    def _reserve_keys(self, conn: Connection, plan: _Plan, values: Rows, n: int) -> list[str]:
+    def _reserve(self, conn: Connection, plan: _Plan, column: str, need: int,
+                 want: int) -> list[Any] | None:
+        """The keys of ``column`` taken from its PostgreSQL sequence and not used yet, topped
+        up to ``want`` when fewer than ``need``; None when the column has no sequence."""
+        sequence = self._sequence(conn, plan, column)
+        if sequence is None:
+            return None
+        keys = self.reserved.setdefault((plan.name, column), [])
+        if len(keys) < need:
+            self.settle()
+            keys += conn.execute(sa.text("SELECT nextval(:s) FROM generate_series(1, :n)"),
+                                 {"s": sequence, "n": want - len(keys)}).scalars()
+        return keys
+
+    def _reserve_ahead(self, conn: Connection) -> None:
+        """At the start of a pass, while no COPY is in flight, take the first keys of every
+        table (as many as ``_reserve_keys`` will ask for first)."""
+        for name in self.generated:
+            want = min(self.rows_per_pass[name], RESERVE_ROWS)
+            for column in self.plans[name].returning:
+                self._reserve(conn, self.plans[name], column, want, want)
+
+    def _reserve_keys(self, conn: Connection, plan: _Plan, values: Rows, n: int,
+                      ahead: int) -> list[str]:
         """Take the database-filled keys that other rows need from their PostgreSQL
         sequences up front, so the batch can go in with COPY; returns the columns that
-        must still be read back with RETURNING (those without a sequence)."""
+        must still be read back with RETURNING (those without a sequence).
+
+        Keys are taken for ``ahead`` rows at a time (the rows of the table still to come in
+        this pass, at most RESERVE_ROWS), so the COPY in flight is seldom waited for and no
+        key taken is left over at the end of the table's pass."""
         left: list[str] = []
         for column in plan.returning:
-            sequence = self._sequence(conn, plan, column)
-            if sequence is None:
+            keys = self._reserve(conn, plan, column, n, max(min(ahead, RESERVE_ROWS), n))
+            if keys is None:
                 left.append(column)
                 continue
-            values[column] = list(conn.execute(
-                sa.text("SELECT nextval(:s) FROM generate_series(1, :n)"),
-                {"s": sequence, "n": n}).scalars())
+            values[column], self.reserved[(plan.name, column)] = keys[:n], keys[n:]
         return left
 
     def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str]
@@ -648,6 +699,8 @@ class _Run:
         for columns, rows in groups.items():
             part = {c: [values[c][i] for i in rows] for c in columns} if len(groups) > 1 \
                 else {c: values[c] for c in columns}
+            if not self.copy or returning:
+                self.settle()
             if returning:
                 stmt = plan.sa_table.insert().returning(*[plan.sa_table.c[c] for c in returning])
                 result = conn.execute(stmt, _dicts(part, list(columns)))
@@ -725,17 +778,25 @@ class _Run:
             conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
         pending: list[_Pending] = []
         self.pass_start = {key: len(pool) for key, pool in self.pools.items()}
-        for name in self.generated:
-            plan = self.plans[name]
-            left = self.rows_per_pass[name]
-            self.queue_children(plan, left)
-            while left > 0:
-                n = min(left, BATCH_ROWS)
-                values = self.fill(plan, conn, n)
-                returning = self._reserve_keys(conn, plan, values, n) if self.copy \
-                    else plan.returning
-                self.add_rows(conn, plan, values, pending, returning)
-                left -= n
+        if self.copy:
+            self._reserve_ahead(conn)
+        try:
+            for name in self.generated:
+                plan = self.plans[name]
+                left = self.rows_per_pass[name]
+                self.queue_children(plan, left)
+                while left > 0:
+                    n = min(left, BATCH_ROWS)
+                    values = self.fill(plan, conn, n)
+                    returning = self._reserve_keys(conn, plan, values, n, left) if self.copy \
+                        else plan.returning
+                    self.add_rows(conn, plan, values, pending, returning)
+                    left -= n
+            self.settle()
+        finally:  # after an error too: the rollback must not start while a COPY runs
+            if self.in_flight is not None:
+                wait([self.in_flight])
+                self.in_flight = None
         self.queues.clear()
         _Stories(self, conn, pending).run()
         self.close_cycles(conn, pending)
@@ -762,6 +823,25 @@ def _in_sent_order(plan: _Plan, sent: Rows, back: list[dict[str, Any]]
         return [by_key[key] for key in keys]
     except KeyError:  # the database changed the key's form (e.g. padded a CHAR)
         return back
+
+
+def _copy_in(raw: Any, sql: str, data: bytes) -> None:
+    """Run ``COPY ... FROM STDIN`` of ``data`` on the DB-API connection ``raw`` (the driver
+    lets other threads run while the server reads)."""
+    cursor = raw.cursor()
+    try:
+        cursor.copy_expert(sql, io.BytesIO(data), size=COPY_CHUNK)
+    finally:
+        cursor.close()
+
+
+def _set_row(values: Rows, n: int, i: int, row: dict[str, Any]) -> None:
+    """Put ``row``'s values in row ``i`` of a batch of ``n`` rows (new columns start None)."""
+    for column, value in row.items():
+        target = values.get(column)
+        if target is None:
+            target = values[column] = [None] * n
+        target[i] = value
 
 
 def _dicts(values: Rows, columns: list[str]) -> list[dict[str, Any]]:
@@ -942,14 +1022,22 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
     except DBAPIError as exc:
         raise connection_error(exc, engine.url) from None
     dbapi_error = engine.dialect.loaded_dbapi.IntegrityError
-    with conn:
+    with conn, run.copier:
         with conn.begin():
             run.load_state(conn)
         for done in range(num_passes):
             kept = f"pass {done + 1} was rolled back; the {done} pass(es) before it are kept"
             try:
                 with conn.begin():
-                    run.run_pass(conn)
+                    try:
+                        run.run_pass(conn)
+                    except BaseException as exc:
+                        run.abandon()  # the copier thread lets go of the connection first
+                        if not isinstance(exc, Exception):
+                            # interrupted (a signal): the driver may be mid-protocol, so drop
+                            # the connection; the server rolls the pass back
+                            conn.invalidate()
+                        raise
             except (IntegrityError, dbapi_error) as exc:
                 raise SynthgateError(
                     f"a row broke a constraint ({_first_line(exc)}); {kept}",
