@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy.engine import Engine
 from synthgate_shared.db import check_connection, create_engine_for, parse_dsn
+
+from synthgate_builder.inputs import load_inputs
 
 app = typer.Typer(
     name="synthgate-builder",
@@ -47,3 +53,42 @@ def destination_engine(dsn: str) -> Engine:
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
     check_connection(engine)
     return engine
+
+
+_INPUT_PARAMETERS = [
+    ("bundle", Path | None, BundleOption),
+    ("trust", list[Path] | None, TrustOption),
+    ("require_approval", list[Path] | None, RequireApprovalOption),
+    ("config_file", Path, ConfigOption),
+    ("orm_file", Path, OrmOption),
+    ("stats_file", Path, StatsOption),
+]
+
+
+def with_inputs(*, vocab: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command whose first parameter is ``inputs: BuilderInputs`` the input options every
+    builder command shares (``--bundle/--trust/--require-approval``, or the loose files, and
+    ``--vocab-dir`` when ``vocab``), and run it inside ``load_inputs``."""
+    shared = [*_INPUT_PARAMETERS, *([("vocab_dir", Path, VocabDirOption)] if vocab else [])]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+        params = own + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                          default=default, annotation=annotation)
+                        for name, annotation, default in shared]
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            given = {name: kwargs.pop(name) for name, _, _ in shared}
+            with load_inputs(given["bundle"], given["trust"] or [],
+                             given["require_approval"] or [], given["config_file"],
+                             given["orm_file"], given["stats_file"],
+                             given.get("vocab_dir", Path("."))) as inputs:
+                command(inputs, **kwargs)
+
+        # Typer reads the options from the signature and the type hints
+        run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return decorate

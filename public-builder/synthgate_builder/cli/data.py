@@ -10,23 +10,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
 from synthgate_builder.cli.app import (
-    BundleOption,
-    ConfigOption,
     DsnOption,
-    OrmOption,
-    RequireApprovalOption,
     SchemaOption,
-    StatsOption,
-    TrustOption,
     YesOption,
     app,
+    with_inputs,
 )
-from synthgate_builder.inputs import load_inputs
+from synthgate_builder.inputs import BuilderInputs
 from synthgate_builder.populate import create_data, remove_data
 
 
 @app.command("create-data")
+@with_inputs()
 def create_data_command(
+    inputs: BuilderInputs,
     num_passes: int = typer.Option(1, "--num-passes", min=1, help="Passes to run; each adds "
                                    "num_rows_per_pass rows per table in one transaction."),
     scale: float | None = typer.Option(
@@ -39,17 +36,10 @@ def create_data_command(
                                   "written by create-generators."),
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
 ) -> None:
     """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, Path(".")) as inputs, Progress(
+    with Progress(
             TextColumn("create-data"), BarColumn(), MofNCompleteColumn(), TextColumn("passes"),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("passes", total=num_passes)
@@ -65,24 +55,18 @@ def create_data_command(
 
 
 @app.command("remove-data")
+@with_inputs()
 def remove_data_command(
+    inputs: BuilderInputs,
     yes: bool = YesOption,
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
 ) -> None:
     """Delete every row of the generated tables (vocabulary tables are kept), children
     first. Asks first unless --yes."""
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, Path(".")) as inputs:
-        if not yes:
-            typer.confirm(f"Delete the rows of the generated tables in {mask_dsn(engine.url)}?",
-                          abort=True)
-        deleted = remove_data(engine, inputs.orm, inputs.config, schema)
+    if not yes:
+        typer.confirm(f"Delete the rows of the generated tables in {mask_dsn(engine.url)}?",
+                      abort=True)
+    deleted = remove_data(engine, inputs.orm, inputs.config, schema)
     typer.echo(f"deleted {sum(deleted.values())} rows from {len(deleted)} tables")

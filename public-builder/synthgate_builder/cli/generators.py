@@ -6,57 +6,34 @@ from pathlib import Path
 
 import typer
 
-from synthgate_builder.cli.app import (
-    BundleOption,
-    ConfigOption,
-    ForceOption,
-    OrmOption,
-    RequireApprovalOption,
-    StatsOption,
-    TrustOption,
-    app,
-)
+from synthgate_builder.cli.app import ForceOption, app, with_inputs
 from synthgate_builder.generators import render_ssg, write_ssg
-from synthgate_builder.inputs import load_inputs
+from synthgate_builder.inputs import BuilderInputs
 
 
 @app.command("create-generators")
+@with_inputs()
 def create_generators(
+    inputs: BuilderInputs,
     force: bool = ForceOption,
     out: Path = typer.Option(Path("ssg.py"), "--out", help="Where to write the module."),
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
 ) -> None:
     """Write ssg.py: one row generator function per table from config.yaml, SRC_STATS from
     src-stats.yaml, and the story generators. Checks every generator name and argument."""
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, Path(".")) as inputs:
-        write_ssg(inputs.config, inputs.orm, inputs.stats, out, force)
-        tables = sum(1 for t in inputs.orm.tables
-                     if not inputs.config.table(t).ignore
-                     and not inputs.config.table(t).vocabulary_table)
-        stories = len(inputs.config.story_generators)
+    write_ssg(inputs.config, inputs.orm, inputs.stats, out, force)
+    tables = sum(1 for t in inputs.orm.tables
+                 if not inputs.config.table(t).ignore
+                 and not inputs.config.table(t).vocabulary_table)
+    stories = len(inputs.config.story_generators)
     typer.echo(f"wrote {out}: {tables} table generators, {stories} story generators")
 
 
 @app.command("validate-config")
-def validate_config(
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
-) -> None:
+@with_inputs()
+def validate_config(inputs: BuilderInputs) -> None:
     """Check config.yaml against orm.yaml and src-stats.yaml without writing anything: keys,
     tables, columns, generator names and arguments, SRC_STATS references, statistics."""
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, Path(".")) as inputs:
-        render_ssg(inputs.config, inputs.orm, inputs.stats)
-        generators = sum(len(inputs.config.table(t).row_generators) for t in inputs.orm.tables)
+    render_ssg(inputs.config, inputs.orm, inputs.stats)
+    generators = sum(len(inputs.config.table(t).row_generators) for t in inputs.orm.tables)
     typer.echo(f"config is valid: {len(inputs.orm.tables)} tables, {generators} row generators, "
                f"{len(inputs.stats)} statistics")

@@ -11,30 +11,21 @@ from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.errors import SynthgateError
 
 from synthgate_builder.cli.app import (
-    BundleOption,
-    ConfigOption,
     DsnOption,
-    OrmOption,
-    RequireApprovalOption,
     SchemaOption,
-    StatsOption,
-    TrustOption,
     app,
+    with_inputs,
 )
-from synthgate_builder.inputs import load_inputs
+from synthgate_builder.inputs import BuilderInputs
 from synthgate_builder.report import THRESHOLDS, parse_thresholds, run_report
 
 
 @app.command("report")
+@with_inputs()
 def report_command(
+    inputs: BuilderInputs,
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Where report.html and "
                                  "report.md are written."),
     scale: float = typer.Option(1.0, "--scale", help="The --scale of create-data: row counts "
@@ -46,13 +37,10 @@ def report_command(
     """Compare the synthetic database with the source statistics of src-stats.yaml (no access
     to the source): distances per column, children per parent, correlations, keys."""
     thresholds = parse_thresholds(fail_under)
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, Path(".")) as inputs:
-        ignored = {n for n, t in inputs.config.tables.items() if t.ignore}
-        engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
-        report, problems = run_report(engine, schema, inputs.orm, inputs.stats, out_dir,
-                                      thresholds, ignored, scale,
-                                      inputs.config.vocabulary_tables())
+    ignored = {n for n, t in inputs.config.tables.items() if t.ignore}
+    engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+    report, problems = run_report(engine, schema, inputs.orm, inputs.stats, out_dir,
+                                  thresholds, ignored, scale, inputs.config.vocabulary_tables())
     table = Table(title="synthgate fidelity report")
     table.add_column("figure")
     table.add_column("value", justify="right")

@@ -2,47 +2,32 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from synthgate_shared.db import mask_dsn
 
 from synthgate_builder.cli.app import (
-    BundleOption,
-    ConfigOption,
     DsnOption,
-    OrmOption,
-    RequireApprovalOption,
     SchemaOption,
-    StatsOption,
-    TrustOption,
-    VocabDirOption,
     YesOption,
     app,
     destination_engine,
+    with_inputs,
 )
-from synthgate_builder.inputs import load_inputs
+from synthgate_builder.inputs import BuilderInputs
 from synthgate_builder.vocab import load_vocab, remove_vocab
 
 
 @app.command("create-vocab")
+@with_inputs(vocab=True)
 def create_vocab(
+    inputs: BuilderInputs,
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
-    vocab_dir: Path = VocabDirOption,
 ) -> None:
     """Load every vocabulary table from its <table>.yaml[.gz] file (parents first, one
     transaction, COPY on PostgreSQL), then move sequences past the loaded keys."""
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, vocab_dir) as inputs:
-        files = inputs.vocab_files
-        loaded = load_vocab(destination_engine(dsn), inputs.orm, inputs.config, files, schema)
+    loaded = load_vocab(destination_engine(dsn), inputs.orm, inputs.config, inputs.vocab_files,
+                        schema)
     for name, rows in loaded.items():
         typer.echo(f"loaded {name}: {rows} rows")
     if not loaded:
@@ -50,25 +35,19 @@ def create_vocab(
 
 
 @app.command("remove-vocab")
+@with_inputs()
 def remove_vocab_command(
+    inputs: BuilderInputs,
     yes: bool = YesOption,
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
-    bundle: Path | None = BundleOption,
-    trust: list[Path] | None = TrustOption,
-    require_approval: list[Path] | None = RequireApprovalOption,
-    config_file: Path = ConfigOption,
-    orm_file: Path = OrmOption,
-    stats_file: Path = StatsOption,
 ) -> None:
     """Delete every row of the vocabulary tables, children first (asks unless --yes)."""
-    with load_inputs(bundle, trust or [], require_approval or [], config_file, orm_file,
-                     stats_file, Path(".")) as inputs:
-        engine = destination_engine(dsn)
-        names = ", ".join(inputs.config.vocabulary_tables()) or "none"
-        if not yes:
-            typer.confirm(f"Delete every row of the vocabulary tables ({names}) in "
-                          f"{mask_dsn(engine.url)}?", abort=True)
-        removed = remove_vocab(engine, inputs.orm, inputs.config, schema)
+    engine = destination_engine(dsn)
+    names = ", ".join(inputs.config.vocabulary_tables()) or "none"
+    if not yes:
+        typer.confirm(f"Delete every row of the vocabulary tables ({names}) in "
+                      f"{mask_dsn(engine.url)}?", abort=True)
+    removed = remove_vocab(engine, inputs.orm, inputs.config, schema)
     for name, rows in removed.items():
         typer.echo(f"removed {name}: {rows} rows")
