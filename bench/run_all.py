@@ -5,7 +5,8 @@
 Each case measures the synthgate command and its baseline in the same run, at the default
 size and at twice the size. ``--big`` adds the memory goal (create-data of 10,000,000 rows
 and make-vocab of 10,000,000 rows, each below 500 MB peak); it takes long, so it is off by
-default. A case that fails is recorded with its error and the others still run.
+default (``--only big`` runs just these). A case that fails is recorded with its error and
+the others still run.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every default size")
-    parser.add_argument("--only", default="", help="comma-separated cases, e.g. 1,6")
+    parser.add_argument("--only", default="",
+                        help="comma-separated cases, e.g. 1,6 (big: the memory checks)")
     parser.add_argument("--big", action="store_true",
                         help="also run the 10,000,000-row memory checks (long)")
     args = parser.parse_args()
@@ -137,7 +139,7 @@ def main() -> int:
         except Exception as exc:  # one broken case must not hide the others' figures
             results.append(_failed(key, exc))
         announce(f"cases {key} done")
-    if args.big:
+    if args.big or "big" in wanted:
         for big in (big_create_data, big_make_vocab):
             try:
                 results.append(big())

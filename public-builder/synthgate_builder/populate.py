@@ -13,6 +13,12 @@ batches. Story generators run side by side, so their rows are inserted in batche
 A COPY batch is made into text a column at a time and sent by a copier thread while the
 next batch is generated (the database and Python work at once); anything else that uses the
 connection waits for it first (``settle``), so statements still run one at a time, in order.
+
+Memory: a run keeps every key its foreign keys draw from and every value of the unique keys
+it must check, so both are compact: a pool holds one NumPy array per key column (8 bytes a
+key for integer columns), a checked unique key only 64-bit hashes of its values. A unique
+key that is unique by construction (it has the counter, or a column drawn by
+``sample_unique``) is not checked and keeps nothing, nor are database-filled keys.
 """
 
 from __future__ import annotations
@@ -20,18 +26,18 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import io
-import itertools
 import random
 import time
 import types
 import typing
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -130,8 +136,13 @@ class _Dist:
 
 @dataclasses.dataclass
 class _Unique:
+    """A unique key; ``made`` lists its columns whose values are unique by construction (the
+    counter, a column drawn by ``sample_unique``): then the key needs no check unless a story
+    or a row function gave one of them a value."""
+
     name: str
     key: Key
+    made: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass
@@ -167,6 +178,116 @@ class _Pending:
     keys: list[tuple[Any, ...]]  # primary-key values of the rows to update
 
 
+class _Pool:
+    """The keys of a parent table that foreign keys draw from: one NumPy array per key
+    column, int64 for integer columns (8 bytes a key) and object arrays otherwise (a pointer
+    to the value), grown by doubling. A value an int64 cannot hold turns its column into
+    an object array."""
+
+    def __init__(self, integer: Sequence[bool]) -> None:
+        self.size = 0
+        self.columns = [np.empty(1024, dtype=np.int64 if i else object) for i in integer]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, columns: Sequence[Sequence[Any]]) -> None:
+        """Append the keys of ``columns`` (one sequence per key column) that have no NULL."""
+        if any(None in c for c in columns):
+            keep = [i for i, key in enumerate(zip(*columns, strict=True)) if None not in key]
+            columns = [[c[i] for i in keep] for c in columns]
+        n = len(columns[0])
+        if n == 0:
+            return
+        end = self.size + n
+        for j, values in enumerate(columns):
+            target = self.columns[j]
+            new = np.asarray(values) if target.dtype == np.int64 else None
+            if new is None or new.dtype.kind != "i":
+                new = np.fromiter(values, dtype=object, count=n)
+                if target.dtype == np.int64:
+                    target = target.astype(object)
+            if end > len(target):
+                target = np.concatenate([target[:self.size],
+                                         np.empty(max(end, 2 * len(target)) - self.size,
+                                                  dtype=target.dtype)])
+            target[self.size:end] = new
+            self.columns[j] = target
+        self.size = end
+
+    def rows(self, index: npt.NDArray[np.int64]) -> list[list[Any]]:
+        """The keys at positions ``index``, one list per key column."""
+        return [c[index].tolist() for c in self.columns]
+
+
+class _Hashes:
+    """The values a unique key has taken, as 64-bit hashes (8 bytes a key instead of about
+    150 for a set of tuples), in sorted NumPy blocks merged like a binary counter, so a
+    lookup searches a few blocks and each hash is merged a few times.
+
+    Equal values have equal hashes, so no repeat is missed; two different values with the
+    same hash (about one chance in 30 million at a million keys) only make a row's values
+    be generated again."""
+
+    def __init__(self) -> None:
+        self.blocks: list[npt.NDArray[np.int64]] = []
+
+    def hits(self, hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Whether each of ``hashes`` is in the set."""
+        found = np.zeros(len(hashes), dtype=bool)
+        for block in self.blocks:
+            at = np.minimum(np.searchsorted(block, hashes), len(block) - 1)
+            found |= block[at] == hashes
+        return found
+
+    def add(self, hashes: npt.NDArray[np.int64]) -> None:
+        """Add ``hashes``."""
+        if not len(hashes):
+            return
+        self.blocks.append(np.sort(hashes))
+        while len(self.blocks) > 1 and len(self.blocks[-2]) <= len(self.blocks[-1]):
+            last = self.blocks.pop()
+            self.blocks[-1] = np.sort(np.concatenate([self.blocks[-1], last]))
+
+
+def _hash_keys(keys: Iterable[Any], count: int = -1) -> npt.NDArray[np.int64]:
+    return np.fromiter(map(hash, keys), dtype=np.int64, count=count)
+
+
+def _key_hashes(columns: Sequence[Sequence[Any]]
+                ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The rows of a batch whose key (one sequence per column) has no NULL, and the hashes
+    of their keys: of the value for a one-column key, of the tuple otherwise."""
+    keys: Sequence[Any] = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+    if any(None in c for c in columns):
+        rows = np.array([i for i, key in enumerate(zip(*columns, strict=True))
+                         if None not in key], dtype=np.intp)
+        return rows, _hash_keys((keys[i] for i in rows.tolist()), len(rows))
+    return np.arange(len(keys)), _hash_keys(keys, len(keys))
+
+
+def _repeats(hashes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Whether each hash equals an earlier one of the array."""
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    out = np.zeros(len(hashes), dtype=bool)
+    out[order[1:]] = ordered[1:] == ordered[:-1]
+    return out
+
+
+@dataclasses.dataclass
+class _Queue:
+    """This pass's values of a children_per_parent foreign key, one list per column."""
+
+    columns: list[list[Any]]
+    taken: int = 0
+
+    def take(self, n: int) -> list[list[Any]]:
+        """The next ``n`` values of each column (fewer once the queue runs out)."""
+        start, self.taken = self.taken, min(self.taken + n, len(self.columns[0]))
+        return [c[start:self.taken] for c in self.columns]
+
+
 class _Run:
     """One ``create_data`` run: plans, key pools, unique sets and counters."""
 
@@ -191,16 +312,17 @@ class _Run:
         self.closing = {(name, id(fk)) for name, fk in cycle_edges(model)}
         self.plans = {n: self._plan(n) for n in self.generated}
         self.rows_per_pass = self._rows_per_pass(scale)
-        self.queues: dict[int, Iterator[tuple[Any, ...]]] = {}  # id(_Fk) -> this pass's keys
+        self.queues: dict[int, _Queue] = {}  # id(_Fk) -> this pass's keys
         self.pass_start: dict[Key, int] = {}  # pool sizes when the pass began
-        self.pools: dict[Key, list[tuple[Any, ...]]] = {}
-        self.seen: dict[Key, set[tuple[Any, ...]]] = {}
+        self.pools: dict[Key, _Pool] = {}  # only the pools some foreign key draws from
+        self.seen: dict[Key, _Hashes] = {}  # only the unique keys that must be checked
         self.exclude: dict[Key, set[Any]] = {}  # keys in the table before the run
         self.counters: dict[str, int] = {}
         self.rows: dict[str, int] = dict.fromkeys(self.generated, 0)
         self.explicit_keys: set[str] = set()
         self.sequences: dict[tuple[str, str], str | None] = {}
-        self.reserved: dict[tuple[str, str], list[Any]] = {}  # sequence keys taken, unused
+        # sequence keys taken, unused
+        self.reserved: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
         # the COPY of the last batch, sent by the copier thread while the next one is made
         self.copier = ThreadPoolExecutor(1, thread_name_prefix="synthgate-copy")
         self.in_flight: Future[None] | None = None
@@ -235,6 +357,12 @@ class _Run:
                     if c not in fk_columns and c != counter}
         distinct = {u.key[1][0]: u for u in uniques if len(u.key[1]) == 1
                     and u.key[1][0] in samplers and u.key[1][0] not in rowgen_columns}
+        # the counter and sample_unique's sequences (not its random types) never repeat
+        made = {c for c in distinct if samplers[c].capacity is not None}
+        if counter:
+            made.add(counter)
+        for unique in uniques:
+            unique.made = frozenset(made.intersection(unique.key[1]))
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
                      distinct, row_fn, row_fn is not None and self._uses_connection(name),
@@ -349,11 +477,29 @@ class _Run:
 
     # -- state read once per run --------------------------------------------------------------
 
-    def _select(self, conn: Connection, key: Key) -> list[tuple[Any, ...]]:
+    def _select(self, conn: Connection, key: Key) -> Iterator[list[tuple[Any, ...]]]:
+        """The key's values in the table (rows without NULL), a batch of rows at a time."""
         table = self.sa_tables[key[0]]
         cols = [table.c[c] for c in key[1]]
-        stmt = sa.select(*cols).where(*(c.isnot(None) for c in cols))
-        return [tuple(r) for r in conn.execute(stmt)]
+        stmt = (sa.select(*cols).where(*(c.isnot(None) for c in cols))
+                .execution_options(yield_per=BATCH_ROWS))
+        for rows in conn.execute(stmt).partitions():
+            yield [tuple(r) for r in rows]
+
+    def _load_pool(self, conn: Connection, key: Key) -> _Pool:
+        table = self.model.table(key[0])
+        pool = _Pool([table.column(c).portable.base in INTEGER_TYPES
+                      and not table.column(c).portable.is_array for c in key[1]])
+        for rows in self._select(conn, key):
+            pool.add(list(zip(*rows, strict=True)))
+        return pool
+
+    def _load_hashes(self, conn: Connection, key: Key) -> _Hashes:
+        seen = _Hashes()
+        one = len(key[1]) == 1
+        for rows in self._select(conn, key):
+            seen.add(_hash_keys((r[0] for r in rows) if one else rows, len(rows)))
+        return seen
 
     def load_state(self, conn: Connection) -> None:
         """Read key pools, existing unique keys and counter starts from the destination."""
@@ -369,11 +515,12 @@ class _Run:
         for plan in self.plans.values():
             for f in plan.fks:
                 if f.mode != "null" and f.pool not in self.pools:
-                    self.pools[f.pool] = self._select(conn, f.pool)
+                    self.pools[f.pool] = self._load_pool(conn, f.pool)
             for u in plan.uniques:
-                self.seen[u.key] = set(self._select(conn, u.key))
+                if not u.made:
+                    self.seen[u.key] = self._load_hashes(conn, u.key)
             for u in plan.distinct.values():
-                self.exclude[u.key] = {k[0] for k in self.seen[u.key]}
+                self.exclude[u.key] = {r[0] for rows in self._select(conn, u.key) for r in rows}
             if plan.counter:
                 column = plan.sa_table.c[plan.counter]
                 top = conn.execute(sa.select(sa.func.max(column))).scalar()
@@ -411,18 +558,25 @@ class _Run:
             if spec is None:
                 continue
             pool = self.pools[f.pool]
-            parents = pool[self.pass_start.get(f.pool, 0):] or pool
+            first = self.pass_start.get(f.pool, 0)
+            parents = range(first if first < len(pool) else 0, len(pool))
             nonnull = round(total * spec.nonnull_share)
+            keys: list[list[Any]]
             if parents and nonnull and spec.results is not None:
-                keys = children_per_parent(parents, self.rng, spec.results, total=nonnull,
-                                           stat_name=spec.stat, parents_total=spec.parents_total,
-                                           min_count=spec.min_count)
+                index = children_per_parent(parents, self.rng, spec.results, total=nonnull,
+                                            stat_name=spec.stat,
+                                            parents_total=spec.parents_total,
+                                            min_count=spec.min_count)
+                keys = pool.rows(np.array(index, dtype=np.int64))
+            elif nonnull:
+                keys = self._draw(plan, f, nonnull)
             else:
-                keys = self._draw(plan, f, nonnull) if nonnull else []
+                keys = [[] for _ in f.fk.columns]
             if nonnull < total:
-                keys += [(None,) * len(f.fk.columns)] * (total - nonnull)
-                keys = [keys[i] for i in self.rng.permutation(len(keys))]
-            self.queues[id(f)] = iter(keys)
+                order = self.rng.permutation(total).tolist()
+                padded = [c + [None] * (total - nonnull) for c in keys]
+                keys = [[c[i] for i in order] for c in padded]
+            self.queues[id(f)] = _Queue(keys)
 
     def _samples(self, plan: _Plan, column: str, n: int) -> list[Any]:
         """Default values; distinct ones (past the existing keys) for a unique column."""
@@ -436,11 +590,12 @@ class _Run:
             raise SynthgateError(f"cannot keep {unique.name} ({column}) of table {plan.name}: "
                                  f"{exc.what}", where=f"table {plan.name}", fix=exc.fix) from None
 
-    def _draw(self, plan: _Plan, f: _Fk, n: int) -> list[tuple[Any, ...]]:
+    def _draw(self, plan: _Plan, f: _Fk, n: int) -> list[list[Any]]:
+        """``n`` keys drawn at random from the whole pool, one list per column."""
         pool = self.pools[f.pool]
         if not pool:
             if f.nullable:
-                return [(None,) * len(f.fk.columns)] * n
+                return [[None] * n for _ in f.fk.columns]
             label = f.fk.name or f"({', '.join(f.fk.columns)})"
             ref = f.fk.ref_table
             fix = ("run create-vocab first" if self.config.table(ref).vocabulary_table
@@ -448,34 +603,34 @@ class _Run:
             raise SynthgateError(
                 f"foreign key {label} of table {plan.name} needs rows of table {ref}, "
                 "which has none", where=mask_dsn(self.engine.url), fix=fix)
-        return [pool[i] for i in self.rng.integers(0, len(pool), size=n)]
+        return pool.rows(self.rng.integers(0, len(pool), size=n))
 
     def _fill_fk(self, plan: _Plan, f: _Fk, values: Rows, rows: Sequence[int],
                  queued: bool = False) -> None:
         n = len(rows)
         queue = self.queues.get(id(f)) if queued else None
-        drawn: list[tuple[Any, ...]]
+        drawn: list[list[Any]]
         if queue is not None:
-            drawn = list(itertools.islice(queue, n))
-            if len(drawn) < n:  # rows beyond the pass's count (stories): from the pool
-                drawn += self._draw(plan, f, n - len(drawn))
+            drawn = queue.take(n)
+            if len(drawn[0]) < n:  # rows beyond the pass's count (stories): from the pool
+                more = self._draw(plan, f, n - len(drawn[0]))
+                drawn = [a + b for a, b in zip(drawn, more, strict=True)]
         elif f.mode == "null" or (f.mode == "later" and f.nullable):
-            drawn = [(None,) * len(f.fk.columns)] * n
-        elif f.mode == "later":  # deferred NOT NULL: an existing parent, or a placeholder
-            if self.pools[f.pool]:
-                drawn = self._draw(plan, f, n)
-            else:
-                samples = [self._sampler(plan.table, c).sample(n, self.rng)
-                           for c in f.fk.columns]
-                drawn = list(zip(*samples, strict=True))
+            drawn = [[None] * n for _ in f.fk.columns]
+        elif f.mode == "later" and not self.pools[f.pool]:
+            # deferred NOT NULL with no parent yet: a placeholder
+            drawn = [self._sampler(plan.table, c).sample(n, self.rng) for c in f.fk.columns]
         else:
             drawn = self._draw(plan, f, n)
-        for j, column in enumerate(f.fk.columns):
+        for column, drawn_values in zip(f.fk.columns, drawn, strict=True):
             if column in plan.rowgen_columns:
                 continue
+            if len(rows) == len(values[column]):  # the whole batch, in order
+                values[column] = drawn_values
+                continue
             target = values[column]
-            for i, value in zip(rows, drawn, strict=True):
-                target[i] = value[j]
+            for i, value in zip(rows, drawn_values, strict=True):
+                target[i] = value
 
     def fill(self, plan: _Plan, conn: Connection, n: int,
              presets: list[dict[str, Any]] | None = None) -> Rows:
@@ -497,26 +652,44 @@ class _Run:
             self.counters[plan.name] = start + n
         for f in plan.fks:
             self._fill_fk(plan, f, values, everyone, queued=True)
+        given: set[str] = set()  # columns a row function or a story gave values to
         if plan.row_fn is not None:
             for i in everyone:
-                _set_row(values, n, i, self._call_row_fn(plan, conn))
+                row = self._call_row_fn(plan, conn)
+                given.update(row)
+                _set_row(values, n, i, row)
         if presets:
             for i, preset in enumerate(presets):
+                given.update(preset)
                 _set_row(values, n, i, preset)
             if any(c in plan.db_filled for c in values):
                 self.explicit_keys.add(plan.name)  # move its sequence past them after the pass
-        self._keep_unique(plan, conn, values, presets)
+        self._keep_unique(plan, conn, values, presets, given)
         return values
 
+    def _checked(self, plan: _Plan, conn: Connection, given: set[str]) -> list[_Unique]:
+        """The unique keys of ``plan`` to check in a batch. A key unique by construction is
+        checked from the first batch where a story or a row function gave a value to one of
+        the columns that make it unique: its values are read from the table then."""
+        out = []
+        for unique in plan.uniques:
+            if unique.key not in self.seen:
+                if not unique.made & given:
+                    continue
+                self.settle()
+                self.seen[unique.key] = self._load_hashes(conn, unique.key)
+            out.append(unique)
+        return out
+
     def _keep_unique(self, plan: _Plan, conn: Connection, values: Rows,
-                     presets: list[dict[str, Any]] | None) -> None:
+                     presets: list[dict[str, Any]] | None, given: set[str]) -> None:
         """Regenerate the values of rows that break a unique key, up to the configured tries."""
+        checked = self._checked(plan, conn, given)
         tries = 0
         while True:
-            clash = self._first_clash(plan, values)
-            if clash is None:
+            unique, rows, hashes = self._first_clash(checked, values)
+            if unique is None:
                 break
-            unique, rows = clash
             tries += 1
             exhausted = tries > self.tries
             if exhausted or not self._regenerate(plan, conn, values, unique, rows, presets):
@@ -530,27 +703,21 @@ class _Run:
                     fix="give these columns a generator with more distinct values, lower "
                     "num_rows_per_pass, or raise max-unique-constraint-tries",
                 )
-        for unique in plan.uniques:
-            seen = self.seen[unique.key]
-            cols = [values[c] for c in unique.key[1]]
-            seen.update(k for k in zip(*cols, strict=True) if None not in k)
+        for unique, batch in zip(checked, hashes, strict=True):
+            self.seen[unique.key].add(batch)
 
-    def _first_clash(self, plan: _Plan, values: Rows) -> tuple[_Unique, list[int]] | None:
-        for unique in plan.uniques:
-            seen = self.seen[unique.key]
-            batch: set[tuple[Any, ...]] = set()
-            clashes: list[int] = []
-            cols = [values[c] for c in unique.key[1]]
-            for i, key in enumerate(zip(*cols, strict=True)):
-                if None in key:
-                    continue
-                if key in seen or key in batch:
-                    clashes.append(i)
-                else:
-                    batch.add(key)
-            if clashes:
-                return unique, clashes
-        return None
+    def _first_clash(self, checked: list[_Unique], values: Rows
+                     ) -> tuple[_Unique | None, list[int], list[npt.NDArray[np.int64]]]:
+        """The first unique key the batch breaks and its rows that repeat a value (of the
+        table or of an earlier row); with none, the hashes of each key's values."""
+        hashes = []
+        for unique in checked:
+            rows, batch = _key_hashes([values[c] for c in unique.key[1]])
+            clashes = rows[self.seen[unique.key].hits(batch) | _repeats(batch)]
+            if len(clashes):
+                return unique, clashes.tolist(), []
+            hashes.append(batch)
+        return None, [], hashes
 
     def _regenerate(self, plan: _Plan, conn: Connection, values: Rows, unique: _Unique,
                     rows: list[int], presets: list[dict[str, Any]] | None) -> bool:
@@ -643,17 +810,19 @@ class _Run:
         return self.sequences[key]
 
     def _reserve(self, conn: Connection, plan: _Plan, column: str, need: int,
-                 want: int) -> list[Any] | None:
+                 want: int) -> npt.NDArray[np.int64] | None:
         """The keys of ``column`` taken from its PostgreSQL sequence and not used yet, topped
         up to ``want`` when fewer than ``need``; None when the column has no sequence."""
         sequence = self._sequence(conn, plan, column)
         if sequence is None:
             return None
-        keys = self.reserved.setdefault((plan.name, column), [])
+        keys = self.reserved.get((plan.name, column), np.empty(0, dtype=np.int64))
         if len(keys) < need:
             self.settle()
-            keys += conn.execute(sa.text("SELECT nextval(:s) FROM generate_series(1, :n)"),
+            taken = conn.execute(sa.text("SELECT nextval(:s) FROM generate_series(1, :n)"),
                                  {"s": sequence, "n": want - len(keys)}).scalars()
+            keys = np.concatenate([keys, np.fromiter(taken, dtype=np.int64)])
+        self.reserved[(plan.name, column)] = keys
         return keys
 
     def _reserve_ahead(self, conn: Connection) -> None:
@@ -679,7 +848,7 @@ class _Run:
             if keys is None:
                 left.append(column)
                 continue
-            values[column], self.reserved[(plan.name, column)] = keys[:n], keys[n:]
+            values[column], self.reserved[(plan.name, column)] = keys[:n].tolist(), keys[n:]
         return left
 
     def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str]
@@ -719,13 +888,8 @@ class _Run:
         for key, pool in self.pools.items():
             if key[0] != plan.name:
                 continue
-            cols = []
-            for c in key[1]:
-                if c in values and not (back and c in back[0]):
-                    cols.append(values[c])
-                else:
-                    cols.append([row.get(c) for row in back or []])
-            pool.extend(k for k in zip(*cols, strict=True) if None not in k)
+            pool.add([values[c] if c in values and not (back and c in back[0])
+                      else [row.get(c) for row in back or []] for c in key[1]])
 
     def _pending(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None,
                  pending: list[_Pending], presets: list[dict[str, Any]] | None) -> None:
@@ -764,7 +928,7 @@ class _Run:
                     .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(item.fk.fk.columns)}))
             params = [{**{f"k_{i}": k for i, k in enumerate(key)},
                        **{f"v_{i}": v for i, v in enumerate(value)}}
-                      for key, value in zip(item.keys, drawn, strict=True)]
+                      for key, value in zip(item.keys, zip(*drawn, strict=True), strict=True)]
             for start in range(0, len(params), BATCH_ROWS):
                 conn.execute(stmt, params[start:start + BATCH_ROWS])
 
