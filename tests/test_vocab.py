@@ -512,9 +512,8 @@ def test_server_rendered_export_is_exact_and_loads_by_chunks(
     _fill(src_url, model, rows)
     config = _config("typed")
     source = open_source(src_url)
-    with source.engine.connect() as conn:
-        sa_table = orm_to_metadata(model, "postgresql").tables["typed"]
-        assert agent_vocab.pg_json_lines_query(conn, sa_table, model.table("typed")) is not None
+    sa_table = orm_to_metadata(model, "postgresql").tables["typed"]
+    assert agent_vocab.pg_json_lines_query(sa_table, model.table("typed")) is not None
 
     # the server path and the Python codec write files that read back the same
     export_vocab(source, model, config, tmp_path / "server", True, None, False)
@@ -550,6 +549,64 @@ def test_server_rendered_export_is_exact_and_loads_by_chunks(
                 == {"typed": len(rows)}
         dst.dispose()
         assert _checksums(dst_url) == want, (folder, fast)
+
+
+@pytest.mark.postgres
+def test_plain_copy_text_export_equals_the_server_json_lines(
+        pg_url_factory: Callable[[], str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables of plain types leave PostgreSQL as plain COPY text and become row lines in
+    Python: byte for byte the lines row_to_json gives, over many blocks, for NULLs, control
+    characters, COPY's own escapes, BC and infinite dates, and any session DateStyle."""
+    columns = [
+        Column("id", "integer", False, True), Column("i2", "smallint"), Column("i8", "bigint"),
+        Column("b", "boolean"), Column("n", "numeric(14,4)"), Column("nn", "numeric"),
+        Column("c", "char(3)"), Column("vc", "varchar(60)"), Column("t", "text"),
+        Column("dt", "date"), Column("tm", "time"), Column("ts", "timestamp"),
+        Column("u", "uuid"), Column("e", "enum:mood"), Column("tsv", "tsvector"),
+        Column('odd %s "name"\\', "text"),
+    ]
+    model = OrmModel(SourceFingerprint("postgresql"), {"typed": Table("typed", columns, ["id"])},
+                     enums={"mood": ["sad", "ok", "happy"]})
+    texts = [*TRICKY_TEXT, "ctl\x01\x02\x1f", "vt\x0b bs\x08 ff\x0c", "\\N", "\\", '"\\N"',
+             '\\"', "ends with backslash\\"]
+    rows: list[dict[str, Any]] = []
+    for i in range(3000):
+        text = texts[i % len(texts)]
+        rows.append({
+            "id": i, "i2": i % 7 - 3, "i8": 2**63 - 1 - i, "b": [True, False, None][i % 3],
+            "n": decimal.Decimal("-1234567890.1230"),
+            "nn": [decimal.Decimal(v) for v in ("NaN", "1E+40", "1.10", "-0.000")][i % 4],
+            "c": "ab", "vc": text[:60], "t": text, "dt": dt.date(1999, 12, 31),
+            "tm": dt.time(23, 59, 59, 123456), "ts": dt.datetime(2024, 2, 29, 12, 0, 0, i),
+            "u": uuid.UUID(int=i * 0x1234567), "e": "happy", "tsv": "'fat':2 'r\\\\at':3",
+            'odd %s "name"\\': text,
+        })
+        if i % 10 == 5:  # NULL in every nullable column
+            rows[-1] = {"id": i}
+    src_url = pg_url_factory()
+    _fill(src_url, model, rows)
+    engine = sa.create_engine(src_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO typed (id, dt, ts) VALUES (5000, '0044-03-15 BC', "
+            "'0044-03-15 10:00:01.5 BC'), (5001, 'infinity', '-infinity'), "
+            "(5002, '12000-01-01', '12000-01-01 00:00:00')")
+        conn.exec_driver_sql(f"ALTER DATABASE {sa.make_url(src_url).database} "
+                             "SET DateStyle = 'SQL, DMY'")
+    engine.dispose()
+    source, config = open_source(src_url), _config("typed")
+    sa_table = orm_to_metadata(model, "postgresql").tables["typed"]
+    assert agent_vocab.pg_copy_text_query(sa_table, model.table("typed")) is not None
+    monkeypatch.setattr(agent_vocab, "COPY_BUFFER", 4096)  # many blocks
+    export_vocab(source, model, config, tmp_path / "text", False, None, False)
+    with monkeypatch.context() as patch:
+        patch.setattr(agent_vocab, "pg_copy_text_query", lambda *_args: None)
+        export_vocab(source, model, config, tmp_path / "json", False, None, False)
+    text_file = (tmp_path / "text" / "typed.yaml").read_bytes()
+    assert text_file == (tmp_path / "json" / "typed.yaml").read_bytes()
+    assert b'"ctl\\u0001\\u0002\\u001f"' in text_file and b"vt\\u000b bs\\b ff\\f" in text_file
+    assert yaml.safe_load(text_file)["row_count"] == len(rows) + 3
 
 
 @pytest.mark.postgres

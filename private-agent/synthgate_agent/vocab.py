@@ -1,10 +1,12 @@
 """make-vocab: export the vocabulary tables of the source into vocabulary files.
 
-On PostgreSQL the server renders each row as its JSON line (``row_to_json``, with casts that
-keep every value exact in the codec's conventions) and ``COPY ... TO STDOUT`` streams the
-lines straight into the (gzip) writer in large blocks, so Python never touches a single row.
-Tables with a column type the server cannot render that way, and other databases, stream
-from a server-side cursor through the Python codec. Memory stays flat however large the
+On PostgreSQL, ``COPY ... TO STDOUT`` streams the rows in large blocks. Tables of plain
+types (integers, booleans, text, numerics, dates, timestamps, uuids) come as plain COPY
+text, the cheapest output PostgreSQL has, which ``CopyTextConverter`` turns into row lines a
+block at a time; tables with other types ask the server for each row's JSON line
+(``row_to_json``, with casts that keep every value exact in the codec's conventions). Types
+neither way writes exactly, and other databases, stream from a server-side cursor through
+the Python codec. Memory stays flat however large the
 table; the file appears under its final name only when complete.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
+import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -102,6 +106,11 @@ def _stream_rows(conn: sa.Connection, sa_table: sa.Table, table: Table) -> Itera
 _PG_JSON_AS_IS = frozenset(
     {"smallint", "integer", "bigint", "boolean", "char", "varchar", "text", "date", "time",
      "timetz", "timestamp", "timestamptz", "uuid", "enum", "tsvector"})
+# types whose plain COPY text (DateStyle ISO) is the value the codec writes: bare JSON tokens
+# (after coalesce(x::text, 'null')) and the contents of JSON strings
+_COPY_BARE = frozenset({"smallint", "integer", "bigint", "boolean"})
+_COPY_QUOTED = frozenset(
+    {"numeric", "date", "time", "char", "varchar", "text", "enum", "tsvector", "uuid"})
 
 
 def pg_json_expression(column: str, ptype: PortableType) -> str | None:
@@ -124,33 +133,139 @@ def pg_json_expression(column: str, ptype: PortableType) -> str | None:
     return None
 
 
-def pg_json_lines_query(conn: sa.Connection, sa_table: sa.Table, table: Table) -> str | None:
+def _copy_text_expression(column: str, ptype: PortableType) -> tuple[str, bool] | None:
+    """(the SQL expression over the quoted ``column`` whose COPY text is the value's JSON
+    token, or the inside of its JSON string; whether it is a string) or None."""
+    if ptype.is_array:
+        return None
+    if ptype.base in _COPY_BARE:
+        return f"coalesce({column}::text, 'null')", False
+    if ptype.base in _COPY_QUOTED:
+        return column, True
+    if ptype.base == "timestamp":  # to_json writes ISO 8601 with a T, and BC its own way
+        return (f"CASE WHEN isfinite({column}) AND {column} >= '0001-01-01' "
+                f"THEN replace({column}::text, ' ', 'T') ELSE to_json({column}) #>> '{{}}' END",
+                True)
+    return None
+
+
+def _pg_quote(name: str) -> str:
+    """A quoted PostgreSQL identifier for a statement sent as it is (COPY takes no parameters,
+    so a % stays single, unlike in SQLAlchemy's quoting for psycopg2)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _pg_table(sa_table: sa.Table) -> str:
+    return ".".join(_pg_quote(part) for part in (sa_table.schema, sa_table.name) if part)
+
+
+def _order_by(table: Table) -> str:
+    return ", ".join(_pg_quote(c) for c in _order_columns(table))
+
+
+def pg_json_lines_query(sa_table: sa.Table, table: Table) -> str | None:
     """A query giving each row of ``table`` as its vocabulary line (``- {...}``) in key order;
     None when a column needs the Python codec."""
-    preparer = conn.dialect.identifier_preparer
     parts = []
     for column in table.columns:
-        quoted = preparer.quote(column.name)
+        quoted = _pg_quote(column.name)
         expression = pg_json_expression(quoted, column.portable)
         if expression is None:
             return None
         parts.append(f"{expression} AS {quoted}")
-    order = ", ".join(preparer.quote(c) for c in _order_columns(table))
     # r.* is the whole row even when a column is named r
     return (f"SELECT '- ' || row_to_json(r.*)::text FROM (SELECT {', '.join(parts)} "
-            f"FROM {preparer.format_table(sa_table)} ORDER BY {order}) r")
+            f"FROM {_pg_table(sa_table)} ORDER BY {_order_by(table)}) r")
 
 
-def _copy_json_lines(conn: sa.Connection, query: str, out: IO[bytes], name: str) -> int:
-    """Stream the lines of ``query`` into ``out``; returns the number of rows."""
+# COPY text leaves these control characters raw (and writes \v for vertical tab); JSON
+# wants them as \uXXXX, so a block holding one takes the row-by-row way
+_RAW_CONTROLS = bytes(range(0x20)).replace(b"\t", b"").replace(b"\n", b"")
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\(.)")
+
+
+def _copy_text_value(field: str) -> str:
+    """The value a (non-NULL) field of COPY text stands for."""
+    return _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), field)
+
+
+class CopyTextConverter:
+    """Turns blocks of whole lines of PostgreSQL COPY text (the columns of
+    ``pg_copy_text_query``) into vocabulary row lines: per block, by a few whole-block
+    operations and one formatting of all its fields, never a Python step per row."""
+
+    def __init__(self, names: Sequence[str], quoted: Sequence[bool]) -> None:
+        """Prepare the lines of columns ``names`` (``quoted``: written as JSON strings)."""
+        self._quoted = list(quoted)
+        self._keys = [json.dumps(n, ensure_ascii=False) for n in names]
+        pieces = [k.replace("%", "%%") + (':"%s"' if q else ":%s")
+                  for k, q in zip(self._keys, quoted, strict=True)]
+        self._template = ("- {" + ",".join(pieces) + "}\n").encode()
+        self._columns = len(self._keys)
+        self._strings = any(quoted)
+
+    def __call__(self, block: bytes) -> bytes:
+        """The row lines of ``block`` (whole COPY text lines)."""
+        rows = block.count(b"\n")
+        if not rows:
+            return b""
+        if len(block.translate(None, _RAW_CONTROLS)) != len(block) or b"\\v" in block:
+            return self._lines_one_by_one(block)
+        if self._strings and b'"' in block:
+            block = block.replace(b'"', b'\\"')  # COPY already escapes \\ \n \r \t as JSON does
+        fields = block[:-1].replace(b"\n", b"\t").split(b"\t")
+        if len(fields) != rows * self._columns:
+            raise SynthgateError("the database sent rows of an unexpected shape",
+                                 fix="export the vocabulary again")
+        lines = (self._template * rows) % tuple(fields)
+        # only NULL is COPY's \N: a backslash in a value comes as \\
+        return lines.replace(b'"\\N"', b"null") if b"\\N" in block else lines
+
+    def _lines_one_by_one(self, block: bytes) -> bytes:
+        """The row lines of ``block``, each value decoded from COPY text and JSON-encoded."""
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        lines = []
+        for line in block.decode("utf-8").split("\n")[:-1]:
+            values = []
+            for key, quoted, field in zip(self._keys, self._quoted, line.split("\t"),
+                                          strict=True):
+                if field == "\\N":
+                    text = "null"
+                elif quoted:
+                    text = dumps(_copy_text_value(field))
+                else:
+                    text = field
+                values.append(f"{key}:{text}")
+            lines.append("- {" + ",".join(values) + "}\n")
+        return "".join(lines).encode()
+
+
+def pg_copy_text_query(sa_table: sa.Table, table: Table) -> tuple[str, CopyTextConverter] | None:
+    """A query whose plain COPY text the returned converter turns into the vocabulary lines of
+    ``table`` in key order (the cheapest export: PostgreSQL renders no JSON); None when a
+    column type needs ``pg_json_lines_query``."""
+    parts, quoted = [], []
+    for column in table.columns:
+        found = _copy_text_expression(_pg_quote(column.name), column.portable)
+        if found is None:
+            return None
+        parts.append(found[0])
+        quoted.append(found[1])
+    query = f"SELECT {', '.join(parts)} FROM {_pg_table(sa_table)} ORDER BY {_order_by(table)}"
+    return query, CopyTextConverter(table.column_names, quoted)
+
+
+def _copy_lines(conn: sa.Connection, sql: str, out: IO[bytes], name: str,
+                convert: Callable[[bytes], bytes] | None = None) -> int:
+    """Stream the output of the COPY statement ``sql`` (through ``convert``) into ``out`` as
+    row lines; returns the number of rows."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     encoding = raw.encoding
     if encoding != "UTF8":
         raw.set_client_encoding("UTF8")
-    sink = RowLineSink(out)
-    # CSV with a quote and a delimiter that JSON never holds raw: each line comes out as is
-    sql = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    sink = RowLineSink(out, convert)
     cursor = raw.cursor()
     try:
         with io.BufferedWriter(sink, buffer_size=COPY_BUFFER) as buffered:
@@ -170,17 +285,36 @@ def _copy_json_lines(conn: sa.Connection, query: str, out: IO[bytes], name: str)
             raw.set_client_encoding(encoding)
 
 
+def _pg_copy_statement(conn: sa.Connection, sa_table: sa.Table, table: Table
+                       ) -> tuple[str, CopyTextConverter | None] | None:
+    """The COPY statement that exports ``table`` from PostgreSQL and the converter its output
+    needs (None: it already is row lines); None when its types need the Python codec."""
+    plain = pg_copy_text_query(sa_table, table)
+    if plain is not None:
+        query, convert = plain
+        conn.exec_driver_sql("SET LOCAL DateStyle TO ISO, YMD")  # the text to_json writes
+        return f"COPY ({query}) TO STDOUT", convert
+    lines = pg_json_lines_query(sa_table, table)
+    if lines is None:
+        return None
+    # CSV with a quote and a delimiter that JSON never holds raw: each line comes out as is
+    return (f"COPY ({lines}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')",
+            None)
+
+
 def _write_table(conn: sa.Connection, sa_table: sa.Table, table: Table, raw: IO[bytes],
                  compress: bool) -> int:
     """Write the vocabulary file of ``table`` into ``raw``; returns the number of rows."""
-    query = pg_json_lines_query(conn, sa_table, table) if conn.dialect.name == "postgresql" \
-        else None
-    if query is None:
+    copy = None
+    if conn.dialect.name == "postgresql":
+        copy = _pg_copy_statement(conn, sa_table, table)
+    if copy is None:
         with vocab_text_writer(raw, compress) as text:
             return write_vocab(text, table, _stream_rows(conn, sa_table, table))
+    statement, convert = copy
     with vocab_binary_writer(raw, compress) as out:
         out.write(vocab_header(table).encode())
-        count = _copy_json_lines(conn, query, out, table.name)
+        count = _copy_lines(conn, statement, out, table.name, convert)
         out.write(vocab_footer(count).encode())
     return count
 
