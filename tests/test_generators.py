@@ -105,7 +105,7 @@ def test_render_is_readable_valid_python(user_module: str, tmp_path: Path) -> No
     assert f"import {user_module}" in text
     assert "generic = Generic(locale='en')" in text
     assert "row['first_name'] = generic.person.first_name()" in text
-    assert "generic.person.email(domains=['gmail.com', 'ucl.ac.uk'], unique=True)" in text
+    assert "unique_users_email(domains=['gmail.com', 'ucl.ac.uk'])" in text
     assert "generic.person.identifier(mask='@@##@@@@')" in text
     assert f"{user_module}.age(query_results=SRC_STATS['age_stats'], scale=2)" in text
     assert f"{user_module}.story(generic, count=2)" in text

@@ -7,7 +7,12 @@ provider), ``module.function`` or a plain function name of ``row_generators_modu
 ``'"@@##@@@@"'``, which are string constants. Everything is checked while rendering, so a
 misspelt generator or argument fails before any row is written.
 
-This module also holds the two helpers that a rendered ``ssg.py`` imports at run time.
+A Mimesis method given ``unique: true`` (``generic.person.email``) would make its values from
+``uuid4``, which ``--seed`` does not reach: ``ssg.py`` calls it without ``unique``, from the
+seeded ``generic``, through a ``UniqueDraws`` that draws again while a value repeats one
+already made, so the same seed gives the same values.
+
+This module also holds the helpers that a rendered ``ssg.py`` imports at run time.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mimesis import Generic
+from mimesis import Choice, Generic
 from mimesis.locales import Locale
 from synthgate_shared.config import Config, RowGenerator, StoryGenerator
 from synthgate_shared.errors import SynthgateError
@@ -68,6 +73,39 @@ def assign_columns(value: Any, table: str, generator: str,
             fix="return a tuple with one value per column, in the order of columns_assigned",
         )
     return dict(zip(columns, value, strict=True))
+
+
+class UniqueDraws:
+    """A Mimesis method that config.yaml gives ``unique: true``, called without it (so its
+    values come from the seeded ``generic``): a value that repeats one made before in the run
+    is drawn again, up to ``max_tries`` times in a row. The values made are kept as 64-bit
+    hashes (two values with the same hash only cost a draw)."""
+
+    def __init__(self, method: Callable[..., Any], where: str,
+                 max_tries: int = Config().max_unique_constraint_tries) -> None:
+        self.method = method
+        self.where = where
+        self.max_tries = max_tries
+        self.made: set[int] = set()
+
+    def restart(self, max_tries: int) -> None:
+        """Start a run: forget the values made and allow ``max_tries`` draws per value."""
+        self.made.clear()
+        self.max_tries = max_tries
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for _ in range(self.max_tries):
+            value = self.method(*args, **kwargs)
+            key = hash(value)
+            if key not in self.made:
+                self.made.add(key)
+                return value
+        name = getattr(self.method, "__qualname__", repr(self.method))
+        raise SynthgateError(
+            f"{name} with unique: true repeated a value {self.max_tries} times in a row "
+            f"(after {len(self.made)} distinct values)", where=self.where,
+            fix="give it more values to draw from (e.g. more domains), lower "
+            "num_rows_per_pass, or raise max-unique-constraint-tries")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,9 +361,35 @@ class _Resolver:
             )
         return typing.cast(Callable[..., Any], obj)
 
+    def without_unique(self, gen: RowGenerator, where: str) -> RowGenerator | None:
+        """``gen`` without its ``unique`` argument when it is a Mimesis method given
+        ``unique=True`` that means distinct values across calls (not ``choice``, whose
+        ``unique`` means distinct items in one sequence); None otherwise."""
+        if not gen.name.strip().startswith("generic."):
+            return None
+        func = self.resolve(gen.name, "row_generators_module", None, where)[1]
+        try:
+            params = list(inspect.signature(func).parameters)
+        except (TypeError, ValueError):
+            return None
+        if isinstance(func, Choice) or "unique" not in params:
+            return None
+        at = params.index("unique")
+        args, kwargs = list(gen.args), dict(gen.kwargs)
+        if len(args) > at:  # given by position: the arguments after it go by name
+            unique = args[at]
+            kwargs.update(zip(params[at + 1:], args[at + 1:], strict=False))
+            args = args[:at]
+        else:
+            unique = kwargs.pop("unique", None)
+        if unique is not True:
+            return None
+        return gen.model_copy(update={"args": args, "kwargs": kwargs})
+
     def call_code(self, gen: RowGenerator | StoryGenerator, module_key: str,
-                  module_name: str | None, where: str) -> str:
-        """Check one generator entry and render its call as Python source."""
+                  module_name: str | None, where: str, callee: str | None = None) -> str:
+        """Check one generator entry and render its call as Python source (a call of
+        ``callee`` instead, with the same arguments, when given)."""
         code, func = self.resolve(gen.name, module_key, module_name, where)
         args = [_parse_value(a) for a in gen.args]
         kwargs = {k: _parse_value(v) for k, v in (gen.kwargs or {}).items()}
@@ -344,7 +408,7 @@ class _Resolver:
                     gen.name, where)
         parts = [_render_value(a) for a in args]
         parts += [f"{k}={_render_value(v)}" for k, v in kwargs.items()]
-        return f"{code}({', '.join(parts)})"
+        return f"{callee or code}({', '.join(parts)})"
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -446,8 +510,10 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
     table_entries: list[str] = []
     dist_entries: list[str] = []
     using_connection: list[str] = []
+    unique_draws: dict[str, str] = {}  # ssg.py name -> the generator it calls
     taken = {"generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS", "STORY_GENERATORS",
              "DISTRIBUTIONS", "Distribution", "assign_columns", "datetime", "Generic",
+             "UniqueDraws", "UNIQUE_DRAWS",
              *(m for m in (config.row_generators_module, config.story_generators_module) if m)}
     for name, table in model.tables.items():
         tconf = config.table(name)
@@ -476,8 +542,15 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
                 dists.append(f"        {builtin_distribution(gen, table, stats, where)!r},")
                 by_dist += len(columns)
                 continue
-            call = resolver.call_code(gen, "row_generators_module",
-                                      config.row_generators_module, where)
+            plain = resolver.without_unique(gen, where)
+            if plain is None:
+                call = resolver.call_code(gen, "row_generators_module",
+                                          config.row_generators_module, where)
+            else:
+                draws = _python_name(f"unique_{name}_{'_'.join(columns)}", taken)
+                unique_draws[draws] = f"UniqueDraws({plain.name.strip()}, {where!r})"
+                call = resolver.call_code(plain, "row_generators_module",
+                                          config.row_generators_module, where, callee=draws)
             if any(ref.code == "dst_db_conn"
                    for ref in _refs(_parse_value([gen.args, gen.kwargs]))):
                 using_connection.append(name)
@@ -523,7 +596,8 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
         "",
         "from mimesis import Generic",
         "",
-        "from synthgate_builder.generators import Distribution, assign_columns  # noqa: F401",
+        "from synthgate_builder.generators import Distribution, UniqueDraws, assign_columns"
+        "  # noqa: F401",
         "",
         *[f"import {m}  # noqa: E402" for m in modules],
         "",
@@ -533,6 +607,12 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
         "",
         "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen.",
         "SRC_STATS = " + pprint.pformat(stats, width=96, sort_dicts=False),
+        "",
+        "# Mimesis generators given unique: true. Mimesis would make their values from uuid4,",
+        "# which --seed does not reach, so these call them without unique (from the seeded",
+        "# generic) and draw again while a value repeats one already made in the run.",
+        *[f"{draws} = {declaration}" for draws, declaration in unique_draws.items()],
+        f"UNIQUE_DRAWS = [{', '.join(unique_draws)}]",
         "",
         "",
     ]

@@ -19,6 +19,11 @@ it must check, so both are compact: a pool holds one NumPy array per key column 
 key for integer columns), a checked unique key only 64-bit hashes of its values. A unique
 key that is unique by construction (it has the counter, or a column drawn by
 ``sample_unique``) is not checked and keeps nothing, nor are database-filled keys.
+
+A foreign key whose columns are also a unique key (one-to-one) is unique by construction too:
+its parents are drawn without replacement from the parents no row holds yet (hashes of the
+keys taken), both when it is drawn as rows go in and when it closes a cycle at the end of the
+pass; a nullable one is left NULL once the parents run out.
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ class _Fk:
     nullable: bool
     self_ref: bool
     children: _Children | None = None
+    unique: _Unique | None = None  # a unique key over exactly these columns (one-to-one)
 
 
 @dataclasses.dataclass
@@ -137,8 +143,8 @@ class _Dist:
 @dataclasses.dataclass
 class _Unique:
     """A unique key; ``made`` lists its columns whose values are unique by construction (the
-    counter, a column drawn by ``sample_unique``): then the key needs no check unless a story
-    or a row function gave one of them a value."""
+    counter, a column drawn by ``sample_unique``, a one-to-one foreign key): then the key needs
+    no check unless a story or a row function gave one of them a value."""
 
     name: str
     key: Key
@@ -176,6 +182,36 @@ class _Pending:
     plan: _Plan
     fk: _Fk
     keys: list[tuple[Any, ...]]  # primary-key values of the rows to update
+    # a one-to-one key: the rows' values now (NULL or stand-ins), None where one is NULL
+    held: list[tuple[Any, ...] | None] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class _Parents:
+    """The parents a one-to-one foreign key can still point at: ``taken`` holds the hashes of
+    the keys the child's rows hold (never stand-ins), ``index`` the pool positions not taken
+    nor drawn yet, with the hashes of their keys, as far as ``upto`` of the pool. ``stale``:
+    a story gave keys, which may be in ``index``."""
+
+    taken: _Hashes
+    index: npt.NDArray[np.int64] = dataclasses.field(
+        default_factory=lambda: np.empty(0, dtype=np.int64))
+    hashes: npt.NDArray[np.int64] = dataclasses.field(
+        default_factory=lambda: np.empty(0, dtype=np.int64))
+    upto: int = 0
+    stale: bool = False
+    noted: bool = False  # a note said that the parents ran out
+
+    def remove(self, pick: npt.NDArray[np.int64]) -> None:
+        """Drop the distinct positions ``pick`` of ``index``: the entries after the last
+        ``len(pick)`` fill the holes, so a draw costs its size, not the pool's."""
+        end = len(self.index) - len(pick)
+        tail = np.ones(len(pick), dtype=bool)
+        tail[pick[pick >= end] - end] = False
+        holes = pick[pick < end]
+        fill = np.arange(end, len(self.index))[tail]
+        self.index[holes], self.hashes[holes] = self.index[fill], self.hashes[fill]
+        self.index, self.hashes = self.index[:end], self.hashes[:end]
 
 
 class _Pool:
@@ -317,6 +353,8 @@ class _Run:
         self.pools: dict[Key, _Pool] = {}  # only the pools some foreign key draws from
         self.seen: dict[Key, _Hashes] = {}  # only the unique keys that must be checked
         self.exclude: dict[Key, set[Any]] = {}  # keys in the table before the run
+        self.parents: dict[int, _Parents] = {}  # id(_Fk) -> parents of a one-to-one key
+        self.stand_ins: dict[int, list[ColumnSampler]] = {}  # id(_Fk) -> stand-in makers
         self.counters: dict[str, int] = {}
         self.rows: dict[str, int] = dict.fromkeys(self.generated, 0)
         self.explicit_keys: set[str] = set()
@@ -363,6 +401,13 @@ class _Run:
             made.add(counter)
         for unique in uniques:
             unique.made = frozenset(made.intersection(unique.key[1]))
+        for f in fks:  # (a row function's values are checked as any other)
+            if f.mode != "null" and f.children is None and not rowgen_columns & set(
+                    f.fk.columns):
+                f.unique = next((u for u in uniques if set(u.key[1]) == set(f.fk.columns)),
+                                None)
+                if f.unique is not None:  # parents are drawn without replacement
+                    f.unique.made = frozenset(f.unique.key[1])
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
                      distinct, row_fn, row_fn is not None and self._uses_connection(name),
@@ -516,6 +561,8 @@ class _Run:
             for f in plan.fks:
                 if f.mode != "null" and f.pool not in self.pools:
                     self.pools[f.pool] = self._load_pool(conn, f.pool)
+                if f.unique is not None:
+                    self.parents[id(f)] = _Parents(self._load_hashes(conn, f.unique.key))
             for u in plan.uniques:
                 if not u.made:
                     self.seen[u.key] = self._load_hashes(conn, u.key)
@@ -605,6 +652,92 @@ class _Run:
                 "which has none", where=mask_dsn(self.engine.url), fix=fix)
         return pool.rows(self.rng.integers(0, len(pool), size=n))
 
+    def _unique_hashes(self, f: _Fk, columns: Sequence[Sequence[Any]]
+                       ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """``_key_hashes`` of one-to-one key values given in the foreign key's column order,
+        hashed in the order of its unique key (as the table's values are read)."""
+        assert f.unique is not None
+        return _key_hashes([columns[f.fk.columns.index(c)] for c in f.unique.key[1]])
+
+    def _free_parents(self, f: _Fk) -> _Parents:
+        """The parents of a one-to-one key that no row holds, the pool's new rows included
+        (parent keys are distinct: only the new ones and, after a story, all are looked up)."""
+        parents = self.parents[id(f)]
+        pool = self.pools[f.pool]
+        if parents.upto < len(pool):
+            new = np.arange(parents.upto, len(pool), dtype=np.int64)
+            hashes = self._unique_hashes(f, pool.rows(new))[1]
+            free = ~parents.taken.hits(hashes)
+            parents.index = np.concatenate([parents.index, new[free]])
+            parents.hashes = np.concatenate([parents.hashes, hashes[free]])
+            parents.upto = len(pool)
+        if parents.stale:
+            free = ~parents.taken.hits(parents.hashes)
+            parents.index, parents.hashes = parents.index[free], parents.hashes[free]
+            parents.stale = False
+        return parents
+
+    def _distinct(self, plan: _Plan, f: _Fk, n: int) -> list[list[Any]]:
+        """``n`` keys of a one-to-one foreign key, one list per column: parents no row holds,
+        drawn without replacement from the whole pool. When fewer are free, random rows get
+        them and the others NULL; a NOT NULL key stops the pass instead."""
+        parents = self._free_parents(f)
+        k = min(n, len(parents.index))
+        if k < n:
+            ref = f.fk.ref_table
+            what = (f"foreign key {f.fk.name or '(' + ', '.join(f.fk.columns) + ')'} of "
+                    f"table {plan.name} is unique: {n} row(s) need a row of {ref} each, and "
+                    f"only {k} row(s) of {ref} are not taken")
+            if not f.nullable:
+                raise SynthgateError(
+                    what, where=f"{plan.name}.{', '.join(f.fk.columns)}",
+                    fix=f"raise num_rows_per_pass of {ref} to at least that of {plan.name}, "
+                    f"or lower {plan.name}'s")
+            if not parents.noted:
+                parents.noted = True
+                self.notes.append(f"{plan.name}.{', '.join(f.fk.columns)}: {what}; the other "
+                                  "rows were left NULL")
+        pick = self.rng.choice(len(parents.index), size=k, replace=False) if k \
+            else np.empty(0, dtype=np.int64)
+        drawn = self.pools[f.pool].rows(parents.index[pick])
+        parents.remove(pick)
+        if k == n:
+            return drawn
+        out: list[list[Any]] = [[None] * n for _ in f.fk.columns]
+        for i, row in zip(self.rng.choice(n, size=k, replace=False).tolist(),
+                          zip(*drawn, strict=True), strict=True):
+            for column, value in zip(out, row, strict=True):
+                column[i] = value
+        return out
+
+    def _stand_ins(self, plan: _Plan, f: _Fk, n: int) -> list[list[Any]]:
+        """Values for a NOT NULL one-to-one key until its cycle is closed: distinct, and none
+        a key that a row holds, as the unique key is checked at once (the foreign key at
+        commit). They come from one sequence of distinct values per run, so they never
+        repeat the stand-ins still in the table."""
+        assert f.unique is not None
+        samplers = self.stand_ins.setdefault(
+            id(f), [self._sampler(plan.table, c) for c in f.fk.columns])
+        first = f.fk.columns.index(f.unique.key[1][0])
+        taken = self.parents[id(f)].taken
+        out: list[list[Any]] = [[] for _ in f.fk.columns]
+        for _ in range(self.tries):
+            need = n - len(out[0])
+            if not need:
+                break
+            drawn = [s.sample_unique(need, self.rng) if j == first else s.sample(need, self.rng)
+                     for j, s in enumerate(samplers)]
+            rows, hashes = self._unique_hashes(f, drawn)
+            keep = rows[~taken.hits(hashes)].tolist()
+            for column, values in zip(out, drawn, strict=True):
+                column += [values[i] for i in keep]
+        if len(out[0]) < n:
+            raise SynthgateError(
+                f"cannot find {n} stand-in values for foreign key ({', '.join(f.fk.columns)}) "
+                f"of table {plan.name} that no row holds", where=f"table {plan.name}",
+                fix="raise max-unique-constraint-tries")
+        return out
+
     def _fill_fk(self, plan: _Plan, f: _Fk, values: Rows, rows: Sequence[int],
                  queued: bool = False) -> None:
         n = len(rows)
@@ -617,6 +750,10 @@ class _Run:
                 drawn = [a + b for a, b in zip(drawn, more, strict=True)]
         elif f.mode == "null" or (f.mode == "later" and f.nullable):
             drawn = [[None] * n for _ in f.fk.columns]
+        elif f.mode == "later" and f.unique is not None:
+            drawn = self._stand_ins(plan, f, n)
+        elif f.unique is not None:
+            drawn = self._distinct(plan, f, n)
         elif f.mode == "later" and not self.pools[f.pool]:
             # deferred NOT NULL with no parent yet: a placeholder
             drawn = [self._sampler(plan.table, c).sample(n, self.rng) for c in f.fk.columns]
@@ -891,6 +1028,25 @@ class _Run:
             pool.add([values[c] if c in values and not (back and c in back[0])
                       else [row.get(c) for row in back or []] for c in key[1]])
 
+    def _take(self, plan: _Plan, values: Rows, presets: list[dict[str, Any]] | None) -> None:
+        """Mark the parents that inserted rows hold in one-to-one keys as taken: all of a
+        drawn key, only the values stories gave to a ``later`` one (the rest are stand-ins
+        or NULL until the end of the pass)."""
+        n = len(next(iter(values.values())))
+        gave = [preset.keys() for preset in presets or []]  # the columns stories gave
+        for f in plan.fks:
+            if f.unique is None:
+                continue
+            columns = set(f.fk.columns)
+            given = [i for i, keys in enumerate(gave) if columns & keys]
+            rows: Sequence[int] = range(n) if f.mode == "draw" else [
+                i for i in given if columns <= gave[i]]
+            if rows:
+                parents = self.parents[id(f)]
+                parents.taken.add(self._unique_hashes(f, [[values[c][i] for i in rows]
+                                                          for c in f.fk.columns])[1])
+                parents.stale = parents.stale or bool(given)
+
     def _pending(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None,
                  pending: list[_Pending], presets: list[dict[str, Any]] | None) -> None:
         pk = plan.table.primary_key
@@ -904,7 +1060,11 @@ class _Run:
                     if not (presets and all(c in presets[i] for c in f.fk.columns))]
             keys = [tuple(values[c][i] if c in values and values[c][i] is not None
                           else (back[i][c] if back else None) for c in pk) for i in rows]
-            pending.append(_Pending(plan, f, keys))
+            held: list[tuple[Any, ...] | None] = []
+            if f.unique is not None:
+                now = [tuple(values[c][i] for c in f.fk.columns) for i in rows]
+                held = [None if None in key else key for key in now]
+            pending.append(_Pending(plan, f, keys, held))
 
     def add_rows(self, conn: Connection, plan: _Plan, values: Rows, pending: list[_Pending],
                  returning: list[str], presets: list[dict[str, Any]] | None = None
@@ -912,25 +1072,56 @@ class _Run:
         """Insert a filled batch and record its keys and its pending foreign keys."""
         back = self.insert(conn, plan, values, returning)
         self._remember(plan, values, back)
+        self._take(plan, values, presets)
         self._pending(plan, values, back, pending, presets)
         return back
 
     def close_cycles(self, conn: Connection, pending: list[_Pending]) -> None:
-        """Point the ``later`` foreign keys at rows of the whole pool, with bulk UPDATEs."""
+        """Point the ``later`` foreign keys at rows of the whole pool, with bulk UPDATEs; a
+        one-to-one key draws the pass's rows all at once, without replacement."""
+        one_to_one: dict[int, list[_Pending]] = {}
         for item in pending:
-            if not item.keys:
-                continue
-            drawn = self._draw(item.plan, item.fk, len(item.keys))
-            table = item.plan.sa_table
-            pk = item.plan.table.primary_key
-            stmt = (sa.update(table)
-                    .where(*(table.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)))
-                    .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(item.fk.fk.columns)}))
-            params = [{**{f"k_{i}": k for i, k in enumerate(key)},
-                       **{f"v_{i}": v for i, v in enumerate(value)}}
-                      for key, value in zip(item.keys, zip(*drawn, strict=True), strict=True)]
-            for start in range(0, len(params), BATCH_ROWS):
-                conn.execute(stmt, params[start:start + BATCH_ROWS])
+            if item.fk.unique is not None:
+                one_to_one.setdefault(id(item.fk), []).append(item)
+            elif item.keys:
+                drawn = self._draw(item.plan, item.fk, len(item.keys))
+                self._update(conn, item, item.keys, list(zip(*drawn, strict=True)))
+        for items in one_to_one.values():
+            self._close_one_to_one(conn, items)
+
+    def _close_one_to_one(self, conn: Connection, items: list[_Pending]) -> None:
+        """Close a one-to-one key for all the pass's rows. The unique key is checked at each
+        row, so no row takes a key that another still holds (``_update_order``)."""
+        item = items[0]
+        keys = [key for i in items for key in i.keys]
+        held = [key for i in items for key in i.held]
+        if not keys:
+            return
+        columns = self._distinct(item.plan, item.fk, len(keys))
+        targets = [None if None in row else row for row in zip(*columns, strict=True)]
+        assert item.fk.unique is not None
+        hashes = self._unique_hashes(item.fk, columns)[1]
+        self.parents[id(item.fk)].taken.add(hashes)
+        seen = self.seen.get(item.fk.unique.key)
+        if seen is not None:  # checked since a story gave values: it must know these too
+            seen.add(hashes)
+        order = _update_order(held, targets)
+        self._update(conn, item, [keys[i] for i in order],
+                     [targets[i] or (None,) * len(columns) for i in order])
+
+    def _update(self, conn: Connection, item: _Pending, keys: list[tuple[Any, ...]],
+                values: list[tuple[Any, ...]]) -> None:
+        """Set the foreign key of the rows with primary keys ``keys`` to ``values``, in order."""
+        table = item.plan.sa_table
+        pk = item.plan.table.primary_key
+        stmt = (sa.update(table)
+                .where(*(table.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)))
+                .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(item.fk.fk.columns)}))
+        params = [{**{f"k_{i}": k for i, k in enumerate(key)},
+                   **{f"v_{i}": v for i, v in enumerate(value)}}
+                  for key, value in zip(keys, values, strict=True)]
+        for start in range(0, len(params), BATCH_ROWS):
+            conn.execute(stmt, params[start:start + BATCH_ROWS])
 
     # -- a pass ----------------------------------------------------------------------------
 
@@ -967,6 +1158,31 @@ class _Run:
         if self.explicit_keys:
             advance_sequences(conn, self.model, sorted(self.explicit_keys), self.schema)
             self.explicit_keys.clear()
+
+
+def _update_order(held: Sequence[tuple[Any, ...] | None],
+                  targets: Sequence[tuple[Any, ...] | None]) -> list[int]:
+    """The rows to update, in an order where none takes a key that another row still holds
+    (``held``: each row's distinct key now, None for NULL). A row waits for the one holding
+    its target; rows that wait for one another in a ring keep their keys instead (the ring
+    holds the same set of keys as its targets), and rows that stay NULL are left out."""
+    holder = {key: i for i, key in enumerate(held) if key is not None}
+    waits = [holder.get(t) if t is not None else None for t in targets]
+    state = [0] * len(targets)  # 0 not seen, 1 on the current path, 2 placed
+    order: list[int] = []
+    for start in range(len(targets)):
+        path: list[int] = []
+        row: int | None = start
+        while row is not None and state[row] == 0:
+            state[row] = 1
+            path.append(row)
+            row = waits[row]
+        ring = row is not None and state[row] == 1  # each key is one row's target at most,
+        for j in reversed(path):                     # so a ring is the whole path
+            state[j] = 2
+            if not ring and (targets[j] is not None or held[j] is not None):
+                order.append(j)
+    return order
 
 
 def _in_sent_order(plan: _Plan, sent: Rows, back: list[dict[str, Any]]
@@ -1177,6 +1393,8 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
     """
     module = _ssg_module(ssg_module_or_path, model, config)
     _seed(module, seed)
+    for draws in getattr(module, "UNIQUE_DRAWS", []):  # values of an earlier run do not count
+        draws.restart(config.max_unique_constraint_tries)
     if scale is not None and not scale > 0:
         raise SynthgateError(f"--scale must be above 0, not {scale:g}", fix="e.g. --scale 1")
     run = _Run(engine, model, config, module, seed, schema, scale)
