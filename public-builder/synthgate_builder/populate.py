@@ -10,6 +10,9 @@ memory as rows go in; existing unique keys are read once too. Rows go in with ``
 PostgreSQL when no value has to come back, else with multi-row ``INSERT ... RETURNING``
 batches (PostgreSQL, SQLite >= 3.35, MariaDB >= 10.5); SQLite and MariaDB get multi-row
 batches. Story generators run side by side, so their rows are inserted in batches too.
+A cycle's ``later`` foreign keys are set at the end of the pass by one UPDATE joined to a
+temporary table of (primary key, target) pairs, not one UPDATE a row (one-to-one keys
+excepted: their rows go in an order that keeps the unique key valid at every row).
 A COPY batch is made into text a column at a time and sent by a copier thread while the
 next batch is generated (the database and Python work at once); anything else that uses the
 connection waits for it first (``settle``), so statements still run one at a time, in order.
@@ -75,6 +78,7 @@ from synthgate_builder.vocab import advance_sequences, copy_text_column
 BATCH_ROWS = 10_000
 RESERVE_ROWS = 100_000  # PostgreSQL sequence keys taken at a time for COPY batches
 COPY_CHUNK = 1 << 20
+PAIRS_TABLE = "synthgate_later_keys"  # the temporary table of ``_bulk_update``
 
 Key = tuple[str, tuple[str, ...]]  # (table, columns): a key pool or a unique set
 Rows = dict[str, list[Any]]  # column -> values of a batch (column-major)
@@ -912,8 +916,7 @@ class _Run:
         """Start the COPY of a batch in the background: each column becomes COPY text at
         once, the rows are joined, and the copier thread sends them while the next batch is
         made (``settle`` waits for it)."""
-        fields = [copy_text_column(plan.table.column(c).portable)(values[c]) for c in columns]
-        data = "\n".join([*map("\t".join, zip(*fields, strict=True)), ""]).encode()
+        data = _copy_data(plan.table, columns, [values[c] for c in columns])
         preparer = conn.dialect.identifier_preparer
         names = ", ".join(preparer.quote(c) for c in columns)
         sql = f"COPY {preparer.format_table(plan.sa_table)} ({names}) FROM STDIN"
@@ -1080,12 +1083,18 @@ class _Run:
         """Point the ``later`` foreign keys at rows of the whole pool, with bulk UPDATEs; a
         one-to-one key draws the pass's rows all at once, without replacement."""
         one_to_one: dict[int, list[_Pending]] = {}
+        many: dict[int, tuple[_Pending, Rows]] = {}  # id(_Fk) -> its rows' keys and targets
         for item in pending:
             if item.fk.unique is not None:
                 one_to_one.setdefault(id(item.fk), []).append(item)
             elif item.keys:
                 drawn = self._draw(item.plan, item.fk, len(item.keys))
-                self._update(conn, item, item.keys, list(zip(*drawn, strict=True)))
+                rows = many.setdefault(id(item.fk), (item, {}))[1]
+                for name, column in zip(_pair_columns(item), [*zip(*item.keys, strict=True),
+                                                              *drawn], strict=True):
+                    rows.setdefault(name, []).extend(column)
+        for item, rows in many.values():
+            self._bulk_update(conn, item, rows)
         for items in one_to_one.values():
             self._close_one_to_one(conn, items)
 
@@ -1123,6 +1132,34 @@ class _Run:
         for start in range(0, len(params), BATCH_ROWS):
             conn.execute(stmt, params[start:start + BATCH_ROWS])
 
+    def _bulk_update(self, conn: Connection, item: _Pending, rows: Rows) -> None:
+        """Set the foreign key of many rows at once: the (primary key, target) pairs go into
+        a temporary table (with COPY on PostgreSQL), then one ``UPDATE ... FROM`` (a
+        multi-table UPDATE on MariaDB) sets them all; executemany would take one round trip
+        per row. The temporary table copies the columns' types from the table itself."""
+        self.settle()
+        table = item.plan.sa_table
+        pairs = list(zip(_pair_columns(item), [*item.plan.table.primary_key,
+                                               *item.fk.fk.columns], strict=True))
+        source = sa.select(*(table.c[c].label(name) for name, c in pairs)).limit(0)
+        made = source.compile(conn, compile_kwargs={"literal_binds": True})
+        if self.dialect == "mysql":  # left by a failed pass: MariaDB keeps it on rollback
+            conn.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS {PAIRS_TABLE}")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {PAIRS_TABLE} AS {made}")
+        temp = sa.table(PAIRS_TABLE, *(sa.column(name, table.c[c].type) for name, c in pairs))
+        if self.copy:
+            data = _copy_data(item.plan.table, [c for _, c in pairs],
+                              [rows[name] for name, _ in pairs])
+            _copy_in(conn.connection.dbapi_connection, f"COPY {PAIRS_TABLE} FROM STDIN", data)
+        else:
+            conn.execute(temp.insert(), _dicts(rows, list(rows)))
+        pk = item.plan.table.primary_key
+        conn.execute(sa.update(table)
+                     .where(*(table.c[c] == temp.c[f"k_{i}"] for i, c in enumerate(pk)))
+                     .values({c: temp.c[f"v_{i}"] for i, c in enumerate(item.fk.fk.columns)}))
+        temporary = "TEMPORARY " if self.dialect == "mysql" else ""  # no implicit commit
+        conn.exec_driver_sql(f"DROP {temporary}TABLE {PAIRS_TABLE}")
+
     # -- a pass ----------------------------------------------------------------------------
 
     def run_pass(self, conn: Connection) -> None:
@@ -1158,6 +1195,13 @@ class _Run:
         if self.explicit_keys:
             advance_sequences(conn, self.model, sorted(self.explicit_keys), self.schema)
             self.explicit_keys.clear()
+
+
+def _pair_columns(item: _Pending) -> list[str]:
+    """The columns of ``_bulk_update``'s temporary table: ``k_<i>`` for the primary key,
+    ``v_<i>`` for the foreign key (distinct even where the two share a column)."""
+    return [*(f"k_{i}" for i in range(len(item.plan.table.primary_key))),
+            *(f"v_{i}" for i in range(len(item.fk.fk.columns)))]
 
 
 def _update_order(held: Sequence[tuple[Any, ...] | None],
@@ -1203,6 +1247,14 @@ def _in_sent_order(plan: _Plan, sent: Rows, back: list[dict[str, Any]]
         return [by_key[key] for key in keys]
     except KeyError:  # the database changed the key's form (e.g. padded a CHAR)
         return back
+
+
+def _copy_data(table: Table, columns: list[str], values: list[list[Any]]) -> bytes:
+    """``COPY`` text of rows given column by column (``values``, one list per column of
+    ``table`` named in ``columns``): each column is made into text at once."""
+    fields = [copy_text_column(table.column(c).portable)(v)
+              for c, v in zip(columns, values, strict=True)]
+    return "\n".join([*map("\t".join, zip(*fields, strict=True)), ""]).encode()
 
 
 def _copy_in(raw: Any, sql: str, data: bytes) -> None:
