@@ -133,11 +133,63 @@ def test_generate_config_marks_tables_and_can_stay_plain(tmp_path: Path) -> None
     config = load_config(tmp_path / "config.yaml")
     assert config.table("country").vocabulary_table and config.table("audit_log").ignore
     assert config.src_stats and not any("country__profile" in s.name for s in config.src_stats)
+    assert config.use_asyncio  # the proposed statistics run concurrently
     plain = run(AGENT, "generate-config", "--plain", "--force", cwd=tmp_path, env=env)
     assert plain.returncode == 0, plain.stderr
     config = load_config(tmp_path / "config.yaml")
     assert config.src_stats == [] and all(not t.row_generators for t in config.tables.values())
+    assert not config.use_asyncio
     typo = run(AGENT, "generate-config", "--vocabulary", "contry", "--force", cwd=tmp_path,
                env=env)
     assert typo.returncode == 1
     assert "no table 'contry'" in typo.stderr and "did you mean 'country'?" in typo.stderr
+
+
+HEAVY = {"sqlalchemy", "sqlglot", "pydantic", "yaml", "cryptography", "jinja2", "pandas",
+         "snsql", "numpy", "mimesis"}
+_LOADED = """
+import sys
+from synthgate_agent.cli import app
+from synthgate_shared.cli import run_app
+code = run_app(app, "synthgate-agent", sys.argv[1:])
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))), code)
+"""
+
+
+def _loaded_by(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> list[str]:
+    """The heavy libraries an agent command imports, run in a fresh interpreter."""
+    code = f"HEAVY = {sorted(HEAVY)!r}\n{_LOADED}"
+    result = run(ROOT / ".venv" / "bin" / "python", "-c", code, *args, cwd=cwd, env=env)
+    *names, exit_code = result.stdout.strip().splitlines()[-1].split()
+    assert exit_code == "0", result.stderr
+    return names
+
+
+def test_agent_commands_import_only_what_they_need(tmp_path: Path) -> None:
+    """Start-up counts in every command's time (make-stats is measured in table scans)."""
+    assert _loaded_by(["--help"], tmp_path) == []
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as con:
+        con.executescript("CREATE TABLE person (id INTEGER PRIMARY KEY, kind_code INTEGER,"
+                          " age INTEGER); INSERT INTO person VALUES (1, 1, 30), (2, 2, 40);")
+    env = {"SRC_DSN": f"sqlite:///{source}"}
+    assert run(AGENT, "generate-config", cwd=tmp_path, env=env).returncode == 0
+    # plain statistics: no SmartNoise, pandas, signing or report libraries
+    assert _loaded_by(["make-stats"], tmp_path, env) == ["pydantic", "sqlalchemy", "sqlglot",
+                                                         "yaml"]
+
+
+def test_database_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+    from sqlalchemy.exc import OperationalError
+    from synthgate_shared.cli import run_app
+
+    app = typer.Typer()
+
+    @app.command()
+    def fail() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection\nmore"))
+
+    assert run_app(app, "prog", []) == 1
+    assert capsys.readouterr().err == ("prog: database error: server closed the connection "
+                                       "(run with --verbose for details)\n")

@@ -150,6 +150,26 @@ def test_epsilon_splits_the_budget(pagila: tuple[Source, OrmModel]) -> None:
     assert config.stat("auto__film__length__histogram") is not None
 
 
+def test_split_budget_passes_the_budget_check() -> None:
+    """Seven shares of delta 1e-5 add up to no more than 1e-5 as make-stats adds them (the
+    numbers as written in config.yaml), not only in binary floating point."""
+    from synthgate_agent.privacy import validate_privacy
+    from synthgate_shared.orm import Column, ForeignKey, SourceFingerprint, Table
+
+    person = Table("person", [Column("id", "integer", False), Column("kind", "varchar(5)"),
+                              Column("age", "integer"), Column("note", "text")], ["id"])
+    visit = Table("visit", [Column("id", "integer", False), Column("person_id", "integer"),
+                            Column("status", "varchar(4)")], ["id"],
+                  foreign_keys=[ForeignKey(["person_id"], "person", ["id"])])
+    model = OrmModel(SourceFingerprint("sqlite"), {"person": person, "visit": visit})
+    bounds = {"bounds": {"person.age": {"lower": 0, "upper": 120}}}
+    proposal = propose(model, config_from_data(bounds), epsilon=1.0, delta=1e-5)
+    assert len(proposal.src_stats) == 7
+    config = _with_proposal(config_from_data({**bounds, "privacy-budget": {
+        "epsilon": 1.0, "delta": 1e-5}}), proposal.src_stats, proposal.row_generators)
+    validate_privacy(config)
+
+
 def test_removed_statistic_still_referenced_names_both(pagila: tuple[Source, OrmModel]) -> None:
     _, model = pagila
     proposal = propose(model, _config())
@@ -186,6 +206,19 @@ def test_other_dialects_quote_and_run(sqlite_url: str) -> None:
     children = sorted(data["auto__pet__owner_id__children"]["results"],
                       key=lambda r: r["n_children"])
     assert children == [{"n_children": 0, "n": 150}, {"n_children": 4, "n": 50}]
+
+
+def test_not_null_columns_are_counted_as_rows() -> None:
+    """count(*) spares reading a NOT NULL column from every row; its __nonnull stays."""
+    from synthgate_shared.orm import Column, SourceFingerprint, Table
+
+    table = Table("t", [Column("id", "integer", False, True), Column("a", "integer", False),
+                        Column("b", "integer")], ["id"])
+    model = OrmModel(SourceFingerprint("postgresql", "15", "public", 1), {"t": table})
+    profile = propose(model, config_from_data({})).src_stats[0]
+    assert profile["name"] == "auto__t__profile"
+    assert 'count(*) AS "a__nonnull"' in profile["query"]
+    assert 'count("b") AS "b__nonnull"' in profile["query"]
 
 
 def test_postgresql_profile_samples_large_tables_and_counts_exactly(

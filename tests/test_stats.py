@@ -178,13 +178,14 @@ def test_multi_statement_cannot_escape_read_only(pg_url: str, source_of: Any) ->
     assert _tables(pg_url) == {"t"}
 
 
-def test_postgresql_sessions_sort_in_memory(pg_url: str, source_of: Any) -> None:
+def test_postgresql_sessions_sort_in_memory_without_jit(pg_url: str, source_of: Any) -> None:
     from synthgate_agent.source import WORK_MEM
 
     data = make_src_stats(source_of(pg_url), _config(
         {"name": "mem", "query": "SELECT current_setting('work_mem') AS work_mem, "
+                                 "current_setting('jit') AS jit, "
                                  "current_setting('transaction_read_only') AS ro"}))
-    assert data["mem"]["results"] == [{"work_mem": WORK_MEM, "ro": "on"}]
+    assert data["mem"]["results"] == [{"work_mem": WORK_MEM, "jit": "off", "ro": "on"}]
 
 
 def test_session_changes_do_not_reach_the_next_query(maria_url: str, source_of: Any) -> None:

@@ -119,6 +119,20 @@ def _src_stats_section(entries: Sequence[dict[str, Any]], dialect: str) -> str:
             + dump_yaml({"src-stats": laid_out}))
 
 
+_ASYNCIO_HELP = """\
+# use-asyncio: make-stats runs up to four src-stats queries at once, each on its own read-only
+# connection, so that concurrent scans of one table share their reads and the cores of the
+# source. Set it to false to spare a busy source.
+"""
+
+
+def _asyncio_section(proposal: Proposal | None) -> str:
+    """``use-asyncio: true`` when several statistics are proposed (they scan the same tables)."""
+    if proposal is None or len(proposal.src_stats) < 2:
+        return ""
+    return _ASYNCIO_HELP + dump_yaml({"use-asyncio": True})
+
+
 def _privacy_section(proposal: Proposal | None, bounds: Mapping[str, Bounds]) -> str:
     """``privacy-budget`` (the total the DP proposals spend) and the ``bounds`` used."""
     data: dict[str, Any] = {}
@@ -142,8 +156,9 @@ def render_config(model: OrmModel, proposal: Proposal | None = None,
     user. With a ``proposal`` (see ``synthgate_agent.propose``) its statistics fill
     ``src-stats`` and its generators each table's ``row_generators``, with comments saying
     that they are proposed, aggregate only and editable; otherwise both are empty.
-    ``bounds`` (and the DP budget) are written too; ``settings`` marks tables as ignored
-    or vocabulary tables from the start. It loads with ``load_config_text``.
+    Several proposed statistics come with ``use-asyncio: true`` (make-stats runs them
+    concurrently). ``bounds`` (and the DP budget) are written too; ``settings`` marks tables
+    as ignored or vocabulary tables from the start. It loads with ``load_config_text``.
     """
     source = model.source
     origin = f"a {source.dialect} database"
@@ -153,6 +168,7 @@ def render_config(model: OrmModel, proposal: Proposal | None = None,
         _HEADER.format(origin=origin),
         _tables_section(model, proposal, settings or Config()),
         _src_stats_section(proposal.src_stats if proposal else [], model.source.dialect),
+        _asyncio_section(proposal),
         _privacy_section(proposal, bounds or {}),
     ]
     return "\n".join(s for s in sections if s)

@@ -192,8 +192,9 @@ def validate_stat(stat: SrcStat) -> None:
     _check_dp_query(stat)
 
 
-def _exact(value: float) -> Decimal:
-    """The number as the user wrote it, so that 0.1 + 0.2 sums to exactly 0.3."""
+def as_written(value: float) -> Decimal:
+    """The number as the user wrote it (its shortest repr), so that 0.1 + 0.2 sums to exactly
+    0.3: how the budget check adds epsilons and deltas."""
     return Decimal(repr(value))
 
 
@@ -204,8 +205,8 @@ def privacy_summary(config: Config) -> dict[str, Any]:
     return {
         "composition": "basic",
         "queries": [{"name": s.name, "epsilon": s.epsilon, "delta": s.delta} for s in dp],
-        "total_epsilon": float(sum((_exact(s.epsilon or 0.0) for s in dp), Decimal(0))),
-        "total_delta": float(sum((_exact(s.delta or 0.0) for s in dp), Decimal(0))),
+        "total_epsilon": float(sum((as_written(s.epsilon or 0.0) for s in dp), Decimal(0))),
+        "total_delta": float(sum((as_written(s.delta or 0.0) for s in dp), Decimal(0))),
         "budget": None if budget is None else {"epsilon": budget.epsilon, "delta": budget.delta},
     }
 
@@ -216,12 +217,12 @@ def check_budget(config: Config) -> None:
     if budget is None:
         return
     dp = [s for s in config.src_stats if is_dp(s)]
-    total_eps = sum((_exact(s.epsilon or 0.0) for s in dp), Decimal(0))
-    total_delta = sum((_exact(s.delta or 0.0) for s in dp), Decimal(0))
+    total_eps = sum((as_written(s.epsilon or 0.0) for s in dp), Decimal(0))
+    total_delta = sum((as_written(s.delta or 0.0) for s in dp), Decimal(0))
     over = []
-    if total_eps > _exact(budget.epsilon):
+    if total_eps > as_written(budget.epsilon):
         over.append(f"total epsilon {total_eps} exceeds the budget's {budget.epsilon}")
-    if total_delta > _exact(budget.delta):
+    if total_delta > as_written(budget.delta):
         over.append(f"total delta {total_delta} exceeds the budget's {budget.delta}")
     if over:
         raise SynthgateError(

@@ -31,7 +31,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -41,6 +40,8 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import QUANTILE_PROBS, stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
 from synthgate_shared.types import INTEGER_RANGES, PortableType
+
+from synthgate_agent.privacy import as_written
 
 HISTOGRAM_BINS = 20
 DEFAULT_TEXT_LENGTH_CAP = 200  # DP text-length histograms clip here unless bounds say otherwise
@@ -303,7 +304,9 @@ def _profile_query(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignK
             continue
         alias = f"{col.name}__nonnull"
         if _alias_ok(alias):
-            counts.append(f"count({sql.q(col.name)}) AS {sql.q(alias)}")
+            # NOT NULL: the row count, and count(*) spares reading the column from every row
+            counted = sql.q(col.name) if col.column.nullable else "*"
+            counts.append(f"count({counted}) AS {sql.q(alias)}")
         if col.role in ("number", "temporal") and _alias_ok(f"{col.name}__q"):
             shapes.append(f"{sql.quantiles(sql.numeric(col), tname)} AS "
                           f"{sql.q(col.name + '__q')}")
@@ -536,9 +539,9 @@ def _dp_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
 
 def _share(total: float, parts: int) -> float:
     """``total / parts``, lowered to the float below where needed so that ``parts`` of it
-    never exceed ``total`` in exact decimal arithmetic (as make-stats checks the budget)."""
+    never exceed ``total`` as make-stats adds them (the numbers as written in the config)."""
     each = total / parts
-    while each > 0 and Decimal(each) * parts > Decimal(total):
+    while each > 0 and as_written(each) * parts > as_written(total):
         each = math.nextafter(each, 0.0)
     return each
 

@@ -3,7 +3,8 @@
 This is the only module of the agent that opens connections to the source. Every
 connection it hands out is read only at the database level (not by convention):
 PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
-READ ONLY``, SQLite ``mode=ro``. PostgreSQL sessions also get ``WORK_MEM`` for their sorts.
+READ ONLY``, SQLite ``mode=ro``. PostgreSQL sessions also get ``WORK_MEM`` for their sorts
+and no JIT compilation.
 """
 
 from __future__ import annotations
@@ -89,9 +90,11 @@ def open_source(dsn: str, schema: str | None = None,
         url = _sqlite_read_only(url)
     elif backend == "postgresql":
         millis = int(timeout_s * 1000)
+        # jit=off: compiling a query costs every process of a parallel scan tens of
+        # milliseconds, and it made the proposed aggregates no faster over 5M or 10M rows
         kwargs["connect_args"] = {
             "options": f"-c default_transaction_read_only=on -c statement_timeout={millis} "
-                       f"-c work_mem={WORK_MEM}",
+                       f"-c work_mem={WORK_MEM} -c jit=off",
             "connect_timeout": 10,
         }
     elif backend in ("mysql", "mariadb"):

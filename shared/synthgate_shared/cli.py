@@ -14,7 +14,6 @@ try:  # typer >= 0.29 carries its own copy of click
 except ImportError:  # pragma: no cover - older typer runs on click itself
     from click import ClickException  # type: ignore[no-redef]
 from dotenv import load_dotenv
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from synthgate_shared.errors import SynthgateError
 
@@ -61,6 +60,13 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
         return _report(sys.exc_info()[1], prog_name, verbose)
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's error classes, if a command imported SQLAlchemy: commands import their
+    dependencies when they run, and an error from SQLAlchemy means it was imported."""
+    exc = sys.modules.get("sqlalchemy.exc")
+    return (exc.DBAPIError, exc.SQLAlchemyError) if exc else ()
+
+
 def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
     """Print ``error`` as one line (with the traceback when ``verbose``); its exit code."""
     try:
@@ -83,7 +89,7 @@ def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
             traceback.print_exc()
         print(f"{prog_name}: error: {exc.one_line()}", file=sys.stderr)
         return EXIT_ERROR
-    except (DBAPIError, SQLAlchemyError) as exc:
+    except _database_errors() as exc:
         if verbose:
             traceback.print_exc()
         detail = _first_line(str(getattr(exc, "orig", None) or exc))

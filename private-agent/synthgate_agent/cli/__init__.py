@@ -1,4 +1,8 @@
-"""The ``synthgate-agent`` command line: one thin module per step of the data flow."""
+"""The ``synthgate-agent`` command line: one thin module per step of the data flow.
+
+A command imports its step's modules when it runs, so that start-up (which counts in every
+command's time, make-stats' above all) loads Typer and no database or SQL library.
+"""
 
 from __future__ import annotations
 

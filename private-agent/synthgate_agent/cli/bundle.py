@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from synthgate_shared.bundle import add_approval
-from synthgate_shared.review import review_bundle
-from synthgate_shared.signing import generate_keypair, load_private_key
 
-from synthgate_agent.bundle import pack_bundle
 from synthgate_agent.cli.app import ConfigOption, ForceOption, OrmOption, StatsOption, app
 
 
@@ -20,6 +16,8 @@ def keygen(
     force: bool = ForceOption,
 ) -> None:
     """Make an Ed25519 key pair for signing bundles (or approving them, as a reviewer)."""
+    from synthgate_shared.signing import generate_keypair
+
     private_path, public_path = generate_keypair(out, force)
     typer.echo(f"wrote {private_path} (private, keep it secret) and {public_path} (public)")
 
@@ -37,6 +35,8 @@ def bundle(
 ) -> None:
     """Pack config.yaml, orm.yaml, src-stats.yaml and the vocabulary files into a signed
     bundle.tar.gz (the same inputs give the same bytes; SOURCE_DATE_EPOCH sets its time)."""
+    from synthgate_agent.bundle import pack_bundle
+
     path = pack_bundle(out, key, config_file, orm_file, stats_file, vocab_dir, force=force)
     typer.echo(f"wrote {path} ({path.stat().st_size} bytes)")
 
@@ -49,6 +49,8 @@ def review(
     force: bool = ForceOption,
 ) -> None:
     """Verify a bundle and write review.html and review.md for the reviewer."""
+    from synthgate_shared.review import review_bundle
+
     html_path, md_path = review_bundle(bundle_path, trust, out_dir, force=force)
     typer.echo(f"wrote {html_path} and {md_path}")
 
@@ -59,5 +61,8 @@ def approve(
     key: Path = typer.Option(..., "--key", help="The reviewer's private key (reviewer.pem)."),
 ) -> None:
     """Countersign a reviewed bundle's manifest (adds approvals/<key id>.sig, nothing else)."""
+    from synthgate_shared.bundle import add_approval
+    from synthgate_shared.signing import load_private_key
+
     member = add_approval(bundle_path, load_private_key(key))
     typer.echo(f"approved {bundle_path}: added {member}")

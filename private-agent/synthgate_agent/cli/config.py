@@ -5,14 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from synthgate_shared.config import config_from_data, load_config
-from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
 from synthgate_agent.cli.app import DsnOption, ForceOption, SchemaOption, TimeoutOption, app
-from synthgate_agent.configgen import render_config
-from synthgate_agent.propose import propose
-from synthgate_agent.reflect import reflect_schema
-from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
 
 
 @app.command("generate-config")
@@ -42,6 +36,14 @@ def generate_config(
 ) -> None:
     """Write a first config.yaml listing every table of the source, with proposed aggregate
     statistics (src-stats) and generators that follow them, all commented and editable."""
+    from synthgate_shared.config import config_from_data, load_config
+    from synthgate_shared.files import refuse_overwrite, write_text_atomic
+
+    from synthgate_agent.configgen import render_config
+    from synthgate_agent.propose import propose
+    from synthgate_agent.reflect import reflect_schema
+    from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
+
     bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,7 +16,9 @@ from synthgate_agent.cli.app import (
     TimeoutOption,
     app,
 )
-from synthgate_agent.stats import QueryRun, make_stats_file
+
+if TYPE_CHECKING:
+    from synthgate_agent.stats import QueryRun
 
 
 def _report(run: QueryRun) -> None:
@@ -38,5 +41,7 @@ def make_stats(
 
     dp-query entries run through SmartNoise SQL; plain ones lose rows below min-count (7).
     """
+    from synthgate_agent.stats import make_stats_file
+
     data = make_stats_file(dsn, schema, config_file, stats_file, force, timeout, _report)
     typer.echo(f"wrote {stats_file} ({len(data)} queries)")

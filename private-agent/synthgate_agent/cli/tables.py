@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from synthgate_shared.files import refuse_overwrite, write_text_atomic
-from synthgate_shared.orm import dump_orm
 
 from synthgate_agent.cli.app import (
     DsnOption,
@@ -16,8 +14,6 @@ from synthgate_agent.cli.app import (
     TimeoutOption,
     app,
 )
-from synthgate_agent.reflect import reflect_schema
-from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
 
 
 @app.command("make-tables")
@@ -30,6 +26,12 @@ def make_tables(
 ) -> None:
     """Read the source schema (read only) into orm.yaml: tables, columns, portable types,
     keys and constraints. The file holds no data and no password."""
+    from synthgate_shared.files import refuse_overwrite, write_text_atomic
+    from synthgate_shared.orm import dump_orm
+
+    from synthgate_agent.reflect import reflect_schema
+    from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
+
     refuse_overwrite(orm_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
     model = reflect_schema(source)

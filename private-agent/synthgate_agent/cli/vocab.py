@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from synthgate_shared.config import load_config
-from synthgate_shared.orm import load_orm
 
 from synthgate_agent.cli.app import (
     ConfigOption,
@@ -17,8 +15,6 @@ from synthgate_agent.cli.app import (
     TimeoutOption,
     app,
 )
-from synthgate_agent.source import open_source
-from synthgate_agent.vocab import export_vocab
 
 
 @app.command("make-vocab")
@@ -35,6 +31,12 @@ def make_vocab(
     timeout: float | None = TimeoutOption,
 ) -> None:
     """Export every table marked vocabulary_table: true, streamed, into vocab/<table>.yaml[.gz]."""
+    from synthgate_shared.config import load_config
+    from synthgate_shared.orm import load_orm
+
+    from synthgate_agent.source import open_source
+    from synthgate_agent.vocab import export_vocab
+
     config = load_config(config_file)
     model = load_orm(orm_file)
     source = open_source(dsn, schema, timeout or config.statement_timeout)

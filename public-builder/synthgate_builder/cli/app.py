@@ -6,13 +6,12 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.engine import Engine
-from synthgate_shared.db import check_connection, create_engine_for, parse_dsn
 
-from synthgate_builder.inputs import load_inputs
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(
     name="synthgate-builder",
@@ -50,6 +49,9 @@ ForceOption = typer.Option(False, "--force", help="Overwrite output files that e
 
 def destination_engine(dsn: str) -> Engine:
     """An engine for the destination DSN, checked to connect (one clear line when it cannot)."""
+    # imported here, not at start-up: a command loads SQLAlchemy only when it connects
+    from synthgate_shared.db import check_connection, create_engine_for, parse_dsn
+
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
     check_connection(engine)
     return engine
@@ -79,6 +81,8 @@ def with_inputs(*, vocab: bool = False) -> Callable[[Callable[..., None]], Calla
 
         @functools.wraps(command)
         def run(**kwargs: Any) -> None:
+            from synthgate_builder.inputs import load_inputs
+
             given = {name: kwargs.pop(name) for name, _, _ in shared}
             with load_inputs(given["bundle"], given["trust"] or [],
                              given["require_approval"] or [], given["config_file"],
