@@ -23,8 +23,6 @@ from synthgate_shared.orm import OrmModel, load_orm, load_orm_text
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.yamlio import load_yaml_file, load_yaml_text
 
-from synthgate_builder.vocab import vocab_files_in
-
 
 class BuilderInputs:
     """The config, schema model and source statistics a command works from.
@@ -47,6 +45,8 @@ class BuilderInputs:
         """The vocabulary file of each vocabulary table of the config; missing ones are errors."""
         if self.bundle is not None:
             self.bundle.extract(self._vocab_dir.parent, list(self.bundle.vocab_files.values()))
+        from synthgate_builder.vocab import vocab_files_in
+
         return vocab_files_in(self._vocab_dir, self.config)
 
 

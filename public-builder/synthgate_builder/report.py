@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlglot import exp
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import (
+    THRESHOLDS,
     StatName,
     pair_correlation,
     parse_quantiles,
@@ -38,16 +39,6 @@ from synthgate_shared.sqltext import sqlglot_dialect
 from synthgate_shared.values import to_plain
 
 # --fail-under keys -> the summary figure they bound (from above)
-THRESHOLDS = {
-    "tvd": "median TVD (categorical)",
-    "ks": "median KS (numeric, dates)",
-    "children": "max children-per-parent distance",
-    "nulls": "max null-fraction difference",
-    "corr": "max correlation difference",
-    "rows": "max row-count deviation",
-    "fk": "foreign-key violations",
-    "unique": "duplicate keys",
-}
 
 
 @dataclass

@@ -24,6 +24,19 @@ QUANTILE_PROBS: tuple[float, ...] = (0.01, *(round(0.05 * i, 2) for i in range(1
 _REFERENCE = re.compile(r"""SRC_STATS\[\s*(['"])(?P<name>.+?)\1\s*\]""")
 
 
+# the figures of the fidelity report (builder `report`), by their --fail-under key
+THRESHOLDS = {
+    "tvd": "median TVD (categorical)",
+    "ks": "median KS (numeric, dates)",
+    "children": "max children-per-parent distance",
+    "nulls": "max null-fraction difference",
+    "corr": "max correlation difference",
+    "rows": "max row-count deviation",
+    "fk": "foreign-key violations",
+    "unique": "duplicate keys",
+}
+
+
 @dataclass(frozen=True)
 class StatName:
     """A parsed proposed-statistic name."""

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
 from synthgate_builder.cli.app import (
     DsnOption,
@@ -17,7 +14,6 @@ from synthgate_builder.cli.app import (
     with_inputs,
 )
 from synthgate_builder.inputs import BuilderInputs
-from synthgate_builder.populate import create_data, remove_data
 
 
 @app.command("create-data")
@@ -38,6 +34,18 @@ def create_data_command(
     schema: str | None = SchemaOption,
 ) -> None:
     """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
+
+    from synthgate_builder.populate import create_data
+
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
     with Progress(
             TextColumn("create-data"), BarColumn(), MofNCompleteColumn(), TextColumn("passes"),
@@ -64,6 +72,10 @@ def remove_data_command(
 ) -> None:
     """Delete every row of the generated tables (vocabulary tables are kept), children
     first. Asks first unless --yes."""
+    from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
+
+    from synthgate_builder.populate import remove_data
+
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
     if not yes:
         typer.confirm(f"Delete the rows of the generated tables in {mask_dsn(engine.url)}?",

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from synthgate_builder.cli.app import ForceOption, app, with_inputs
-from synthgate_builder.generators import render_ssg, write_ssg
 from synthgate_builder.inputs import BuilderInputs
 
 
@@ -20,6 +19,8 @@ def create_generators(
 ) -> None:
     """Write ssg.py: one row generator function per table from config.yaml, SRC_STATS from
     src-stats.yaml, and the story generators. Checks every generator name and argument."""
+    from synthgate_builder.generators import write_ssg
+
     write_ssg(inputs.config, inputs.orm, inputs.stats, out, force)
     tables = sum(1 for t in inputs.orm.tables
                  if not inputs.config.table(t).ignore
@@ -33,6 +34,8 @@ def create_generators(
 def validate_config(inputs: BuilderInputs) -> None:
     """Check config.yaml against orm.yaml and src-stats.yaml without writing anything: keys,
     tables, columns, generator names and arguments, SRC_STATS references, statistics."""
+    from synthgate_builder.generators import render_ssg
+
     render_ssg(inputs.config, inputs.orm, inputs.stats)
     generators = sum(len(inputs.config.table(t).row_generators) for t in inputs.orm.tables)
     typer.echo(f"config is valid: {len(inputs.orm.tables)} tables, {generators} row generators, "

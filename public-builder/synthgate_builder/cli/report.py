@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.fidelity import THRESHOLDS
 
 from synthgate_builder.cli.app import (
     DsnOption,
@@ -17,7 +15,6 @@ from synthgate_builder.cli.app import (
     with_inputs,
 )
 from synthgate_builder.inputs import BuilderInputs
-from synthgate_builder.report import THRESHOLDS, parse_thresholds, run_report
 
 
 @app.command("report")
@@ -36,6 +33,12 @@ def report_command(
 ) -> None:
     """Compare the synthetic database with the source statistics of src-stats.yaml (no access
     to the source): distances per column, children per parent, correlations, keys."""
+    from rich.console import Console
+    from rich.table import Table
+    from synthgate_shared.db import create_engine_for, parse_dsn
+
+    from synthgate_builder.report import parse_thresholds, run_report
+
     thresholds = parse_thresholds(fail_under)
     ignored = {n for n, t in inputs.config.tables.items() if t.ignore}
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))

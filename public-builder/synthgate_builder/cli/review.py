@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from synthgate_shared.review import review_bundle
 
 from synthgate_builder.cli.app import ForceOption, app
 
@@ -22,5 +21,7 @@ def review(
     force: bool = ForceOption,
 ) -> None:
     """Verify a bundle and write review.html and review.md."""
+    from synthgate_shared.review import review_bundle
+
     html_path, md_path = review_bundle(bundle, trust, out_dir, require_approval, force)
     typer.echo(f"wrote {html_path} and {md_path}")

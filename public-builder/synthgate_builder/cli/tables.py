@@ -20,7 +20,6 @@ from synthgate_builder.cli.app import (
     destination_engine,
 )
 from synthgate_builder.inputs import load_inputs
-from synthgate_builder.tables import create_tables, remove_tables
 
 
 def _orm_model(bundle: Path | None, trust: list[Path] | None,
@@ -44,6 +43,8 @@ def create_tables_command(
 ) -> None:
     """Create the tables of orm.yaml (with their types, keys and constraints) in the
     destination database. Refuses when any of them already exists."""
+    from synthgate_builder.tables import create_tables
+
     model = _orm_model(bundle, trust, require_approval, orm_file)
     created = create_tables(destination_engine(dsn), model, schema)
     typer.echo(f"created {len(created)} tables: {', '.join(created)}")
@@ -61,6 +62,8 @@ def remove_tables_command(
 ) -> None:
     """Drop the tables named in orm.yaml (and the enums and domains it created) from the
     destination database; no other table is touched. Asks first unless --yes."""
+    from synthgate_builder.tables import remove_tables
+
     model = _orm_model(bundle, trust, require_approval, orm_file)
     engine = destination_engine(dsn)
     if not yes:

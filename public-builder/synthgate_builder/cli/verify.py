@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from synthgate_shared.bundle import verify_bundle
-from synthgate_shared.review import bundle_summary
-from synthgate_shared.signing import load_public_keys
 
 from synthgate_builder.cli.app import app
 
@@ -23,5 +20,9 @@ def verify(
 ) -> None:
     """Check a bundle's signature, hashes and structure (and approval when asked), then print
     its files, tables, queries, privacy budget and approvals."""
+    from synthgate_shared.bundle import verify_bundle
+    from synthgate_shared.review import bundle_summary
+    from synthgate_shared.signing import load_public_keys
+
     verified = verify_bundle(bundle, load_public_keys(trust), load_public_keys(require_approval))
     typer.echo(bundle_summary(verified))

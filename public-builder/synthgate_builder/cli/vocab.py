@@ -14,7 +14,6 @@ from synthgate_builder.cli.app import (
     with_inputs,
 )
 from synthgate_builder.inputs import BuilderInputs
-from synthgate_builder.vocab import load_vocab, remove_vocab
 
 
 @app.command("create-vocab")
@@ -26,6 +25,8 @@ def create_vocab(
 ) -> None:
     """Load every vocabulary table from its <table>.yaml[.gz] file (parents first, one
     transaction, COPY on PostgreSQL), then move sequences past the loaded keys."""
+    from synthgate_builder.vocab import load_vocab
+
     loaded = load_vocab(destination_engine(dsn), inputs.orm, inputs.config, inputs.vocab_files,
                         schema)
     for name, rows in loaded.items():
@@ -43,6 +44,8 @@ def remove_vocab_command(
     schema: str | None = SchemaOption,
 ) -> None:
     """Delete every row of the vocabulary tables, children first (asks unless --yes)."""
+    from synthgate_builder.vocab import remove_vocab
+
     engine = destination_engine(dsn)
     names = ", ".join(inputs.config.vocabulary_tables()) or "none"
     if not yes:
