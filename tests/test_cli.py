@@ -134,6 +134,11 @@ def test_generate_config_marks_tables_and_can_stay_plain(tmp_path: Path) -> None
     assert config.table("country").vocabulary_table and config.table("audit_log").ignore
     assert config.src_stats and not any("country__profile" in s.name for s in config.src_stats)
     assert config.use_asyncio  # the proposed statistics run concurrently
+    # the src-stats list ends the file: a statistic appended to it (as make demo does) joins it
+    with (tmp_path / "config.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("- name: people\n  query: SELECT count(*) AS n FROM person\n")
+    appended = load_config(tmp_path / "config.yaml")
+    assert appended.src_stats[-1].name == "people" and appended.use_asyncio
     plain = run(AGENT, "generate-config", "--plain", "--force", cwd=tmp_path, env=env)
     assert plain.returncode == 0, plain.stderr
     config = load_config(tmp_path / "config.yaml")

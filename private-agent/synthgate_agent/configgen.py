@@ -167,8 +167,9 @@ def render_config(model: OrmModel, proposal: Proposal | None = None,
     sections = [
         _HEADER.format(origin=origin),
         _tables_section(model, proposal, settings or Config()),
-        _src_stats_section(proposal.src_stats if proposal else [], model.source.dialect),
+        # before the src-stats list, so that statistics appended to the file join that list
         _asyncio_section(proposal),
+        _src_stats_section(proposal.src_stats if proposal else [], model.source.dialect),
         _privacy_section(proposal, bounds or {}),
     ]
     return "\n".join(s for s in sections if s)
