@@ -430,7 +430,7 @@ class _Run:
         return table in getattr(self.ssg, "TABLES_USING_DST_DB_CONN", [table])
 
     def _available(self, name: str, table: str, dist: Distribution,
-                   probe: Callable[[], Any]) -> bool:
+                   probe: Callable[[], Any], instead: str = "by the default generators") -> bool:
         """Whether the statistic has rows (a trial call); if not, say once that the default
         generators fill the columns instead."""
         try:
@@ -438,7 +438,7 @@ class _Run:
         except StatsUnavailable:
             self.notes.append(
                 f"{table}.{', '.join(dist.columns)}: statistic {dist.stat!r} has no rows (all "
-                f"suppressed as small counts); {name} drawn by the default generators")
+                f"suppressed as small counts); {name} drawn {instead}")
             return False
         return True
 
@@ -452,8 +452,11 @@ class _Run:
             if dist.name == CHILDREN:
                 f = next((f for f in fks if tuple(f.fk.columns) == tuple(dist.columns)), None)
                 if f is not None and f.mode == "draw":
+                    summary = stat_name(table.name, *f.fk.columns, "parents")
+                    instead = (f"for the share of parents with any child ({summary})"
+                               if self.src_stats.get(summary) else "by the default generators")
                     available = self._available("foreign keys are", table.name, dist, partial(
-                        children_per_parent, [], probe_rng, stats))
+                        children_per_parent, [], probe_rng, stats), instead)
                     f.children = self._children(table, f, dist, stats if available else None)
                 continue
             types = [table.column(c).type for c in dist.columns]
