@@ -17,7 +17,7 @@ from synthgate_builder.cli import app as builder
 from synthgate_builder.distributions import children_from_share, date_order
 from synthgate_builder.parents import ParentAttributes
 from synthgate_shared.cli import run_app
-from synthgate_shared.db import create_engine_for
+from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.fidelity import QUANTILE_PROBS
 
 LIMIT = 0.02
@@ -47,7 +47,7 @@ def _chain(src: str, dst: str, work: Path) -> None:
 
 
 def _one(url: str, sql: str) -> Any:
-    engine = create_engine_for(url)
+    engine = create_engine_for(parse_dsn(url))
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text(sql)).scalar_one()
@@ -99,7 +99,7 @@ def _own_schema(url: str) -> None:
     shipped = [None if rng.random() < 0.1 else o + dt.timedelta(seconds=float(g))
                for o, g in zip(ordered, gaps, strict=True)]
     reps = [3] * 21 + [4] * 20 + [5] * 18
-    engine = create_engine_for(url)
+    engine = create_engine_for(parse_dsn(url))
     with engine.begin() as conn:
         md.create_all(conn)
         conn.execute(account.insert(), [{"id": i + 1, "opened": d} for i, d in enumerate(opened)])
