@@ -23,9 +23,10 @@ from synthgate_shared.fidelity import QUANTILE_PROBS
 LIMIT = 0.02
 
 
-def _chain(src: str, dst: str, work: Path) -> None:
+def _chain(src: str, dst: str, work: Path, vocabulary: tuple[str, ...] = ()) -> None:
     """generate-config -> make-tables -> make-stats -> create-generators -> create-tables ->
-    create-data --scale 1 --seed 1, the proposed config unedited."""
+    create-data --scale 1 --seed 1, the proposed config unedited (``vocabulary`` tables
+    marked by generate-config, exported by make-vocab and loaded by create-vocab)."""
     files = {"config": ["--config-file", str(work / "config.yaml")],
              "orm": ["--orm-file", str(work / "orm.yaml")],
              "stats": ["--stats-file", str(work / "src-stats.yaml")]}
@@ -36,12 +37,17 @@ def _chain(src: str, dst: str, work: Path) -> None:
     def builder_run(*args: str) -> None:
         assert run_app(builder, "synthgate-builder", list(args)) == 0, args
 
-    agent_run("generate-config", *files["config"])
+    agent_run("generate-config", *files["config"],
+              *[x for t in vocabulary for x in ("--vocabulary", t)])
     agent_run("make-tables", *files["orm"])
     agent_run("make-stats", *files["config"], *files["stats"])
     every = [*files["config"], *files["orm"], *files["stats"]]
     builder_run("create-generators", "--out", str(work / "ssg.py"), *every)
     builder_run("create-tables", "--dsn", dst, *files["orm"])
+    if vocabulary:
+        vocab = ["--vocab-dir", str(work / "vocab")]
+        agent_run("make-vocab", *files["config"], *files["orm"], "--out-dir", str(work / "vocab"))
+        builder_run("create-vocab", "--dsn", dst, *every, *vocab)
     builder_run("create-data", "--dsn", dst, "--scale", "1", "--seed", "1",
                 "--ssg-file", str(work / "ssg.py"), *every)
 
@@ -134,6 +140,46 @@ def test_own_schema_keeps_date_order_and_used_parents(any_db_url: str, tmp_path:
     used = _one(dst, "SELECT count(DISTINCT rep_id) FROM customer")
     assert used == 3, used
     assert _one(dst, "SELECT count(*) FROM customer") == 59
+
+
+def test_dates_follow_a_vocabulary_parent(sqlite_url: str, tmp_path: Path) -> None:
+    """The parent's dates of rows loaded by create-vocab are read from the destination."""
+    _own_schema(sqlite_url)
+    dst = f"sqlite:///{tmp_path / 'dst.db'}"
+    _chain(sqlite_url, dst, tmp_path, vocabulary=("account",))
+    join = "JOIN account ON account.id = trans.account_id"
+    assert _one(dst, "SELECT count(*) FROM account") == 300
+    assert _share(dst, "trans", "booked", "opened", join) == 1.0
+
+
+def test_many_date_columns_are_paired_with_a_cap() -> None:
+    """Eight date columns: neighbours only (7 pairs), then the parent's date, at most 16."""
+    from synthgate_agent.propose import propose
+    from synthgate_agent.propose_order import MAX_ORDER_PAIRS
+    from synthgate_shared.config import Config
+    from synthgate_shared.orm import orm_from_data
+
+    dates = [{"name": f"d{i}", "type": "timestamp"} for i in range(8)]
+    model = orm_from_data({"source": {"dialect": "sqlite"}, "tables": {
+        "parent": {"columns": [{"name": "id", "type": "integer", "nullable": False},
+                               {"name": "born", "type": "date"}], "primary_key": ["id"]},
+        "child": {"columns": [{"name": "id", "type": "integer", "nullable": False},
+                              {"name": "parent_id", "type": "integer"}, *dates],
+                  "primary_key": ["id"],
+                  "foreign_keys": [{"columns": ["parent_id"], "ref_table": "parent",
+                                    "ref_columns": ["id"]}]}}})
+    proposal = propose(model, Config())
+    gens = {g["name"]: g for g in proposal.row_generators["child"]}
+    order = gens["synthgate.date_order"]
+    pairs = order["kwargs"]["pairs"]
+    assert pairs[:7] == [[f"d{i + 1}", f"d{i}"] for i in range(7)]
+    assert ["d0", "parent_id__born"] in pairs and len(pairs) <= MAX_ORDER_PAIRS
+    assert order["kwargs"]["parents"] == {"parent_id__born": {"fk": ["parent_id"],
+                                                              "column": "born"}}
+    assert "synthgate.gaussian_copula" not in gens  # the dates left the copula
+    stat = next(e for e in proposal.src_stats if e["name"] == "auto__child__order")
+    assert "neighbouring columns" in stat["comments"][0]
+    assert any(e["name"] == "auto__child__parent_id__parents" for e in proposal.src_stats)
 
 
 @pytest.fixture(scope="module")
