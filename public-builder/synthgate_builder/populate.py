@@ -471,7 +471,8 @@ class _Run:
         """The parents' columns a distribution reads (kwargs ``parents: {name: {fk: [child
         columns], column: parent column}}``), checked against the schema."""
         out: dict[str, tuple[_Fk, str]] = {}
-        for ref, spec in (dist.kwargs.get("parents") or {}).items():
+        specs = dist.kwargs.get("parents") or {}
+        for ref, spec in (specs.items() if isinstance(specs, dict) else [("", None)]):
             where = f"config.yaml: tables.{table.name}, generator {dist.name}, parents.{ref}"
             spec = spec if isinstance(spec, dict) else {}
             f = next((f for f in fks if list(f.fk.columns) == list(spec.get("fk") or [])), None)
