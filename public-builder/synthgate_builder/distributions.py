@@ -580,7 +580,7 @@ def date_order(n: int, rng: np.random.Generator, *, stats: Any,
         usable = [k for k in measured if k.share >= ORDER_SHARE or k.share <= 1 - ORDER_SHARE
                   or k.spread() < own]
         made = np.interp(_stratified_uniform(n, rng), probs, values)
-        made[rng.random(n) < null_fraction] = np.nan
+        made[_exact_share(np.ones(n, dtype=bool), null_fraction, rng)] = np.nan
         best, best_score = made, _misorder(made, measured, known)
         for link in sorted(usable, key=_Link.spread):  # the narrowest wins a tie
             source = known[link.source]
@@ -588,7 +588,7 @@ def date_order(n: int, rng: np.random.Generator, *, stats: Any,
             p_with, p_without = _null_shares(total, nonnull[column], _number(
                 gen, stat_name, row, f"{link.source}__nonnull"), link.both)
             has = ~np.isnan(source)
-            follow[rng.random(n) < np.where(has, p_with, p_without)] = np.nan
+            follow[_exact_share(has, p_with, rng) | _exact_share(~has, p_without, rng)] = np.nan
             score = _misorder(follow, measured, known)
             if score < best_score - 1e-9:
                 best, best_score = follow, score
@@ -609,6 +609,14 @@ def _follow(link: _Link, made: np.ndarray, source: np.ndarray, probs: np.ndarray
     after = np.where((clipped >= source[has]) == (d >= 0), clipped, after)
     made[has] = _kept_in_order(after, source[has], d, type_text)
     return made
+
+
+def _exact_share(among: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """A mask of round(share x count) rows picked at random among the ``among`` rows."""
+    rows = np.flatnonzero(among)
+    mask = np.zeros(len(among), dtype=bool)
+    mask[rng.choice(rows, size=round(share * len(rows)), replace=False)] = True
+    return mask
 
 
 def _misorder(made: np.ndarray, links: list[_Link], known: dict[str, np.ndarray]) -> float:
