@@ -6,6 +6,9 @@ and return a batch of ``n`` values (one column) or a tuple of lists (several col
 ``columns_assigned`` of the row generator and ``types`` their portable types from
 ``orm.yaml`` (the caller passes both, so ``config.yaml`` only names the statistic).
 ``children_per_parent(parent_keys, rng, stats, total=None)`` picks foreign-key values.
+A column generator whose kwargs hold ``parents: {name: {fk: [child columns], column: c}}``
+runs after the row's foreign keys are drawn and gets ``given={name: [each row's parent's c]}``
+(``synthgate_builder.parents``; ``date_order`` uses it for parents' dates).
 
 A statistic whose rows were all suppressed (fewer than ``min-count``) raises
 ``StatsUnavailable``: the caller then falls back to the default generator of the column.
