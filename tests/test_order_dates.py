@@ -70,7 +70,8 @@ def _share(url: str, table: str, b: str, a: str, join: str = "") -> float:
 
 def _own_schema(url: str) -> None:
     """accounts opened before their transactions; orders shipped after they were ordered
-    (3% before: a measured share, not a rule); 59 customers served by 3 of 8 employees."""
+    (3% before: a measured share, not a rule); 59 customers served by 3 of 8 employees, who
+    report to 2 of them (a self-reference, set at the end of the pass)."""
     rng = np.random.default_rng(7)
     md = sa.MetaData()
     account = sa.Table("account", md, sa.Column("id", sa.Integer, primary_key=True,
@@ -88,7 +89,8 @@ def _own_schema(url: str) -> None:
                       sa.Column("shipped", sa.DateTime))
     employee = sa.Table("employee", md, sa.Column("id", sa.Integer, primary_key=True,
                                                   autoincrement=False),
-                        sa.Column("title", sa.String(30)))
+                        sa.Column("title", sa.String(30)),
+                        sa.Column("boss_id", sa.Integer, sa.ForeignKey("employee.id")))
     customer = sa.Table("customer", md, sa.Column("id", sa.Integer, primary_key=True,
                                                   autoincrement=False),
                         sa.Column("rep_id", sa.Integer, sa.ForeignKey("employee.id"),
@@ -115,7 +117,9 @@ def _own_schema(url: str) -> None:
         conn.execute(orders.insert(), [{"id": i + 1, "ordered": o, "shipped": s}
                                        for i, (o, s) in enumerate(zip(ordered, shipped,
                                                                       strict=True))])
-        conn.execute(employee.insert(), [{"id": i, "title": "staff"} for i in range(1, 9)])
+        conn.execute(employee.insert(), [{"id": i, "title": "staff", "boss_id": b} for i, b in
+                                         zip(range(1, 9), [None, 1, 1, 2, 2, 2, 1, 2],
+                                             strict=True)])
         conn.execute(customer.insert(), [{"id": i + 1, "rep_id": r} for i, r in enumerate(reps)])
     engine.dispose()
 
@@ -140,6 +144,7 @@ def test_own_schema_keeps_date_order_and_used_parents(any_db_url: str, tmp_path:
     used = _one(dst, "SELECT count(DISTINCT rep_id) FROM customer")
     assert used == 3, used
     assert _one(dst, "SELECT count(*) FROM customer") == 59
+    assert _one(dst, "SELECT count(DISTINCT boss_id) FROM employee") == 2
 
 
 def test_dates_follow_a_vocabulary_parent(sqlite_url: str, tmp_path: Path) -> None:

@@ -137,6 +137,8 @@ class _Fk:
     self_ref: bool
     children: _Children | None = None
     unique: _Unique | None = None  # a unique key over exactly these columns (one-to-one)
+    # a ``later`` key whose children counts were all suppressed: ``..._parents`` rows
+    summary: Any | None = None
 
 
 @dataclasses.dataclass
@@ -451,6 +453,9 @@ class _Run:
             stats = self.src_stats.get(dist.stat)
             if dist.name == CHILDREN:
                 f = next((f for f in fks if tuple(f.fk.columns) == tuple(dist.columns)), None)
+                if f is not None and f.mode == "later" and not _has_rows(stats):
+                    f.summary = _rows_or_none(self.src_stats.get(
+                        stat_name(table.name, *f.fk.columns, "parents")))
                 if f is not None and f.mode == "draw":
                     summary = stat_name(table.name, *f.fk.columns, "parents")
                     instead = (f"for the share of parents with any child ({summary})"
@@ -500,8 +505,7 @@ class _Run:
             else self.config.min_count
         parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
         summary = self.src_stats.get(stat_name(table.name, *f.fk.columns, "parents"))
-        return _Children(dist.stat, stats, parents, share, min_count,
-                         summary if isinstance(summary, list) and summary else None)
+        return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary))
 
     def _rows_per_pass(self, scale: float | None) -> dict[str, int]:
         """Rows per table and pass: ``num_rows_per_pass``, or with ``scale`` that many times
@@ -1166,7 +1170,7 @@ class _Run:
             if item.fk.unique is not None:
                 one_to_one.setdefault(id(item.fk), []).append(item)
             elif item.keys:
-                drawn = self._draw(item.plan, item.fk, len(item.keys))
+                drawn = self._later_keys(item)
                 rows = many.setdefault(id(item.fk), (item, {}))[1]
                 for name, column in zip(_pair_columns(item), [*zip(*item.keys, strict=True),
                                                               *drawn], strict=True):
@@ -1175,6 +1179,16 @@ class _Run:
             self._bulk_update(conn, item, rows)
         for items in one_to_one.values():
             self._close_one_to_one(conn, items)
+
+    def _later_keys(self, item: _Pending) -> list[list[Any]]:
+        """Targets of a ``later`` key's rows: from the whole pool, or only from the share of
+        parents with any child when its children counts were all suppressed."""
+        pool = self.pools[item.fk.pool]
+        if item.fk.summary is None or not len(pool) or not item.keys:
+            return self._draw(item.plan, item.fk, len(item.keys))
+        index = children_from_share(range(len(pool)), self.rng, item.fk.summary,
+                                    len(item.keys))
+        return pool.rows(np.array(index, dtype=np.int64))
 
     def _close_one_to_one(self, conn: Connection, items: list[_Pending]) -> None:
         """Close a one-to-one key for all the pass's rows. The unique key is checked at each
@@ -1273,6 +1287,15 @@ class _Run:
         if self.explicit_keys:
             advance_sequences(conn, self.model, sorted(self.explicit_keys), self.schema)
             self.explicit_keys.clear()
+
+
+def _has_rows(stats: Any) -> bool:
+    return isinstance(stats, list) and bool(stats)
+
+
+def _rows_or_none(stats: Any) -> Any | None:
+    """A statistic's rows, or None when it has none (missing, or all suppressed)."""
+    return stats if _has_rows(stats) else None
 
 
 def _pair_columns(item: _Pending) -> list[str]:
