@@ -12,9 +12,10 @@ quantiles:
   ``MAX_ORDER_COLUMNS`` date columns of the table (more: neighbouring columns only), then
   each date column with each date of a parent (foreign keys that are not self-references
   and close no cycle), at most ``MAX_ORDER_PAIRS`` in all. The table's date columns move
-  from ``synthgate.gaussian_copula``/``synthgate.quantiles`` to ``synthgate.date_order``,
-  which makes them in the order of their medians, each from the pair it follows most
-  closely, so the measured shares are kept.
+  from ``synthgate.gaussian_copula``/``synthgate.quantiles`` (and a date in a key of several
+  columns, which no generator filled) to ``synthgate.date_order``, which makes them in the
+  order of their medians, each from its own quantiles or from one of its ordered pairs,
+  whichever keeps the measured shares best.
 * ``auto__<t>__<fk columns>__parents`` — one row per foreign key with a
   ``synthgate.children_per_parent`` generator: ``parents``, ``used`` (parents with any
   child) and ``children``. The builder uses it when every count of the children statistic
@@ -22,6 +23,8 @@ quantiles:
   children over every parent.
 
 Dates stored as text or numbers are not paired: the schema does not say they are dates.
+Foreign keys set at the end of the pass (self-references, cycles) are not paired either: the
+parent is not known when the row is made.
 """
 
 from __future__ import annotations
@@ -184,7 +187,8 @@ def _order_comment(table: Table, own: list[_Date], pairs: list[tuple[_Date, _Dat
             f"{MAX_ORDER_PAIRS}; per pair the rows where both are known, where b >= a and "
             f"b <= a, and quantiles of b - a in seconds (PostgreSQL: from a sample of about "
             f"{SAMPLE_ROWS:,} rows); synthgate.date_order makes the dates in the order of "
-            "their medians, each from the ordered pair it follows most closely")
+            "their medians, each from its own quantiles or from one of its ordered pairs, "
+            "whichever keeps the measured shares best")
 
 
 def _children_summaries(sql: _Sql, model: OrmModel, proposal: Proposal) -> None:
