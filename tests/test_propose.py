@@ -99,7 +99,7 @@ def test_known_kinds_get_mimesis_and_no_query(pagila: tuple[Source, OrmModel]) -
     film = {str(g["columns_assigned"]): g["name"] for g in proposal.row_generators["film"]}
     assert film["description"] == "synthgate.text_length"
     rental = [g for g in proposal.row_generators["rental"] if g["name"] ==
-              "synthgate.gaussian_copula"]
+              "synthgate.date_order"]  # dates that keep their order (propose_order)
     assert "rental_date" in rental[0]["columns_assigned"]
     assert "return_date" in rental[0]["columns_assigned"]
 

@@ -597,4 +597,8 @@ def propose(model: OrmModel, config: Config, epsilon: float | None = None,
             _dp_table(sql, table, cols, fks, model, config, proposal)
     if epsilon is not None:
         _split_budget(proposal, epsilon, DEFAULT_DP_DELTA if delta is None else delta)
+    else:  # dependent dates and children fallbacks: plain aggregates only
+        from synthgate_agent.propose_order import add_order_statistics
+
+        add_order_statistics(sql, model, config, proposal)
     return proposal

@@ -62,6 +62,7 @@ from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
     StatsUnavailable,
+    children_from_share,
     children_per_parent,
     row_count,
     run_builtin,
@@ -73,6 +74,7 @@ from synthgate_builder.generators import (
     module_from_text,
     render_ssg,
 )
+from synthgate_builder.parents import ParentAttributes
 from synthgate_builder.vocab import advance_sequences, copy_text_column
 
 BATCH_ROWS = 10_000
@@ -118,6 +120,8 @@ class _Children:
     parents_total: int | None
     nonnull_share: float
     min_count: int
+    # with every count suppressed: the share of parents with any child (``..._parents``)
+    summary: Any | None = None
 
 
 @dataclasses.dataclass
@@ -133,6 +137,8 @@ class _Fk:
     self_ref: bool
     children: _Children | None = None
     unique: _Unique | None = None  # a unique key over exactly these columns (one-to-one)
+    # a ``later`` key whose children counts were all suppressed: ``..._parents`` rows
+    summary: Any | None = None
 
 
 @dataclasses.dataclass
@@ -142,6 +148,8 @@ class _Dist:
     dist: Distribution
     stats: Any
     types: list[str]
+    # a parent's column it reads (kwargs ``parents``): name -> (foreign key, parent column)
+    parents: dict[str, tuple[_Fk, str]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -355,6 +363,7 @@ class _Run:
         self.queues: dict[int, _Queue] = {}  # id(_Fk) -> this pass's keys
         self.pass_start: dict[Key, int] = {}  # pool sizes when the pass began
         self.pools: dict[Key, _Pool] = {}  # only the pools some foreign key draws from
+        self.attributes: dict[Key, ParentAttributes] = {}  # parent columns children read
         self.seen: dict[Key, _Hashes] = {}  # only the unique keys that must be checked
         self.exclude: dict[Key, set[Any]] = {}  # keys in the table before the run
         self.parents: dict[int, _Parents] = {}  # id(_Fk) -> parents of a one-to-one key
@@ -423,7 +432,7 @@ class _Run:
         return table in getattr(self.ssg, "TABLES_USING_DST_DB_CONN", [table])
 
     def _available(self, name: str, table: str, dist: Distribution,
-                   probe: Callable[[], Any]) -> bool:
+                   probe: Callable[[], Any], instead: str = "by the default generators") -> bool:
         """Whether the statistic has rows (a trial call); if not, say once that the default
         generators fill the columns instead."""
         try:
@@ -431,7 +440,7 @@ class _Run:
         except StatsUnavailable:
             self.notes.append(
                 f"{table}.{', '.join(dist.columns)}: statistic {dist.stat!r} has no rows (all "
-                f"suppressed as small counts); {name} drawn by the default generators")
+                f"suppressed as small counts); {name} drawn {instead}")
             return False
         return True
 
@@ -444,16 +453,43 @@ class _Run:
             stats = self.src_stats.get(dist.stat)
             if dist.name == CHILDREN:
                 f = next((f for f in fks if tuple(f.fk.columns) == tuple(dist.columns)), None)
+                if f is not None and f.mode == "later" and not _has_rows(stats):
+                    f.summary = _rows_or_none(self.src_stats.get(
+                        stat_name(table.name, *f.fk.columns, "parents")))
                 if f is not None and f.mode == "draw":
+                    summary = stat_name(table.name, *f.fk.columns, "parents")
+                    instead = (f"for the share of parents with any child ({summary})"
+                               if self.src_stats.get(summary) else "by the default generators")
                     available = self._available("foreign keys are", table.name, dist, partial(
-                        children_per_parent, [], probe_rng, stats))
+                        children_per_parent, [], probe_rng, stats), instead)
                     f.children = self._children(table, f, dist, stats if available else None)
                 continue
             types = [table.column(c).type for c in dist.columns]
             if self._available("the columns are", table.name, dist, partial(
                     run_builtin, dist.name, 1, probe_rng, stats=stats, columns=dist.columns,
                     types=types, stat_name=dist.stat, **dist.kwargs)):
-                out.append(_Dist(dist, stats, types))
+                out.append(_Dist(dist, stats, types, self._dist_parents(table, fks, dist)))
+        return out
+
+    def _dist_parents(self, table: Table, fks: list[_Fk],
+                      dist: Distribution) -> dict[str, tuple[_Fk, str]]:
+        """The parents' columns a distribution reads (kwargs ``parents: {name: {fk: [child
+        columns], column: parent column}}``), checked against the schema."""
+        out: dict[str, tuple[_Fk, str]] = {}
+        specs = dist.kwargs.get("parents") or {}
+        for ref, spec in (specs.items() if isinstance(specs, dict) else [("", None)]):
+            where = f"config.yaml: tables.{table.name}, generator {dist.name}, parents.{ref}"
+            spec = spec if isinstance(spec, dict) else {}
+            f = next((f for f in fks if list(f.fk.columns) == list(spec.get("fk") or [])), None)
+            column = spec.get("column")
+            if f is None or column not in self.model.table(f.fk.ref_table).column_names:
+                raise SynthgateError(
+                    f"parents.{ref} names no foreign key of {table.name} and column of its "
+                    "parent", where=where,
+                    fix="give {fk: [<child columns of one foreign key>], column: <parent "
+                    "column>}")
+            if f.mode == "draw":  # a key set later (a cycle) is not known when rows are made
+                out[str(ref)] = (f, str(column))
         return out
 
     def _children(self, table: Table, f: _Fk, dist: Distribution, stats: Any) -> _Children:
@@ -468,7 +504,8 @@ class _Run:
         min_count = entry.min_count if entry and entry.min_count is not None \
             else self.config.min_count
         parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
-        return _Children(dist.stat, stats, parents, share, min_count)
+        summary = self.src_stats.get(stat_name(table.name, *f.fk.columns, "parents"))
+        return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary))
 
     def _rows_per_pass(self, scale: float | None) -> dict[str, int]:
         """Rows per table and pass: ``num_rows_per_pass``, or with ``scale`` that many times
@@ -526,11 +563,14 @@ class _Run:
 
     # -- state read once per run --------------------------------------------------------------
 
-    def _select(self, conn: Connection, key: Key) -> Iterator[list[tuple[Any, ...]]]:
-        """The key's values in the table (rows without NULL), a batch of rows at a time."""
+    def _select(self, conn: Connection, key: Key, extra: Sequence[str] = ()
+                ) -> Iterator[list[tuple[Any, ...]]]:
+        """The key's values in the table (rows without NULL), a batch of rows at a time;
+        each row followed by the values of the ``extra`` columns."""
         table = self.sa_tables[key[0]]
         cols = [table.c[c] for c in key[1]]
-        stmt = (sa.select(*cols).where(*(c.isnot(None) for c in cols))
+        stmt = (sa.select(*cols, *(table.c[c] for c in extra))
+                .where(*(c.isnot(None) for c in cols))
                 .execution_options(yield_per=BATCH_ROWS))
         for rows in conn.execute(stmt).partitions():
             yield [tuple(r) for r in rows]
@@ -539,9 +579,27 @@ class _Run:
         table = self.model.table(key[0])
         pool = _Pool([table.column(c).portable.base in INTEGER_TYPES
                       and not table.column(c).portable.is_array for c in key[1]])
-        for rows in self._select(conn, key):
-            pool.add(list(zip(*rows, strict=True)))
+        attributes = self.attributes.get(key)
+        extra = attributes.columns if attributes is not None else ()
+        width = len(key[1])
+        for rows in self._select(conn, key, extra):
+            columns = list(zip(*rows, strict=True))
+            pool.add(columns[:width])
+            if attributes is not None:
+                attributes.add(columns[:width], dict(zip(extra, columns[width:], strict=True)))
         return pool
+
+    def _parent_attributes(self) -> dict[Key, ParentAttributes]:
+        """A store of parent attributes for every pool whose columns some child's
+        distribution reads, aligned with the pool."""
+        wanted: dict[Key, list[str]] = {}
+        for plan in self.plans.values():
+            for dist in plan.dists:
+                for f, column in dist.parents.values():
+                    columns = wanted.setdefault(f.pool, [])
+                    if column not in columns:
+                        columns.append(column)
+        return {key: ParentAttributes(key[1], columns) for key, columns in wanted.items()}
 
     def _load_hashes(self, conn: Connection, key: Key) -> _Hashes:
         seen = _Hashes()
@@ -561,6 +619,7 @@ class _Run:
                 where=mask_dsn(self.engine.url), fix="run create-tables first",
             )
         self._finish_plans()
+        self.attributes = self._parent_attributes()
         for plan in self.plans.values():
             for f in plan.fks:
                 if f.mode != "null" and f.pool not in self.pools:
@@ -593,11 +652,21 @@ class _Run:
                 where="ssg.py", fix="check the row generators of this table in config.yaml",
             ) from exc
 
-    def _dist_values(self, dist: _Dist, n: int) -> list[list[Any]]:
-        """One batch of a built-in distribution: a list of ``n`` values per column."""
+    def _dist_values(self, dist: _Dist, n: int, values: Rows | None = None
+                     ) -> list[list[Any]]:
+        """One batch of a built-in distribution: a list of ``n`` values per column. One
+        that reads parents' columns is given them for the foreign keys in ``values``
+        (without ``values``, as for a row made again, it is given none)."""
         d = dist.dist
+        given = {"given": self._parent_values(dist, values)} if dist.parents and values \
+            else {}
         return run_builtin(d.name, n, self.rng, stats=dist.stats, columns=d.columns,
-                           types=dist.types, stat_name=d.stat, **d.kwargs)
+                           types=dist.types, stat_name=d.stat, **d.kwargs, **given)
+
+    def _parent_values(self, dist: _Dist, values: Rows) -> dict[str, list[Any]]:
+        """For each parent column a distribution reads, the value of each row's parent."""
+        return {ref: self.attributes[f.pool].lookup([values[c] for c in f.fk.columns])[column]
+                for ref, (f, column) in dist.parents.items()}
 
     def queue_children(self, plan: _Plan, total: int) -> None:
         """Foreign keys of this pass's ``total`` rows for each children_per_parent key:
@@ -618,6 +687,10 @@ class _Run:
                                             stat_name=spec.stat,
                                             parents_total=spec.parents_total,
                                             min_count=spec.min_count)
+                keys = pool.rows(np.array(index, dtype=np.int64))
+            elif parents and nonnull and spec.summary is not None:
+                index = children_from_share(parents, self.rng, spec.summary, nonnull,
+                                            stat_name=spec.stat)
                 keys = pool.rows(np.array(index, dtype=np.int64))
             elif nonnull:
                 keys = self._draw(plan, f, nonnull)
@@ -786,13 +859,18 @@ class _Run:
             if column not in plan.rowgen_columns:
                 values[column] = self._samples(plan, column, n)
         for dist in plan.dists:
-            values.update(zip(dist.dist.columns, self._dist_values(dist, n), strict=True))
+            if not dist.parents:
+                values.update(zip(dist.dist.columns, self._dist_values(dist, n), strict=True))
         if plan.counter:
             start = self.counters[plan.name]
             values[plan.counter] = list(range(start, start + n))
             self.counters[plan.name] = start + n
         for f in plan.fks:
             self._fill_fk(plan, f, values, everyone, queued=True)
+        for dist in plan.dists:  # those that read the parents of the keys just drawn
+            if dist.parents:
+                values.update(zip(dist.dist.columns, self._dist_values(dist, n, values),
+                                  strict=True))
         given: set[str] = set()  # columns a row function or a story gave values to
         if plan.row_fn is not None:
             for i in everyone:
@@ -1028,8 +1106,12 @@ class _Run:
         for key, pool in self.pools.items():
             if key[0] != plan.name:
                 continue
-            pool.add([values[c] if c in values and not (back and c in back[0])
-                      else [row.get(c) for row in back or []] for c in key[1]])
+            keys = [values[c] if c in values and not (back and c in back[0])
+                    else [row.get(c) for row in back or []] for c in key[1]]
+            pool.add(keys)
+            attributes = self.attributes.get(key)
+            if attributes is not None:
+                attributes.add(keys, {c: values[c] for c in attributes.columns if c in values})
 
     def _take(self, plan: _Plan, values: Rows, presets: list[dict[str, Any]] | None) -> None:
         """Mark the parents that inserted rows hold in one-to-one keys as taken: all of a
@@ -1088,7 +1170,7 @@ class _Run:
             if item.fk.unique is not None:
                 one_to_one.setdefault(id(item.fk), []).append(item)
             elif item.keys:
-                drawn = self._draw(item.plan, item.fk, len(item.keys))
+                drawn = self._later_keys(item)
                 rows = many.setdefault(id(item.fk), (item, {}))[1]
                 for name, column in zip(_pair_columns(item), [*zip(*item.keys, strict=True),
                                                               *drawn], strict=True):
@@ -1097,6 +1179,16 @@ class _Run:
             self._bulk_update(conn, item, rows)
         for items in one_to_one.values():
             self._close_one_to_one(conn, items)
+
+    def _later_keys(self, item: _Pending) -> list[list[Any]]:
+        """Targets of a ``later`` key's rows: from the whole pool, or only from the share of
+        parents with any child when its children counts were all suppressed."""
+        pool = self.pools[item.fk.pool]
+        if item.fk.summary is None or not len(pool) or not item.keys:
+            return self._draw(item.plan, item.fk, len(item.keys))
+        index = children_from_share(range(len(pool)), self.rng, item.fk.summary,
+                                    len(item.keys))
+        return pool.rows(np.array(index, dtype=np.int64))
 
     def _close_one_to_one(self, conn: Connection, items: list[_Pending]) -> None:
         """Close a one-to-one key for all the pass's rows. The unique key is checked at each
@@ -1195,6 +1287,15 @@ class _Run:
         if self.explicit_keys:
             advance_sequences(conn, self.model, sorted(self.explicit_keys), self.schema)
             self.explicit_keys.clear()
+
+
+def _has_rows(stats: Any) -> bool:
+    return isinstance(stats, list) and bool(stats)
+
+
+def _rows_or_none(stats: Any) -> Any | None:
+    """A statistic's rows, or None when it has none (missing, or all suppressed)."""
+    return stats if _has_rows(stats) else None
 
 
 def _pair_columns(item: _Pending) -> list[str]:

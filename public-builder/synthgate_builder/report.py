@@ -43,8 +43,8 @@ from synthgate_shared.values import to_plain
 
 @dataclass
 class Metric:
-    """One comparison: ``kind`` (tvd, joint_tvd, ks, length_ks, nulls, children, corr, rows,
-    fk, unique), where it applies, its value and, for plots, the two distributions."""
+    """One comparison: ``kind`` (tvd, joint_tvd, ks, length_ks, nulls, children, corr, order,
+    rows, fk, unique), where it applies, its value and, for plots, the two distributions."""
 
     kind: str
     table: str
@@ -268,6 +268,12 @@ def _compare(parsed: StatName, entry: dict[str, Any], syn_rows: list[dict[str, A
         if src_rows and syn_rows:
             _compare_profile(table, src_rows[0], syn_rows[0], scale, report)
         return
+    if parsed.kind == "order":
+        if src_rows and syn_rows:
+            _compare_order(table, src_rows[0], syn_rows[0], report)
+        return
+    if parsed.kind == "parents":  # a fallback of the children statistic, compared there
+        return
     if parsed.kind in ("freq", "joint", "children"):
         keys = ["n_children"] if parsed.kind == "children" else list(parsed.columns)
         p, q = _shares(src_rows, keys, 0), _shares(syn_rows, keys, min_count)
@@ -289,6 +295,22 @@ def _compare(parsed: StatName, entry: dict[str, Any], syn_rows: list[dict[str, A
         (cum_s, bins_s), (cum_y, bins_y)), list(zip(bins_s, cum_s, strict=True)),
         list(zip(bins_y, cum_y, strict=True)), "cdf"))
     report.metrics.append(Metric("nulls", table, subject, abs(null_s - null_y)))
+
+
+def _compare_order(table: str, src: dict[str, Any], syn: dict[str, Any],
+                   report: FidelityReport) -> None:
+    """Per date pair of an ``order`` statistic: the share of rows with b >= a (among those
+    where both are known), source against synthetic."""
+    for key, both in src.items():
+        if not key.endswith("__both") or not isinstance(both, int | float) or not both:
+            continue
+        pair = key[:-len("__both")]
+        s_share = float(src.get(f"{pair}__ge") or 0) / both
+        y_both = syn.get(key)
+        y_share = float(syn.get(f"{pair}__ge") or 0) / y_both if y_both else 0.0
+        b, _, a = pair.partition("__")
+        report.metrics.append(Metric("order", table, f"{b} >= {a}", abs(s_share - y_share),
+                                     [("source", s_share)], [("synthetic", y_share)]))
 
 
 def _integrity(engine: Engine, schema: str | None, model: OrmModel, ignored: set[str],
@@ -368,6 +390,7 @@ _KIND_TITLES = {"rows": "Row counts (relative deviation)", "nulls": "Null fracti
                 "length_ks": "Text lengths (Kolmogorov-Smirnov)",
                 "children": "Children per parent (total variation distance)",
                 "corr": "Correlations (absolute difference)",
+                "order": "Date order: share of b >= a (absolute difference)",
                 "fk": "Foreign keys (rows pointing nowhere)",
                 "unique": "Keys (duplicated values)"}
 

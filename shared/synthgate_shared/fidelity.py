@@ -2,8 +2,10 @@
 
 Proposed statistics are named ``auto__<table>__<part>__...__<kind>``; the kinds are
 ``profile``, ``freq``, ``joint``, ``children`` and ``histogram`` (see
-``synthgate_agent.propose``). Quantiles on PostgreSQL are arrays aligned with
-``QUANTILE_PROBS``; on other databases they are text ``"percent:value,..."``.
+``synthgate_agent.propose``), ``order`` (dates that follow one another) and ``parents`` (the
+share of parents with any child; see ``synthgate_agent.propose_order``). Quantiles on
+PostgreSQL are arrays aligned with ``QUANTILE_PROBS``; on other databases they are text
+``"percent:value,..."``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 
 PREFIX = "auto__"
-KINDS = ("profile", "freq", "joint", "children", "histogram")
+KINDS = ("profile", "freq", "joint", "children", "histogram", "order", "parents")
 QUANTILE_PROBS: tuple[float, ...] = (0.01, *(round(0.05 * i, 2) for i in range(1, 20)), 0.99)
 _REFERENCE = re.compile(r"""SRC_STATS\[\s*(['"])(?P<name>.+?)\1\s*\]""")
 

@@ -1,0 +1,238 @@
+"""Proposed statistics for dependent dates and for suppressed children counts (issue 11).
+
+``add_order_statistics`` runs at the end of ``propose`` (plain aggregates only; nothing under
+``--epsilon``) and adds, for every table with date or time columns filled from their
+quantiles:
+
+* ``auto__<t>__order`` — one row over the table LEFT JOINed to the parents whose dates its
+  dates may follow: ``n``, per column ``<c>__nonnull`` and quantiles ``<c>__q``, per
+  parent date ``<fk columns>__<column>__nonnull``, and per pair ``[b, a]`` the counts
+  ``<b>__<a>__both`` (both known), ``__ge`` (b >= a), ``__le`` (b <= a) and the quantiles
+  ``<b>__<a>__dq`` of b - a in seconds. The pairs: every pair of up to
+  ``MAX_ORDER_COLUMNS`` date columns of the table (more: neighbouring columns only), then
+  each date column with each date of a parent (foreign keys that are not self-references
+  and close no cycle), at most ``MAX_ORDER_PAIRS`` in all. The table's date columns move
+  from ``synthgate.gaussian_copula``/``synthgate.quantiles`` (and a date in a key of several
+  columns, which no generator filled) to ``synthgate.date_order``, which makes them in the
+  order of their medians, each from its own quantiles or from one of its ordered pairs,
+  whichever keeps the measured shares best.
+* ``auto__<t>__<fk columns>__parents`` — one row per foreign key with a
+  ``synthgate.children_per_parent`` generator: ``parents``, ``used`` (parents with any
+  child) and ``children``. The builder uses it when every count of the children statistic
+  was suppressed (a few parents with many children each), instead of spreading the
+  children over every parent.
+
+Dates stored as text or numbers are not paired: the schema does not say they are dates.
+Foreign keys set at the end of the pass (self-references, cycles) are not paired either: the
+parent is not known when the row is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from synthgate_shared.config import Config
+from synthgate_shared.fidelity import stat_name
+from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
+from synthgate_shared.sqla import cycle_edges
+
+from synthgate_agent.propose import (
+    SAMPLE_ROWS,
+    SAMPLE_SEED,
+    Proposal,
+    _alias_ok,
+    _children_per_parent,
+    _Col,
+    _generator,
+    _sample_percent,
+    _Sql,
+    _stat,
+)
+
+ORDER = "synthgate.date_order"
+CHILDREN = "synthgate.children_per_parent"
+MOVABLE = ("synthgate.gaussian_copula", "synthgate.quantiles")
+TEMPORAL = ("date", "timestamp", "timestamptz")
+MAX_ORDER_COLUMNS = 6  # every pair of up to this many date columns (15 pairs)
+MAX_ORDER_PAIRS = 16  # per table, pairs within the table first
+
+
+@dataclass(frozen=True)
+class _Date:
+    """A date column of the table (``fk`` None, alias ``c``) or of a parent through a
+    foreign key (alias ``p<i>``, the key's position in the table)."""
+
+    name: str  # the column, or ``<fk columns>__<parent column>``
+    column: Column
+    table_alias: str
+    fk: ForeignKey | None = None
+
+
+def _is_date(column: Column) -> bool:
+    return column.portable.base in TEMPORAL and not column.portable.is_array
+
+
+def _movable(table: Table, generators: list[dict[str, Any]]) -> list[Column]:
+    """The table's date columns that its proposed generators fill from their quantiles, or
+    that no generator fills and are part of a key of several columns (such as Pagila's
+    ``payment (payment_date, payment_id)``; a key of one column needs distinct values)."""
+    assigned: set[str] = set()
+    movable: set[str] = set()
+    for gen in generators:
+        cols = gen["columns_assigned"]
+        cols = [cols] if isinstance(cols, str) else cols
+        assigned.update(cols)
+        if gen["name"] in MOVABLE and "bins" not in gen.get("kwargs", {}):
+            movable.update(cols)
+    single = {u.columns[0] for u in table.unique if len(u.columns) == 1}
+    if len(table.primary_key) == 1:
+        single.add(table.primary_key[0])
+    keyed = {c for fk in table.foreign_keys for c in fk.columns}
+    return [c for c in table.columns if _is_date(c) and _alias_ok(f"{c.name}__nonnull")
+            and (c.name in movable or (c.name not in assigned | single | keyed
+                                       and not c.autoincrement))]
+
+
+def _parent_dates(table: Table, model: OrmModel, config: Config,
+                  closing: set[int]) -> list[_Date]:
+    """Date columns of the parents whose keys are drawn when the table's rows are made."""
+    out: list[_Date] = []
+    for i, fk in enumerate(table.foreign_keys):
+        parent = model.tables.get(fk.ref_table)
+        if parent is None or config.table(fk.ref_table).ignore or fk.ref_table == table.name \
+                or id(fk) in closing:
+            continue
+        for column in parent.columns:
+            name = f"{'_'.join(fk.columns)}__{column.name}"
+            if _is_date(column) and _alias_ok(f"{name}__nonnull"):
+                out.append(_Date(name, column, f"p{i}", fk))
+    return out
+
+
+def _pairs(own: list[_Date], parents: list[_Date]) -> list[tuple[_Date, _Date]]:
+    """The measured pairs ``(b, a)``, as the module docstring says, within the alias limit."""
+    if len(own) <= MAX_ORDER_COLUMNS:
+        inside = [(own[j], own[i]) for j in range(len(own)) for i in range(j)]
+    else:
+        inside = [(own[i + 1], own[i]) for i in range(len(own) - 1)]
+    across = [(b, a) for a in parents for b in own]
+    fits = [(b, a) for b, a in inside + across if _alias_ok(f"{b.name}__{a.name}__both")]
+    return fits[:MAX_ORDER_PAIRS]
+
+
+def _order_query(sql: _Sql, table: Table, pairs: list[tuple[_Date, _Date]],
+                 own: list[_Date]) -> str:
+    """One row of counts (exact) and quantiles (from a sample on PostgreSQL)."""
+    joined = {a.table_alias: a.fk for _, a in pairs if a.fk is not None}
+    source = f"{sql.table(table.name)} c"
+    for alias, fk in joined.items():
+        on = " AND ".join(f"{alias}.{sql.q(r)} = c.{sql.q(col)}"
+                          for col, r in zip(fk.columns, fk.ref_columns, strict=True))
+        source += f" LEFT JOIN {sql.table(fk.ref_table)} {alias} ON {on}"
+
+    def epoch(d: _Date) -> str:
+        return sql.numeric(_Col(d.column, "temporal"), prefix=f"{d.table_alias}.")
+
+    counts = ["count(*) AS n"]
+    shapes: list[str] = []
+    used = {a.name: a for _, a in pairs if a.fk is not None}
+    for d in [*own, *used.values()]:
+        counts.append(f"count({d.table_alias}.{sql.q(d.column.name)}) AS "
+                      f"{sql.q(d.name + '__nonnull')}")
+    for d in own:
+        shapes.append(f"{sql.quantiles(epoch(d), source)} AS {sql.q(d.name + '__q')}")
+    for b, a in pairs:
+        diff = f"({epoch(b)} - {epoch(a)})"
+        key = f"{b.name}__{a.name}"
+        counts += [f"count({diff}) AS {sql.q(key + '__both')}",
+                   f"sum(CASE WHEN {diff} >= 0 THEN 1 ELSE 0 END) AS {sql.q(key + '__ge')}",
+                   f"sum(CASE WHEN {diff} <= 0 THEN 1 ELSE 0 END) AS {sql.q(key + '__le')}"]
+        shapes.append(f"{sql.quantiles(diff, source)} AS {sql.q(key + '__dq')}")
+    if sql.dialect != "postgresql":
+        return f"SELECT {', '.join(counts + shapes)} FROM {source}"
+    sampled = source.replace(
+        f"{sql.table(table.name)} c",
+        f"{sql.table(table.name)} c TABLESAMPLE BERNOULLI ({_sample_percent(sql, table)}) "
+        f"REPEATABLE ({SAMPLE_SEED})", 1)
+    return (f"SELECT * FROM (SELECT {', '.join(counts)} FROM {source}) counts CROSS JOIN "
+            f"(SELECT {', '.join(shapes)} FROM {sampled}) shapes")
+
+
+def _move_out(generators: list[dict[str, Any]], columns: set[str]) -> list[dict[str, Any]]:
+    """The generators without ``columns`` (a copula left with one column becomes quantiles;
+    one left with none is dropped)."""
+    out = []
+    for gen in generators:
+        if gen["name"] not in MOVABLE:
+            out.append(gen)
+            continue
+        cols = gen["columns_assigned"]
+        kept = [c for c in ([cols] if isinstance(cols, str) else cols) if c not in columns]
+        if not kept:
+            continue
+        name = gen["name"] if len(kept) > 1 else "synthgate.quantiles"
+        out.append({**gen, "name": name,
+                    "columns_assigned": kept[0] if len(kept) == 1 else kept})
+    return out
+
+
+def _order_comment(table: Table, own: list[_Date], pairs: list[tuple[_Date, _Date]]) -> str:
+    inside = sum(1 for _, a in pairs if a.fk is None)
+    rule = (f"every pair of its {len(own)} date columns" if len(own) <= MAX_ORDER_COLUMNS
+            else f"neighbouring columns of its {len(own)} date columns (more than "
+            f"{MAX_ORDER_COLUMNS})")
+    return (f"date order of {table.name}: {inside} pair(s) within the table ({rule}) and "
+            f"{len(pairs) - inside} with parents' dates across foreign keys, at most "
+            f"{MAX_ORDER_PAIRS}; per pair the rows where both are known, where b >= a and "
+            f"b <= a, and quantiles of b - a in seconds (PostgreSQL: from a sample of about "
+            f"{SAMPLE_ROWS:,} rows); synthgate.date_order makes the dates in the order of "
+            "their medians, each from its own quantiles or from one of its ordered pairs, "
+            "whichever keeps the measured shares best")
+
+
+def _children_summaries(sql: _Sql, model: OrmModel, proposal: Proposal) -> None:
+    for table_name, generators in proposal.row_generators.items():
+        table = model.tables[table_name]
+        for gen in generators:
+            if gen["name"] != CHILDREN:
+                continue
+            cols = gen["columns_assigned"]
+            cols = [cols] if isinstance(cols, str) else list(cols)
+            fk = next((f for f in table.foreign_keys if f.columns == cols), None)
+            if fk is None:
+                continue
+            source, count = _children_per_parent(sql, table, fk)
+            proposal.src_stats.append(_stat(
+                stat_name(table_name, *fk.columns, "parents"),
+                f"SELECT count(*) AS parents, sum(CASE WHEN {count} > 0 THEN 1 ELSE 0 END) "
+                f"AS used, sum({count}) AS children FROM {source}", count_column="parents",
+                comment=f"parents of {table_name}.{', '.join(fk.columns)} with any child: "
+                "used when every children-per-parent count is suppressed"))
+
+
+def add_order_statistics(sql: _Sql, model: OrmModel, config: Config,
+                         proposal: Proposal) -> None:
+    """Add the date-order statistics and generators, and the children fallbacks, to a plain
+    (not differentially private) ``proposal`` (see the module docstring)."""
+    closing = {id(fk) for _, fk in cycle_edges(model)}
+    for table_name in list(proposal.row_generators):
+        table = model.tables[table_name]
+        generators = proposal.row_generators[table_name]
+        own = [_Date(c.name, c, "c") for c in _movable(table, generators)]
+        pairs = _pairs(own, _parent_dates(table, model, config, closing)) if own else []
+        if not pairs:
+            continue
+        name = stat_name(table_name, "order")
+        proposal.src_stats.append(_stat(name, _order_query(sql, table, pairs, own),
+                                        count_column="n",
+                                        comment=_order_comment(table, own, pairs)))
+        parents = {a.name: {"fk": list(a.fk.columns), "column": a.column.name}
+                   for _, a in pairs if a.fk is not None}
+        kwargs: dict[str, Any] = {"pairs": [[b.name, a.name] for b, a in pairs]}
+        if parents:
+            kwargs["parents"] = parents
+        moved = _move_out(generators, {d.name for d in own})
+        moved.append(_generator(ORDER, name, [d.name for d in own], **kwargs))
+        proposal.row_generators[table_name] = moved
+    _children_summaries(sql, model, proposal)
