@@ -85,12 +85,13 @@ KNOWN_KINDS: tuple[tuple[tuple[str, ...], str, bool], ...] = (
 # Providers for text whose values (not its name) show the kind, by pattern of measure.PATTERNS.
 VALUE_KINDS: dict[str, str] = {"email": "generic.person.email", "url": "generic.internet.url"}
 # Roles from the measured facts: a column is categorical when it has at most MAX_CATEGORIES
-# values and those with >= min-count rows cover CATEGORY_SHARE of its rows (the rest never
-# appears: at most 1 - CATEGORY_SHARE of TVD); text holds numbers or dates when PARSE_SHARE
+# values and those with >= min-count rows cover a share of its rows (the rest never
+# appears: at most 1 - that share of TVD); text holds numbers or dates when PARSE_SHARE
 # of its values parse; VALUE_SHARE of values matching a pattern picks a provider.
 MAX_CATEGORIES = 50
-CATEGORY_SHARE = 0.8
-NUMBER_CATEGORY_SHARE = 0.95  # numbers keep their quantiles (and correlations) unless nearly all
+CATEGORY_SHARE = 0.5  # plain text: the alternative, placeholder text, matches no value at all
+KIND_CATEGORY_SHARE = 0.8  # a known kind (city, country...): its Mimesis provider is the other
+NUMBER_CATEGORY_SHARE = 0.9  # numbers keep their quantiles (and correlations) unless nearly all
 PARSE_SHARE = 0.99
 VALUE_SHARE = 0.9
 VOCABULARY_MAX_ROWS = 200  # small tables referred to by foreign keys: vocabulary candidates
@@ -244,7 +245,9 @@ def _measured_role(column: Column, f: ColumnFacts, facts: TableFacts) -> _Col | 
     personal = bool(kind and kind[1])
     text = base in ("char", "varchar", "text")
     number = base in (*INTEGER_RANGES, "real", "double", "numeric")
-    share = CATEGORY_SHARE if text else NUMBER_CATEGORY_SHARE
+    share = NUMBER_CATEGORY_SHARE if number else KIND_CATEGORY_SHARE if kind else CATEGORY_SHARE
+    if text and f.max_length == 0:  # only empty strings: nothing personal to keep out
+        return _Col(column, "category", note="every non-NULL value is the empty string" + sample)
     if ((text or number) and not personal and f.distinct is not None
             and f.distinct <= MAX_CATEGORIES and f.frequent
             and (f.frequent_share or 0.0) >= share):

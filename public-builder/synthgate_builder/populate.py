@@ -827,7 +827,8 @@ class _Run:
                 _set_row(values, n, i, row)
         for column, share in plan.null_shares.items():  # once, whatever filled the column
             target = values[column]
-            for i in np.flatnonzero(self.rng.random(n) < share).tolist():
+            # exactly the share (rounded) of each batch, not a coin per row: small tables too
+            for i in self.rng.choice(n, size=round(n * share), replace=False).tolist():
                 target[i] = None
         if presets:
             for i, preset in enumerate(presets):
