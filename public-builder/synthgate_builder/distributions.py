@@ -175,10 +175,13 @@ def _marginal(generator: str, stats: Any, column: str, suffix: str, params: dict
 
 
 def _with_nulls(values: list[Any], null_fraction: float, rng: np.random.Generator) -> list[Any]:
+    """Exactly ``null_fraction`` of the values (rounded) set to None, at random places."""
     if null_fraction <= 0:
         return values
-    mask = rng.random(len(values)) < null_fraction
-    return [None if m else v for v, m in zip(values, mask, strict=True)]
+    out = list(values)
+    for i in rng.choice(len(out), size=round(len(out) * null_fraction), replace=False).tolist():
+        out[i] = None
+    return out
 
 
 def _one_column(generator: str, columns: Sequence[str] | str | None) -> str:
