@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from synthgate_agent.measure import measure
 from synthgate_agent.propose import propose
@@ -176,7 +175,7 @@ def test_copy_keeps_categories_text_formats_nulls_and_sizes(
         amounts = [r[0] for r in conn.exec_driver_sql(
             "SELECT amount_text FROM holder WHERE amount_text IS NOT NULL")]
         assert all(re.fullmatch(r"\d+\.\d\d", a) for a in amounts), amounts[:5]
-        assert 10 <= min(map(float, amounts)) and max(map(float, amounts)) <= 5000
+        assert min(map(float, amounts)) >= 10 and max(map(float, amounts)) <= 5000
         counts = [r[0] for r in conn.exec_driver_sql("SELECT count_text FROM holder")]
         assert all(re.fullmatch(r"\d+", c) for c in counts)
         dates = [r[0] for r in conn.exec_driver_sql("SELECT opened_text FROM holder")]
