@@ -139,6 +139,7 @@ class _Col:
     note: str | None = None  # the measured facts that decided the role (a config comment)
     places: int | None = None  # number_text: decimal places to render
     pattern: str | None = None  # date_text: which of measure.PATTERNS the values match
+    values: int | None = None  # category: the measured number of distinct values
 
     @property
     def name(self) -> str:
@@ -251,7 +252,8 @@ def _measured_role(column: Column, f: ColumnFacts, facts: TableFacts) -> _Col | 
     if ((text or number) and not personal and f.distinct is not None
             and f.distinct <= MAX_CATEGORIES and f.frequent
             and (f.frequent_share or 0.0) >= share):
-        return _Col(column, "category", note=_category_note(f, facts.min_count) + sample)
+        return _Col(column, "category", note=_category_note(f, facts.min_count) + sample,
+                    values=f.distinct)
     if number:
         return _Col(column, "number")
     if not text:
@@ -478,15 +480,32 @@ def _copula_columns(cols: list[_Col]) -> list[_Col]:
             and _alias_ok(f"{c.name}__q")]
 
 
-def _pairs(categories: list[_Col]) -> tuple[list[tuple[_Col, _Col]], list[_Col]]:
-    """Neighbouring low-cardinality columns paired for joint frequencies; the rest alone."""
-    pairs = [(categories[i], categories[i + 1]) for i in range(0, len(categories) - 1, 2)]
-    single = categories[-1:] if len(categories) % 2 else []
+def _pairs(categories: list[_Col], rows: int | None = None, min_count: int = 0
+           ) -> tuple[list[tuple[_Col, _Col]], list[_Col]]:
+    """Neighbouring low-cardinality columns paired for joint frequencies; the rest alone.
+
+    With measured value counts and the table's ``rows``, a pair is only made when its cells
+    average at least ``min_count`` rows (sparser joint counts would mostly be suppressed)."""
+    def fits(a: _Col, b: _Col) -> bool:
+        if rows is None or a.values is None or b.values is None:
+            return True
+        return a.values * b.values * min_count <= rows
+
+    pairs: list[tuple[_Col, _Col]] = []
+    single: list[_Col] = []
+    i = 0
+    while i < len(categories):
+        if i + 1 < len(categories) and fits(categories[i], categories[i + 1]):
+            pairs.append((categories[i], categories[i + 1]))
+            i += 2
+        else:
+            single.append(categories[i])
+            i += 1
     return pairs, single
 
 
 def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
-                 proposal: Proposal, min_count: int) -> None:
+                 proposal: Proposal, min_count: int, rows: int | None = None) -> None:
     """Plain aggregate statistics (small counts suppressed by ``make-stats``; the profile's
     row count is released even when small, its quantiles only from ``min_count`` rows)."""
     tname = sql.table(table.name)
@@ -518,7 +537,7 @@ def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey
         q = sql.q(col.name)
         proposal.src_stats.append(_stat(
             name, f"SELECT {q}, count(*) AS n FROM {tname} GROUP BY {q}", count_column="n"))
-    pairs, single = _pairs(categories)
+    pairs, single = _pairs(categories, rows, min_count)
     for a, b in pairs:
         name = stat_name(table.name, a.name, b.name, "joint")
         qa, qb = sql.q(a.name), sql.q(b.name)
@@ -783,7 +802,8 @@ def propose(model: OrmModel, config: Config, epsilon: float | None = None,
             if reason:
                 proposal.vocabulary_candidates[table.name] = reason
         if epsilon is None:
-            _plain_table(sql, table, cols, fks, proposal, config.min_count)
+            _plain_table(sql, table, cols, fks, proposal, config.min_count,
+                         measured.rows if measured else None)
         else:
             _dp_table(sql, table, cols, fks, model, config, proposal)
     if epsilon is not None:
