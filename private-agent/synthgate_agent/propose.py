@@ -1,14 +1,17 @@
 """Proposed aggregate statistics and the built-in generators that consume them (issue 6).
 
-``propose(model, config)`` looks only at the schema (never at the data) and returns, for
-every table that is neither ignored nor a vocabulary table, plain aggregate ``src-stats``
-entries and the ``row_generators`` wired to the builder's built-in distributions. Everything
-it proposes is written into ``config.yaml``, so the reviewer sees every query.
+``propose(model, config, facts=...)`` decides each column's role from the measured facts of
+``synthgate_agent.measure`` (counts and shares, never values; without them from the schema
+alone) and returns, for every table that is neither ignored nor a vocabulary table, plain
+aggregate ``src-stats`` entries and the ``row_generators`` wired to the builder's built-in
+distributions, with the facts behind each generator as notes. Everything it proposes is
+written into ``config.yaml``, so the reviewer sees every query.
 
 Statistic names follow ``auto__<table>__<what>``:
 
-* ``auto__<t>__profile`` — one row: ``n`` (row count), ``<c>__nonnull`` per
-  column, quantiles ``<c>__q`` of numbers and dates (epoch seconds), quantiles
+* ``auto__<t>__profile`` — one row (``min-count: 0``: the row count is released even for a
+  table below min-count, whose quantiles and correlations come back NULL): ``n`` (row
+  count), ``<c>__nonnull`` per nullable column (the builder keeps every column's NULL share), quantiles ``<c>__q`` of numbers and dates (epoch seconds), quantiles
   ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr`` (PostgreSQL) or
   ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair. On
   PostgreSQL the counts come from one parallel scan and the quantiles and correlations from

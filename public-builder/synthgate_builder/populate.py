@@ -4,6 +4,9 @@ Each pass is one transaction, so an interrupted run keeps whole passes only. Tab
 filled parents first (``table_order``); story generators run after them. Values come, in
 this order of precedence, from a story's partial row, the row generators of ``ssg.py``,
 the key pools (foreign keys), a counter (integer primary keys) and the default generators.
+Then each nullable column gets the source's NULL share (``<c>__nonnull`` of the profile),
+whatever filled it, once per batch in ``fill``; built-in distributions (their statistics hold
+the NULLs), foreign keys and row generators with ``null-share: false`` are left as they are.
 
 Speed: foreign-key targets are drawn from key pools read once per run and extended in
 memory as rows go in; existing unique keys are read once too. Rows go in with ``COPY`` on
