@@ -185,19 +185,27 @@ def test_copy_keeps_categories_text_formats_nulls_and_sizes(
     engine.dispose()
 
 
-def test_null_share_false_leaves_nulls_to_the_generator(pg_url_factory: Any,
-                                                        tmp_path: Path) -> None:
-    """`null-share: false` on a row generator: its column keeps every value it returns."""
+def test_null_share_for_a_user_generator_and_null_share_false(pg_url_factory: Any,
+                                                               tmp_path: Path) -> None:
+    """A user's row generator that always returns a value gets the source's NULL share;
+    `null-share: false` on a row generator keeps every value it returns."""
+    import yaml
     from synthgate_builder.cli import app as builder
     from synthgate_shared.cli import run_app
 
     src, dst = pg_url_factory(), pg_url_factory()
     _load_cases(src)
     _chain(src, dst, tmp_path)
-    text = (tmp_path / "config.yaml").read_text()
-    text = text.replace("      columns_assigned: company\n",
-                        "      columns_assigned: company\n      null-share: false\n")
-    (tmp_path / "config.yaml").write_text(text)
+    data = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    data["row_generators_module"] = "my_gens"
+    for gen in data["tables"]["holder"]["row_generators"]:
+        if gen["columns_assigned"] == "company":
+            gen["null-share"] = False
+        if gen["columns_assigned"] == "remark":
+            gen.clear()
+            gen.update({"name": "my_gens.remark", "columns_assigned": "remark"})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "my_gens.py").write_text("def remark():\n    return 'always a value'\n")
     assert load_config(tmp_path / "config.yaml").tables["holder"].row_generators
     files = ["--config-file", str(tmp_path / "config.yaml"), "--orm-file",
              str(tmp_path / "orm.yaml"), "--stats-file", str(tmp_path / "src-stats.yaml")]
@@ -205,11 +213,19 @@ def test_null_share_false_leaves_nulls_to_the_generator(pg_url_factory: Any,
                                                   str(tmp_path / "ssg.py"), *files]) == 0
     assert run_app(builder, "synthgate-builder", ["remove-data", "--yes", "--dsn", dst,
                                                   *files]) == 0
-    assert run_app(builder, "synthgate-builder", [
-        "create-data", "--dsn", dst, "--scale", "1", "--seed", "1", "--ssg-file",
-        str(tmp_path / "ssg.py"), *files]) == 0
-    engine = sa.create_engine(dst)
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(company), count(fax) FROM holder").one() == (
-            ROWS, ROWS // 5)
-    engine.dispose()
+    made = []
+    for _ in range(2):  # the same --seed, the same NULLs
+        assert run_app(builder, "synthgate-builder", [
+            "create-data", "--dsn", dst, "--scale", "1", "--seed", "3", "--ssg-file",
+            str(tmp_path / "ssg.py"), *files]) == 0
+        engine = sa.create_engine(dst)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(
+                "SELECT count(company), count(fax), count(remark) FROM holder").one() == (
+                ROWS, ROWS // 5, ROWS - ROWS // 3)
+            made.append(conn.exec_driver_sql(
+                "SELECT holder_id, remark IS NULL FROM holder ORDER BY 1").all())
+        engine.dispose()
+        assert run_app(builder, "synthgate-builder", ["remove-data", "--yes", "--dsn", dst,
+                                                      *files]) == 0
+    assert made[0] == made[1]

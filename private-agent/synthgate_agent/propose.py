@@ -11,9 +11,10 @@ Statistic names follow ``auto__<table>__<what>``:
 
 * ``auto__<t>__profile`` — one row (``min-count: 0``: the row count is released even for a
   table below min-count, whose quantiles and correlations come back NULL): ``n`` (row
-  count), ``<c>__nonnull`` per nullable column (the builder keeps every column's NULL share), quantiles ``<c>__q`` of numbers and dates (epoch seconds), quantiles
-  ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr`` (PostgreSQL) or
-  ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair. On
+  count), ``<c>__nonnull`` per nullable column (the builder keeps every column's NULL
+  share), quantiles ``<c>__q`` of numbers and dates (epoch seconds; also of numbers and
+  dates kept in text), quantiles ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr``
+  (PostgreSQL) or ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair. On
   PostgreSQL the counts come from one parallel scan and the quantiles and correlations from
   a repeatable Bernoulli sample of about ``SAMPLE_ROWS`` rows (the whole table when
   ``pg_class.reltuples`` says it is smaller or does not know): sorting every value of a
@@ -263,7 +264,7 @@ def _measured_role(column: Column, f: ColumnFacts, facts: TableFacts) -> _Col | 
         return _Col(column, "temporal")
     if kind:
         return _Col(column, "known", kind[0], note=f"known kind by name; {f.distinct} distinct "
-                    f"values, {_pct(1 - f.nonnull / max(facts.measured, 1))} NULL" + sample)
+                    f"value(s), {_pct(1 - f.nonnull / max(facts.measured, 1))} NULL" + sample)
     for pattern, provider in VALUE_KINDS.items():
         if f.shares.get(pattern, 0.0) >= VALUE_SHARE:
             return _Col(column, "known", provider, note=f"{_pct(f.shares[pattern])} of the "
@@ -745,6 +746,9 @@ def _split_budget(proposal: Proposal, epsilon: float, delta: float) -> None:
         entry["delta"] = each_delta
         entry["comments"] = [f"differentially private: epsilon {each_eps:.6g}, delta "
                              f"{each_delta:.3g} ({len(dp)} proposals share epsilon {epsilon:g})"]
+        if entry["name"].endswith("__profile"):
+            entry["comments"].append("the row count: structural, released for every table "
+                                     "however small, as a noisy count")
     proposal.epsilon_total, proposal.delta_total = epsilon, delta
 
 
