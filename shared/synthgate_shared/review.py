@@ -197,9 +197,9 @@ def _query_section(name: str, entry: Mapping[str, Any], dialect: str) -> dict[st
         findings.append(Finding(name, (
             f"{suppressed} result row(s) with a count below {entry.get('min_count')} (column "
             f"{entry.get('count_column')!r}) were suppressed")))
-    small = [v for r in rows if entry.get("min_count") == 0
-             and _is_number(v := r.get(str(entry.get("count_column"))))]
-    if any(v < DEFAULT_MIN_COUNT for v in small):
+    counts = [r.get(str(entry.get("count_column"))) for r in rows
+              if entry.get("min_count") == 0]
+    if any(_is_number(v) and float(v) < DEFAULT_MIN_COUNT for v in counts):
         findings.append(Finding(name, (
             f"min-count 0: counts below {DEFAULT_MIN_COUNT} are released exactly; for a "
             "proposed profile that is the table's row count, structural and kept even when "
