@@ -199,7 +199,7 @@ def _query_section(name: str, entry: Mapping[str, Any], dialect: str) -> dict[st
             f"{entry.get('count_column')!r}) were suppressed")))
     counts = [r.get(str(entry.get("count_column"))) for r in rows
               if entry.get("min_count") == 0]
-    if any(_is_number(v) and float(v) < DEFAULT_MIN_COUNT for v in counts):
+    if any(isinstance(v, int | float) and v < DEFAULT_MIN_COUNT for v in counts):
         findings.append(Finding(name, (
             f"min-count 0: counts below {DEFAULT_MIN_COUNT} are released exactly; for a "
             "proposed profile that is the table's row count, structural and kept even when "
