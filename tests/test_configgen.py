@@ -159,3 +159,29 @@ def test_epsilon_without_bounds_names_the_column(
     assert config.bounds["owner.score"].upper == 500
     assert all(s.dp_query for s in config.src_stats)
     check_budget(config)  # the shares never add up to more than the budget
+
+
+def test_measured_facts_are_comments_above_their_generators() -> None:
+    """Each generator's deciding facts sit above it; a vocabulary candidate is a comment on
+    its table (never switched on); the file still loads with the same generators."""
+    from synthgate_agent.propose import Proposal
+
+    gens = [{"name": "generic.person.first_name", "columns_assigned": "first_name"},
+            {"name": "synthgate.joint_categorical", "kwargs": {"stats": 'SRC_STATS["s"]'},
+             "columns_assigned": ["a", "b"]}]
+    proposal = Proposal(
+        src_stats=[{"name": "s", "query": "SELECT a, b, count(*) AS n FROM actor GROUP BY a, b"}],
+        row_generators={"actor": gens},
+        notes={"actor": {"first_name": "known kind by name; 80% NULL",
+                         "a,b": "a: 2 distinct value(s), all >= 7 rows; b: " + "x" * 120}},
+        vocabulary_candidates={"yes": "vocabulary candidate: 5 rows, referred to by actor.id"})
+    text = render_config(_model(), proposal)
+    lines = text.splitlines()
+    first = lines.index("    - name: generic.person.first_name")
+    assert lines[first - 1] == "    # known kind by name; 80% NULL"
+    joint = lines.index("    - name: synthgate.joint_categorical")
+    assert lines[joint - 2].startswith("    # a: 2 distinct value(s), all >= 7 rows; b: ")
+    assert "  # vocabulary candidate: 5 rows, referred to by actor.id" in text
+    config = load_config_text(text)
+    assert [g.name for g in config.tables["actor"].row_generators] == [g["name"] for g in gens]
+    assert not config.tables["yes"].vocabulary_table

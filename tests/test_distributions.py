@@ -189,3 +189,33 @@ def test_children_per_parent_with_suppressed_counts_keeps_kept_shares() -> None:
                                {k: n / share for k, n in expected.items()}) < 0.01
         rare = {k: n for k, n in per_parent.items() if k not in expected}
         assert all(n < 7 for n in rare.values())
+
+
+def test_quantiles_write_numbers_and_dates_kept_in_text() -> None:
+    """Numbers and dates of a text column come back as text in the source's format."""
+    stats = _profile()
+    money = quantiles(500, _rng(), stats=stats, columns=["amount"], types=["text"], places=2)
+    assert all(isinstance(v, str) and len(v.split(".")[1]) == 2 for v in money if v)
+    assert sum(v is None for v in money) == 50  # exactly the source's NULL share
+    whole = quantiles(50, _rng(), stats=stats, columns=["amount"], types=["text"], places=0)
+    assert all(v is None or v.isdigit() for v in whole)
+    days = quantiles(50, _rng(), stats=stats, columns=["start"], types=["varchar(10)"],
+                     date_format="%Y-%m-%d")
+    assert all(dt.date.fromisoformat(v).year == 2020 for v in days)
+    stamps = quantiles(5, _rng(), stats=stats, columns=["start"], types=["text"],
+                       date_format="%Y-%m-%dT%H:%M:%S")
+    assert all(dt.datetime.fromisoformat(v) for v in stamps)
+    with pytest.raises(SynthgateError, match="date_format"):
+        quantiles(5, _rng(), stats=stats, columns=["start"], date_format="%s%%{0}")
+    with pytest.raises(SynthgateError, match="places"):
+        quantiles(5, _rng(), stats=stats, columns=["amount"], places="2")
+
+
+def test_withheld_quantiles_of_a_small_table_ask_for_the_default() -> None:
+    """A table below min-count rows releases its row count but not its quantiles (NULL):
+    the column goes to its default generator, not to all-NULL values."""
+    small = [{"n": 5, "x__nonnull": 5, "x__q": None}]
+    with pytest.raises(StatsUnavailable, match="withheld"):
+        quantiles(5, _rng(), stats=small, columns=["x"], types=["integer"])
+    empty = [{"n": 5, "x__nonnull": 0, "x__q": None}]
+    assert quantiles(5, _rng(), stats=empty, columns=["x"], types=["integer"]) == [None] * 5

@@ -165,3 +165,34 @@ def test_cli_on_a_database_not_matching_orm_is_one_line(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no table 'child'" in err
     assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_row_counts_of_small_and_empty_tables_are_compared(
+        pg_url_factory: Callable[[], str]) -> None:
+    """A 5-row table's row count is released (min-count 0 on the profile) and compared, an
+    empty source table counts any synthetic row as a deviation, and a suppressed profile (an
+    older bundle) is listed as not compared rather than passing silently."""
+    url = pg_url_factory()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE tiny (id integer PRIMARY KEY, label text)")
+        conn.exec_driver_sql("CREATE TABLE none_yet (id integer PRIMARY KEY, label text)")
+        conn.exec_driver_sql("INSERT INTO tiny SELECT i, 'x' || i FROM generate_series(1, 5) i")
+    source = open_source(url)
+    model = reflect_schema(source)
+    proposal = propose(model, config_from_data({}))
+    stats = make_src_stats(source, config_from_data({"src-stats": proposal.src_stats}))
+    source.engine.dispose()
+    assert stats["auto__tiny__profile"]["results"][0]["n"] == 5
+    assert stats["auto__tiny__profile"]["results"][0]["label__len_q"] is None  # withheld
+    rows = {m.table: m.value for m in build_report(engine, None, model, stats).metrics
+            if m.kind == "rows"}
+    assert rows == {"tiny": 0.0, "none_yet": 0.0}
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM tiny WHERE id > 1")
+        conn.exec_driver_sql("INSERT INTO none_yet VALUES (1, 'a')")
+    old = {**stats, "auto__tiny__profile": {**stats["auto__tiny__profile"], "results": []}}
+    report = build_report(engine, None, model, old)
+    assert {m.table: m.value for m in report.metrics if m.kind == "rows"} == {"none_yet": 1.0}
+    assert any("tiny's row count is not compared" in s for s in report.skipped)
+    engine.dispose()

@@ -369,3 +369,17 @@ def test_review_page_in_headless_chromium(bundle: Path, tmp_path: Path) -> None:
             inked += min(pixel) < 200
     assert len(colours) > 20, "the screenshot is nearly uniform"
     assert inked / total > 0.01, "almost nothing is drawn on the page"
+
+
+def test_small_row_count_released_exactly_is_said() -> None:
+    """A profile with min-count 0 and a 5-row table: the review says the count is released
+    exactly on purpose (structural), not suppressed."""
+    from synthgate_shared.review import _query_section
+
+    entry = {"query": "SELECT count(*) AS n FROM media_type", "min_count": 0,
+             "count_column": "n", "suppressed_rows": 0, "results": [{"n": 5}]}
+    reasons = [f.reason for f in _query_section("auto__media_type__profile", entry,
+                                                "postgresql")["findings"]]
+    assert any("released exactly" in r and "structural" in r for r in reasons)
+    entry["results"] = [{"n": 500}]
+    assert not _query_section("auto__t__profile", entry, "postgresql")["findings"]

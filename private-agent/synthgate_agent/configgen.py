@@ -44,12 +44,19 @@ _TABLES_HELP = """\
 
 _PROPOSED_HELP = """\
 #
-# The row_generators below were PROPOSED by generate-config from the schema alone: built-in
-# synthgate.* distributions that follow the aggregate statistics in src-stats (frequencies,
-# quantiles, correlations, children per parent) and Mimesis providers for names, e-mails,
-# phones and addresses (no source value is used for those). Edit or remove any of them; a
-# removed statistic must lose its generator too (create-generators names both).
-# `create-data --scale 1` makes as many rows per table as the source has.
+# The row_generators below were PROPOSED by generate-config: built-in synthgate.*
+# distributions that follow the aggregate statistics in src-stats (frequencies, quantiles,
+# correlations, children per parent) and Mimesis providers for names, e-mails, phones and
+# addresses (no source value is used for those). Roles come from what each column holds,
+# measured by aggregate queries (counts and shares only; without --epsilon): few frequent
+# values of any type become categories, numbers and dates kept in text get quantiles
+# rendered back in the source's format, known kinds a Mimesis provider, the rest text of
+# matching lengths. The comment above a generator gives the facts that decided it.
+# Every column keeps the source's NULL share (auto__<table>__profile), whatever fills it;
+# `null-share: false` on a row generator leaves its columns' NULLs to the generator.
+# Edit or remove any of them; a removed statistic must lose its generator too
+# (create-generators names both). `create-data --scale 1` makes as many rows per table as
+# the source has: row counts are released exactly, even for tables below min-count.
 """
 
 _SRC_STATS_HELP = """\
@@ -93,17 +100,49 @@ def _column_note(table: Table) -> str:
     return textwrap.indent(textwrap.fill(text, width=92, subsequent_indent="  "), "    # ") + "\n"
 
 
+def _comment(text: str, indent: str) -> str:
+    """``text`` as YAML comment lines at ``indent``."""
+    return textwrap.indent(textwrap.fill(text, width=96 - len(indent), subsequent_indent="  "),
+                           indent + "# ") + "\n"
+
+
+def _with_notes(body: str, generators: Sequence[dict[str, Any]],
+                notes: Mapping[str, str]) -> str:
+    """The table's YAML body with each generator's note as a comment line above it (the
+    items of ``row_generators`` start with ``- name:``, in the order of ``generators``)."""
+    if not notes:
+        return body
+    lines = body.splitlines(keepends=True)
+    out: list[str] = []
+    items = iter(generators)
+    for line in lines:
+        stripped = line.lstrip(" ")
+        if stripped.startswith("- name:"):
+            gen = next(items, None)
+            assigned = gen["columns_assigned"] if gen else None
+            key = ",".join(assigned) if isinstance(assigned, list) else assigned
+            note = notes.get(key or "")
+            if note:
+                out.append(_comment(note, line[:len(line) - len(stripped)]))
+        out.append(line)
+    return "".join(out)
+
+
 def _tables_section(model: OrmModel, proposal: Proposal | None, settings: Config) -> str:
     if not model.tables:
         return _TABLES_HELP + "tables: {}\n"
     generators = proposal.row_generators if proposal else {}
     out = [_TABLES_HELP, _PROPOSED_HELP if any(generators.values()) else "", "tables:\n"]
     for name, table in model.tables.items():
-        block = dump_yaml({name: _table_entry(settings.table(name), generators.get(name, ()))})
+        gens = generators.get(name, ())
+        block = dump_yaml({name: _table_entry(settings.table(name), gens)})
         head, _, body = block.partition("\n")
         out.append(textwrap.indent(head + "\n", "  "))
         out.append(_column_note(table))
-        out.append(textwrap.indent(body, "  "))
+        if proposal and name in proposal.vocabulary_candidates:
+            out.append(_comment(proposal.vocabulary_candidates[name], "    "))
+        notes = proposal.notes.get(name, {}) if proposal else {}
+        out.append(textwrap.indent(_with_notes(body, gens, notes), "  "))
     return "".join(out)
 
 

@@ -1,16 +1,20 @@
 """Proposed aggregate statistics and the built-in generators that consume them (issue 6).
 
-``propose(model, config)`` looks only at the schema (never at the data) and returns, for
-every table that is neither ignored nor a vocabulary table, plain aggregate ``src-stats``
-entries and the ``row_generators`` wired to the builder's built-in distributions. Everything
-it proposes is written into ``config.yaml``, so the reviewer sees every query.
+``propose(model, config, facts=...)`` decides each column's role from the measured facts of
+``synthgate_agent.measure`` (counts and shares, never values; without them from the schema
+alone) and returns, for every table that is neither ignored nor a vocabulary table, plain
+aggregate ``src-stats`` entries and the ``row_generators`` wired to the builder's built-in
+distributions, with the facts behind each generator as notes. Everything it proposes is
+written into ``config.yaml``, so the reviewer sees every query.
 
 Statistic names follow ``auto__<table>__<what>``:
 
-* ``auto__<t>__profile`` — one row: ``n`` (row count), ``<c>__nonnull`` per
-  column, quantiles ``<c>__q`` of numbers and dates (epoch seconds), quantiles
-  ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr`` (PostgreSQL) or
-  ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair. On
+* ``auto__<t>__profile`` — one row (``min-count: 0``: the row count is released even for a
+  table below min-count, whose quantiles and correlations come back NULL): ``n`` (row
+  count), ``<c>__nonnull`` per nullable column (the builder keeps every column's NULL
+  share), quantiles ``<c>__q`` of numbers and dates (epoch seconds; also of numbers and
+  dates kept in text), quantiles ``<c>__len_q`` of text lengths, and ``<a>__<b>__corr``
+  (PostgreSQL) or ``<a>__<b>__moments`` (others: ``count,Σa,Σb,Σa²,Σb²,Σab``) per numeric pair. On
   PostgreSQL the counts come from one parallel scan and the quantiles and correlations from
   a repeatable Bernoulli sample of about ``SAMPLE_ROWS`` rows (the whole table when
   ``pg_class.reltuples`` says it is smaller or does not know): sorting every value of a
@@ -37,10 +41,11 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
-from synthgate_shared.fidelity import QUANTILE_PROBS, stat_name
+from synthgate_shared.fidelity import QUANTILE_PROBS, TEXT_DATE_FORMATS, stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
 from synthgate_shared.types import INTEGER_RANGES, PortableType
 
+from synthgate_agent.measure import TOP_K, ColumnFacts, TableFacts, text_matches
 from synthgate_agent.privacy import as_written
 
 HISTOGRAM_BINS = 20
@@ -53,27 +58,47 @@ MAX_ALIAS = 60  # PostgreSQL truncates identifiers at 63 bytes, MariaDB at 64
 SAMPLE_ROWS = 100_000
 SAMPLE_SEED = 0
 
-# Column-name stems of text columns better filled by a Mimesis provider than from the source.
-KNOWN_KINDS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("first_name", "firstname", "given_name", "forename"), "generic.person.first_name"),
-    (("last_name", "lastname", "surname", "family_name"), "generic.person.last_name"),
+# Column-name stems of text columns better filled by a Mimesis provider than from the source,
+# and whether the kind is personal (never proposed as categories, whatever the data holds).
+KNOWN_KINDS: tuple[tuple[tuple[str, ...], str, bool], ...] = (
+    (("first_name", "firstname", "given_name", "forename"), "generic.person.first_name", True),
+    (("last_name", "lastname", "surname", "family_name"), "generic.person.last_name", True),
     (("full_name", "fullname", "person_name", "customer_name", "contact_name"),
-     "generic.person.full_name"),
-    (("email", "e_mail", "email_address", "mail"), "generic.person.email"),
-    (("phone", "phone_number", "telephone", "mobile", "fax", "tel"), "generic.person.telephone"),
-    (("username", "user_name", "login", "nickname"), "generic.person.username"),
-    (("password", "passwd"), "generic.person.password"),
-    (("city", "town"), "generic.address.city"),
+     "generic.person.full_name", True),
+    (("email", "e_mail", "email_address", "mail"), "generic.person.email", True),
+    (("phone", "phone_number", "telephone", "mobile", "fax", "tel"), "generic.person.telephone",
+     True),
+    (("username", "user_name", "login", "nickname"), "generic.person.username", True),
+    (("password", "passwd"), "generic.person.password", True),
     (("address", "address1", "address2", "street", "street_address", "address_line1",
-      "address_line2"), "generic.address.address"),
+      "address_line2"), "generic.address.address", True),
+    (("ip", "ip_address", "ipv4"), "generic.internet.ip_v4", True),
+    (("city", "town"), "generic.address.city", False),
     (("postcode", "post_code", "postal_code", "zip", "zipcode", "zip_code"),
-     "generic.address.postal_code"),
-    (("country",), "generic.address.country"),
-    (("state", "province", "county"), "generic.address.state"),
-    (("url", "website", "homepage", "web_site", "link"), "generic.internet.url"),
+     "generic.address.postal_code", False),
+    (("country",), "generic.address.country", False),
+    (("state", "province", "county"), "generic.address.state", False),
+    (("region",), "generic.address.region", False),
+    (("continent",), "generic.address.continent", False),
+    (("url", "website", "homepage", "web_site", "link"), "generic.internet.url", False),
     (("company", "company_name", "organisation", "organization", "employer"),
-     "generic.finance.company"),
+     "generic.finance.company", False),
+    (("occupation", "job", "job_title", "profession"), "generic.person.occupation", False),
+    (("nationality",), "generic.person.nationality", False),
 )
+# Providers for text whose values (not its name) show the kind, by pattern of measure.PATTERNS.
+VALUE_KINDS: dict[str, str] = {"email": "generic.person.email", "url": "generic.internet.url"}
+# Roles from the measured facts: a column is categorical when it has at most MAX_CATEGORIES
+# values and those with >= min-count rows cover a share of its rows (the rest never
+# appears: at most 1 - that share of TVD); text holds numbers or dates when PARSE_SHARE
+# of its values parse; VALUE_SHARE of values matching a pattern picks a provider.
+MAX_CATEGORIES = 50
+CATEGORY_SHARE = 0.5  # plain text: the alternative, placeholder text, matches no value at all
+KIND_CATEGORY_SHARE = 0.8  # a known kind (city, country...): its Mimesis provider is the other
+NUMBER_CATEGORY_SHARE = 0.9  # numbers keep their quantiles (and correlations) unless nearly all
+PARSE_SHARE = 0.99
+VALUE_SHARE = 0.9
+VOCABULARY_MAX_ROWS = 200  # small tables referred to by foreign keys: vocabulary candidates
 _CODE_NAME = re.compile(r"(^|_)(type|code|status|kind|category|class|flag|level|grade)$")
 _BOUND = re.compile(
     r"(?P<lhs>\"?[A-Za-z_]\w*\"?)\s*(?P<op>>=|<=|>|<)\s*\(?\s*(?P<num>-?\d+(?:\.\d+)?)")
@@ -102,6 +127,10 @@ class Proposal:
     row_count_stats: dict[str, str] = field(default_factory=dict)
     epsilon_total: float = 0.0
     delta_total: float = 0.0
+    # table -> columns_assigned joined by "," -> the measured facts behind that generator
+    notes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # table -> why it looks like a vocabulary table (a comment; never switched on)
+    vocabulary_candidates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,8 +138,12 @@ class _Col:
     """A column with the role the proposal gives it."""
 
     column: Column
-    role: str  # category, number, temporal, text, known
+    role: str  # category, number, temporal, text, known, number_text, date_text
     provider: str | None = None
+    note: str | None = None  # the measured facts that decided the role (a config comment)
+    places: int | None = None  # number_text: decimal places to render
+    pattern: str | None = None  # date_text: which of measure.PATTERNS the values match
+    values: int | None = None  # category: the measured number of distinct values
 
     @property
     def name(self) -> str:
@@ -122,18 +155,31 @@ def src_stats_ref(name: str) -> str:
     return f'SRC_STATS["{name}"]'
 
 
-def known_provider(column_name: str) -> str | None:
-    """The Mimesis provider for a column whose name names a known kind of value, else None."""
+def _known_kind(column_name: str) -> tuple[str, bool] | None:
     name = column_name.lower()
-    for stems, provider in KNOWN_KINDS:
+    for stems, provider, personal in KNOWN_KINDS:
         for stem in stems:
             if name == stem or name.endswith("_" + stem):
-                return provider
+                return provider, personal
     return None
 
 
-def _role(table: Table, column: Column, model: OrmModel, skip: set[str]) -> _Col | None:
-    """Decide how a column is proposed from its type and name alone (never from the data)."""
+def known_provider(column_name: str) -> str | None:
+    """The Mimesis provider for a column whose name names a known kind of value, else None."""
+    kind = _known_kind(column_name)
+    return kind[0] if kind else None
+
+
+def looks_personal(column_name: str) -> bool:
+    """Whether a column's name names a personal kind of value (names, e-mails, phones...)."""
+    kind = _known_kind(column_name)
+    return bool(kind and kind[1]) or "birth" in column_name.lower()
+
+
+def _role(table: Table, column: Column, model: OrmModel, skip: set[str],
+          facts: TableFacts | None = None) -> _Col | None:
+    """Decide how a column is proposed: from the measured ``facts`` when there are some
+    (see ``_measured_role``), else from its type and name alone."""
     if column.name in skip or column.autoincrement:
         return None
     ptype: PortableType = column.portable
@@ -143,6 +189,9 @@ def _role(table: Table, column: Column, model: OrmModel, skip: set[str]) -> _Col
     name = column.name.lower()
     if base in ("boolean", "enum"):
         return _Col(column, "category")
+    measured = facts.columns.get(column.name) if facts else None
+    if measured is not None and facts is not None:
+        return _measured_role(column, measured, facts)
     if base in ("char", "varchar", "text"):
         provider = known_provider(name)
         if provider:
@@ -157,6 +206,84 @@ def _role(table: Table, column: Column, model: OrmModel, skip: set[str]) -> _Col
     if base in ("date", "timestamp", "timestamptz"):
         return _Col(column, "temporal")
     return None  # time, interval, uuid, json, bytea, tsvector: the builder's defaults
+
+
+def _unique_known(table: Table, column: Column, facts: TableFacts | None) -> _Col | None:
+    """A unique text column (not a key) of a known kind, by name or by measured values."""
+    if column.name in table.primary_key or column.portable.base not in ("char", "varchar",
+                                                                         "text") \
+            or any(column.name in fk.columns for fk in table.foreign_keys):
+        return None
+    provider = known_provider(column.name)
+    if provider:
+        return _Col(column, "known", provider)
+    measured = facts.columns.get(column.name) if facts else None
+    for pattern, provider in VALUE_KINDS.items():
+        if measured is not None and measured.shares.get(pattern, 0.0) >= VALUE_SHARE:
+            return _Col(column, "known", provider, note=f"unique; "
+                        f"{_pct(measured.shares[pattern])} of the values match {pattern}")
+    return None
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f}%" if share < 0.995 or share == 1 else f"{100 * share:.1f}%"
+
+
+def _category_note(f: ColumnFacts, min_count: int) -> str:
+    if f.frequent == f.distinct:
+        return f"{f.distinct} distinct value(s), all >= {min_count} rows"
+    return (f"{f.distinct} distinct values, {f.frequent} with >= {min_count} rows cover "
+            f"{_pct(f.frequent_share or 0.0)} of the rows (the rarer ones never appear)")
+
+
+def _measured_role(column: Column, f: ColumnFacts, facts: TableFacts) -> _Col | None:
+    """The role the measured facts give a column: categories for few frequent values of
+    any text or number type, numbers or dates kept in text as quantiles, a Mimesis
+    provider for a known kind (by name, or by values such as e-mail addresses), and
+    length-matched text for the rest."""
+    base = column.portable.base
+    sample = (f" (a sample of {facts.measured:,} of {facts.rows:,} rows)" if facts.sampled
+              else "")
+    if f.nonnull == 0:
+        return _Col(column, "empty", note="every value is NULL" + sample)
+    kind = _known_kind(column.name)
+    personal = bool(kind and kind[1])
+    text = base in ("char", "varchar", "text")
+    number = base in (*INTEGER_RANGES, "real", "double", "numeric")
+    share = NUMBER_CATEGORY_SHARE if number else KIND_CATEGORY_SHARE if kind else CATEGORY_SHARE
+    if text and f.max_length == 0:  # only empty strings: nothing personal to keep out
+        return _Col(column, "category", note="every non-NULL value is the empty string" + sample)
+    if ((text or number) and not personal and f.distinct is not None
+            and f.distinct <= MAX_CATEGORIES and f.frequent
+            and (f.frequent_share or 0.0) >= share):
+        return _Col(column, "category", note=_category_note(f, facts.min_count) + sample,
+                    values=f.distinct)
+    if number:
+        return _Col(column, "number")
+    if not text:
+        return _Col(column, "temporal")
+    if kind:
+        return _Col(column, "known", kind[0], note=f"known kind by name; {f.distinct} distinct "
+                    f"value(s), {_pct(1 - f.nonnull / max(facts.measured, 1))} NULL" + sample)
+    for pattern, provider in VALUE_KINDS.items():
+        if f.shares.get(pattern, 0.0) >= VALUE_SHARE:
+            return _Col(column, "known", provider, note=f"{_pct(f.shares[pattern])} of the "
+                        f"values look like {'e-mail addresses' if pattern == 'email' else 'URLs'}"
+                        + sample)
+    if f.shares.get("number", 0.0) >= PARSE_SHARE:
+        places = f.places or 0
+        what = "integers" if not places else f"numbers with up to {places} decimal places"
+        return _Col(column, "number_text", places=places, note=f"text holding {what}: "
+                    f"{_pct(f.shares['number'])} of the values parse" + sample)
+    for pattern in TEXT_DATE_FORMATS:
+        if f.shares.get(pattern, 0.0) >= PARSE_SHARE:
+            return _Col(column, "date_text", pattern=pattern, note=f"text holding dates "
+                        f"({TEXT_DATE_FORMATS[pattern]}): {_pct(f.shares[pattern])} of the values "
+                        "parse" + sample)
+    return _Col(column, "text", note=f"free text: {f.distinct} distinct values, "
+                f"{_pct(f.top_share or 0.0)} of the rows hold the {TOP_K} commonest" + sample
+                if f.top_share is not None else f"free text: {f.distinct} distinct values"
+                + sample)
 
 
 class _Sql:
@@ -184,7 +311,16 @@ class _Sql:
     def numeric(self, col: _Col, prefix: str = "") -> str:
         """The column as a number: dates and timestamps as epoch seconds."""
         ref = prefix + self.q(col.name)
-        if col.role != "temporal":
+        if col.role == "number_text":
+            kind = {"postgresql": "numeric", "sqlite": "REAL"}.get(self.dialect, "DOUBLE")
+            return (f"CAST(CASE WHEN {text_matches(self.dialect, ref, 'number')} THEN {ref} "
+                    f"END AS {kind})")
+        if col.role == "date_text":
+            ref = f"CASE WHEN {text_matches(self.dialect, ref, col.pattern or 'date')} THEN " \
+                  f"{ref} END"
+            if self.dialect == "postgresql":
+                ref = f"CAST({ref} AS timestamp)"
+        elif col.role != "temporal":
             return ref
         if self.dialect == "postgresql":
             return f"extract(epoch from {ref})"
@@ -290,36 +426,50 @@ def _sample_percent(sql: _Sql, table: Table) -> str:
             f"100) FROM pg_class WHERE oid = to_regclass('{regclass}'))")
 
 
-def _profile_query(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey]) -> str:
+def _profile_query(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
+                   min_count: int) -> str:
+    """Exact row and null counts of every nullable column (the builder keeps each column's
+    NULL share whatever fills it), and the shapes (quantiles, correlations) that only a
+    table with at least ``min_count`` rows releases (NULL below: its profile is kept, for
+    the row count, while its values stay withheld)."""
     counts = ["count(*) AS n"]  # exact, from every row
     shapes: list[str] = []  # quantiles and correlations: from a sample on PostgreSQL
     tname = sql.table(table.name)
-    for fk in fks:  # how many children have no parent (the builder keeps that share NULL)
-        column = fk.columns[0]
-        if len(fk.columns) == 1 and table.column(column).nullable \
-                and _alias_ok(f"{column}__nonnull"):
-            counts.append(f"count({sql.q(column)}) AS {sql.q(column + '__nonnull')}")
-    for col in cols:
-        if col.role == "known":
-            continue
-        alias = f"{col.name}__nonnull"
-        if _alias_ok(alias):
+    counted: set[str] = set()
+
+    def nonnull(column: Column) -> None:
+        alias = f"{column.name}__nonnull"
+        if column.name not in counted and _alias_ok(alias):
+            counted.add(column.name)
             # NOT NULL: the row count, and count(*) spares reading the column from every row
-            counted = sql.q(col.name) if col.column.nullable else "*"
-            counts.append(f"count({counted}) AS {sql.q(alias)}")
-        if col.role in ("number", "temporal") and _alias_ok(f"{col.name}__q"):
-            shapes.append(f"{sql.quantiles(sql.numeric(col), tname)} AS "
-                          f"{sql.q(col.name + '__q')}")
+            what = sql.q(column.name) if column.nullable else "*"
+            counts.append(f"count({what}) AS {sql.q(alias)}")
+
+    def shape(expr: str, alias: str) -> None:
+        shapes.append(f"CASE WHEN count(*) >= {int(min_count)} THEN {expr} END AS "
+                      f"{sql.q(alias)}")
+
+    for fk in fks:  # how many children have no parent (the builder keeps that share NULL)
+        if len(fk.columns) == 1 and table.column(fk.columns[0]).nullable:
+            nonnull(table.column(fk.columns[0]))
+    for col in cols:
+        nonnull(col.column)
+        if col.role in ("number", "temporal", "number_text", "date_text") \
+                and _alias_ok(f"{col.name}__q"):
+            shape(sql.quantiles(sql.numeric(col), tname), col.name + "__q")
         if col.role == "text" and _alias_ok(f"{col.name}__len_q"):
-            shapes.append(f"{sql.quantiles(sql.length(col), tname)} AS "
-                          f"{sql.q(col.name + '__len_q')}")
+            shape(sql.quantiles(sql.length(col), tname), col.name + "__len_q")
+    fk_columns = {c for fk in table.foreign_keys for c in fk.columns}
+    for column in table.columns:  # the other nullable columns: default generators
+        if column.nullable and column.name not in fk_columns and not column.autoincrement:
+            nonnull(column)
     numeric = _copula_columns(cols)
     for i, a in enumerate(numeric):
         for b in numeric[i + 1:]:
             suffix, expr = sql.correlation(sql.numeric(a), sql.numeric(b))
             alias = f"{a.name}__{b.name}__{suffix}"
             if _alias_ok(alias):
-                shapes.append(f"{expr} AS {sql.q(alias)}")
+                shape(expr, alias)
     if sql.dialect != "postgresql" or not shapes:
         return "SELECT " + ", ".join(counts + shapes) + f" FROM {tname}"
     # Ordered-set aggregates sort every value they see and keep the scan serial; the counts
@@ -334,16 +484,34 @@ def _copula_columns(cols: list[_Col]) -> list[_Col]:
             and _alias_ok(f"{c.name}__q")]
 
 
-def _pairs(categories: list[_Col]) -> tuple[list[tuple[_Col, _Col]], list[_Col]]:
-    """Neighbouring low-cardinality columns paired for joint frequencies; the rest alone."""
-    pairs = [(categories[i], categories[i + 1]) for i in range(0, len(categories) - 1, 2)]
-    single = categories[-1:] if len(categories) % 2 else []
+def _pairs(categories: list[_Col], rows: int | None = None, min_count: int = 0
+           ) -> tuple[list[tuple[_Col, _Col]], list[_Col]]:
+    """Neighbouring low-cardinality columns paired for joint frequencies; the rest alone.
+
+    With measured value counts and the table's ``rows``, a pair is only made when its cells
+    average at least ``min_count`` rows (sparser joint counts would mostly be suppressed)."""
+    def fits(a: _Col, b: _Col) -> bool:
+        if rows is None or a.values is None or b.values is None:
+            return True
+        return a.values * b.values * min_count <= rows
+
+    pairs: list[tuple[_Col, _Col]] = []
+    single: list[_Col] = []
+    i = 0
+    while i < len(categories):
+        if i + 1 < len(categories) and fits(categories[i], categories[i + 1]):
+            pairs.append((categories[i], categories[i + 1]))
+            i += 2
+        else:
+            single.append(categories[i])
+            i += 1
     return pairs, single
 
 
 def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey],
-                 proposal: Proposal) -> None:
-    """Plain aggregate statistics (small counts suppressed by ``make-stats``)."""
+                 proposal: Proposal, min_count: int, rows: int | None = None) -> None:
+    """Plain aggregate statistics (small counts suppressed by ``make-stats``; the profile's
+    row count is released even when small, its quantiles only from ``min_count`` rows)."""
     tname = sql.table(table.name)
     profile = stat_name(table.name, "profile")
     comment = ("row count, null counts, quantiles and correlations of the whole table"
@@ -352,17 +520,28 @@ def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey
                f"{SAMPLE_ROWS:,} rows (PostgreSQL's estimate), above that from a repeatable "
                f"Bernoulli sample of about {SAMPLE_ROWS:,} rows (standard error of each "
                f"quantile's probability at most {0.5 / math.sqrt(SAMPLE_ROWS):.4f})")
+    comment += (f". min-count 0: the row count is structural and released exactly even below "
+                f"{min_count} rows (noisy under --epsilon); quantiles and correlations of a "
+                f"table with fewer than {min_count} rows come back NULL")
     proposal.src_stats.append(_stat(
-        profile, _profile_query(sql, table, cols, fks), count_column="n", comment=comment))
+        profile, _profile_query(sql, table, cols, fks, min_count), count_column="n",
+        min_count=0, comment=comment))
     proposal.row_count_stats[table.name] = profile
     gens = proposal.row_generators.setdefault(table.name, [])
+    notes = proposal.notes.setdefault(table.name, {})
+
+    def note(columns: list[_Col]) -> None:
+        text = "; ".join(f"{c.name}: {c.note}" if len(columns) > 1 else c.note
+                         for c in columns if c.note)
+        if text:
+            notes[",".join(c.name for c in columns)] = text
     categories = [c for c in cols if c.role == "category"]
     for col in categories:
         name = stat_name(table.name, col.name, "freq")
         q = sql.q(col.name)
         proposal.src_stats.append(_stat(
             name, f"SELECT {q}, count(*) AS n FROM {tname} GROUP BY {q}", count_column="n"))
-    pairs, single = _pairs(categories)
+    pairs, single = _pairs(categories, rows, min_count)
     for a, b in pairs:
         name = stat_name(table.name, a.name, b.name, "joint")
         qa, qb = sql.q(a.name), sql.q(b.name)
@@ -370,9 +549,11 @@ def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey
             name, f"SELECT {qa}, {qb}, count(*) AS n FROM {tname} GROUP BY {qa}, {qb}",
             count_column="n"))
         gens.append(_generator("synthgate.joint_categorical", name, [a.name, b.name]))
+        note([a, b])
     for col in single:
         gens.append(_generator("synthgate.categorical", stat_name(table.name, col.name, "freq"),
                                [col.name]))
+        note([col])
     numeric = _copula_columns(cols)
     if len(numeric) >= 2:
         gens.append(_generator("synthgate.gaussian_copula", profile, [c.name for c in numeric]))
@@ -383,6 +564,15 @@ def _plain_table(sql: _Sql, table: Table, cols: list[_Col], fks: list[ForeignKey
             gens.append(_generator("synthgate.text_length", profile, [col.name]))
         elif col.role == "known" and col.provider:
             gens.append(_generator(col.provider, None, [col.name]))
+        elif col.role == "number_text" and _alias_ok(f"{col.name}__q"):
+            gens.append(_generator("synthgate.quantiles", profile, [col.name],
+                                   places=col.places or 0))
+        elif col.role == "date_text" and _alias_ok(f"{col.name}__q"):
+            gens.append(_generator("synthgate.quantiles", profile, [col.name],
+                                   date_format=TEXT_DATE_FORMATS[col.pattern or "date"]))
+        else:
+            continue
+        note([col])
     for fk in fks:
         name = stat_name(table.name, *fk.columns, "children")
         proposal.src_stats.append(_stat(name, _children_query(sql, table, fk), count_column="n"))
@@ -556,15 +746,39 @@ def _split_budget(proposal: Proposal, epsilon: float, delta: float) -> None:
         entry["delta"] = each_delta
         entry["comments"] = [f"differentially private: epsilon {each_eps:.6g}, delta "
                              f"{each_delta:.3g} ({len(dp)} proposals share epsilon {epsilon:g})"]
+        if entry["name"].endswith("__profile"):
+            entry["comments"].append("the row count: structural, released for every table "
+                                     "however small, as a noisy count")
     proposal.epsilon_total, proposal.delta_total = epsilon, delta
 
 
+def _vocabulary_reason(table: Table, model: OrmModel, facts: TableFacts) -> str | None:
+    """Why a table looks like reference data worth copying verbatim: small, referred to by
+    foreign keys, no personal-looking column (by name or e-mail-like values); else None."""
+    referrers = sorted({f"{t.name}.{','.join(fk.columns)}" for t in model.tables.values()
+                        for fk in t.foreign_keys
+                        if fk.ref_table == table.name and t.name != table.name})
+    if not referrers or facts.rows > VOCABULARY_MAX_ROWS:
+        return None
+    if any(looks_personal(c.name) for c in table.columns) or any(
+            f.shares.get("email", 0.0) >= VALUE_SHARE for f in facts.columns.values()):
+        return None
+    shown = ", ".join(referrers[:3]) + (", ..." if len(referrers) > 3 else "")
+    return (f"vocabulary candidate: {facts.rows} rows, referred to by {shown}, no "
+            "personal-looking column; `vocabulary_table: true` would copy it verbatim "
+            "(make-vocab) instead of generating it")
+
+
 def propose(model: OrmModel, config: Config, epsilon: float | None = None,
-            delta: float | None = None) -> Proposal:
+            delta: float | None = None,
+            facts: dict[str, TableFacts] | None = None) -> Proposal:
     """Propose aggregate statistics and generators for every generated table (pure).
 
-    Ignored and vocabulary tables get nothing. Without ``epsilon`` every query is a plain
-    aggregate (``count-column: n`` lets ``make-stats`` suppress small counts); with
+    With ``facts`` (``synthgate_agent.measure``) the roles come from what each column
+    holds, each generator's deciding facts land in ``Proposal.notes`` and small tables that
+    look like reference data in ``Proposal.vocabulary_candidates``; without, from the
+    schema alone. Ignored and vocabulary tables get nothing. Without ``epsilon`` every query
+    is a plain aggregate (``count-column: n`` lets ``make-stats`` suppress small counts); with
     ``epsilon`` the counts, frequencies and histograms become SmartNoise ``dp-query``
     entries sharing the budget evenly, and every numeric column needs public bounds
     (schema or ``config.bounds``), else a SynthgateError names the column.
@@ -583,16 +797,20 @@ def propose(model: OrmModel, config: Config, epsilon: float | None = None,
         skip = {c for fk in table.foreign_keys for c in fk.columns}
         skip.update(table.primary_key)
         skip.update(u.columns[0] for u in table.unique if len(u.columns) == 1)
-        cols = [c for c in (_role(table, col, model, skip) for col in table.columns) if c]
+        measured = (facts or {}).get(table.name)
+        cols = [c for c in (_role(table, col, model, skip, measured) for col in table.columns)
+                if c]
         # a unique text column of a known kind still gets its provider
-        cols += [_Col(col, "known", known_provider(col.name)) for col in table.columns
-                 if col.name in skip and col.name not in table.primary_key
-                 and not any(col.name in fk.columns for fk in table.foreign_keys)
-                 and col.portable.base in ("char", "varchar", "text")
-                 and known_provider(col.name)]
+        cols += [c for c in (_unique_known(table, col, measured) for col in table.columns
+                             if col.name in skip) if c]
         proposal.num_rows[table.name] = None
+        if measured is not None:
+            reason = _vocabulary_reason(table, model, measured)
+            if reason:
+                proposal.vocabulary_candidates[table.name] = reason
         if epsilon is None:
-            _plain_table(sql, table, cols, fks, proposal)
+            _plain_table(sql, table, cols, fks, proposal, config.min_count,
+                         measured.rows if measured else None)
         else:
             _dp_table(sql, table, cols, fks, model, config, proposal)
     if epsilon is not None:

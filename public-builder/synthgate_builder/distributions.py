@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import ndtr
 from synthgate_shared.config import DEFAULT_MIN_COUNT
 from synthgate_shared.errors import SynthgateError
-from synthgate_shared.fidelity import pair_correlation, parse_quantiles
+from synthgate_shared.fidelity import TEXT_DATE_FORMATS, pair_correlation, parse_quantiles
 from synthgate_shared.types import INTEGER_RANGES, parse_type
 
 COUNT_KEY = "n"
@@ -166,6 +166,11 @@ def _marginal(generator: str, stats: Any, column: str, suffix: str, params: dict
     nonnull = row.get(f"{column}__nonnull", n)
     null_fraction = 1.0 - float(nonnull) / n if n > 0 and nonnull is not None else 0.0
     if row[key] is None:
+        if nonnull:  # values there, quantiles withheld: a table below min-count rows
+            raise StatsUnavailable(
+                f"the quantiles of {column!r} were withheld (fewer than min-count rows)",
+                where=_where(generator, stat_name),
+                fix="the default generator of the column is used instead")
         return np.array([0.0, 1.0]), np.array([0.0, 0.0]), 1.0
     probs, values = parse_quantiles(row[key], _where(generator, stat_name))
     if not probs:
@@ -175,10 +180,13 @@ def _marginal(generator: str, stats: Any, column: str, suffix: str, params: dict
 
 
 def _with_nulls(values: list[Any], null_fraction: float, rng: np.random.Generator) -> list[Any]:
+    """Exactly ``null_fraction`` of the values (rounded) set to None, at random places."""
     if null_fraction <= 0:
         return values
-    mask = rng.random(len(values)) < null_fraction
-    return [None if m else v for v, m in zip(values, mask, strict=True)]
+    out = list(values)
+    for i in rng.choice(len(out), size=round(len(out) * null_fraction), replace=False).tolist():
+        out[i] = None
+    return out
 
 
 def _one_column(generator: str, columns: Sequence[str] | str | None) -> str:
@@ -189,15 +197,37 @@ def _one_column(generator: str, columns: Sequence[str] | str | None) -> str:
     return cols[0]
 
 
+def _as_text(values: np.ndarray, gen: str, stat_name: str | None, places: Any,
+             date_format: Any) -> list[Any]:
+    """Numbers written as the source writes them in a text column: ``places`` decimal
+    places (0: integers), or epoch seconds as dates in ``date_format`` (one of
+    ``TEXT_DATE_FORMATS``)."""
+    if date_format is not None:
+        if date_format not in TEXT_DATE_FORMATS.values():
+            raise _shape_error(gen, stat_name, f"date_format {date_format!r} is not one of "
+                               f"{', '.join(TEXT_DATE_FORMATS.values())}")
+        epoch = dt.datetime(1970, 1, 1)
+        return [(epoch + dt.timedelta(seconds=float(v))).strftime(date_format)
+                for v in np.rint(values)]
+    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 30:
+        raise _shape_error(gen, stat_name, f"places must be an integer 0..30, not {places!r}")
+    return [f"{v:.{places}f}" for v in np.round(values, places)]
+
+
 def quantiles(n: int, rng: np.random.Generator, *, stats: Any,
               columns: Sequence[str] | str | None = None, types: Sequence[str] | None = None,
-              stat_name: str | None = None, **params: Any) -> list[Any]:
+              stat_name: str | None = None, places: int | None = None,
+              date_format: str | None = None, **params: Any) -> list[Any]:
     """Values of one numeric or date column drawn from its quantiles (or DP histogram) by
-    inverse transform of stratified uniforms, with the source's null fraction."""
+    inverse transform of stratified uniforms, with the source's null fraction. A number or
+    date kept in a text column is written back as text: with ``places`` decimal places, or
+    in ``date_format`` (the quantiles are then epoch seconds)."""
     gen = "synthgate.quantiles"
     column = _one_column(gen, columns)
     probs, values, nulls = _marginal(gen, stats, column, "q", params, stat_name)
     drawn = np.interp(_stratified_uniform(n, rng), probs, values)
+    if places is not None or date_format is not None:
+        return _with_nulls(_as_text(drawn, gen, stat_name, places, date_format), nulls, rng)
     return _with_nulls(_to_column(drawn, _type_of(types, 0)), nulls, rng)
 
 

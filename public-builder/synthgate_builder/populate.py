@@ -4,6 +4,9 @@ Each pass is one transaction, so an interrupted run keeps whole passes only. Tab
 filled parents first (``table_order``); story generators run after them. Values come, in
 this order of precedence, from a story's partial row, the row generators of ``ssg.py``,
 the key pools (foreign keys), a counter (integer primary keys) and the default generators.
+Then each nullable column gets the source's NULL share (``<c>__nonnull`` of the profile),
+whatever filled it, once per batch in ``fill``; built-in distributions (their statistics hold
+the NULLs), foreign keys and row generators with ``null-share: false`` are left as they are.
 
 Speed: foreign-key targets are drawn from key pools read once per run and extended in
 memory as rows go in; existing unique keys are read once too. Rows go in with ``COPY`` on
@@ -181,6 +184,7 @@ class _Plan:
     rowgen_columns: set[str]  # filled by ssg.py's row function or a built-in distribution
     returning: list[str]  # database-filled columns other tables need back
     dists: list[_Dist] = dataclasses.field(default_factory=list)
+    null_shares: dict[str, float] = dataclasses.field(default_factory=dict)  # column -> share
 
     @property
     def name(self) -> str:
@@ -424,7 +428,32 @@ class _Run:
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
                      distinct, row_fn, row_fn is not None and self._uses_connection(name),
-                     rowgen_columns, [], dists)
+                     rowgen_columns, [], dists, self._null_shares(table, fill, fk_columns,
+                                                                  dists))
+
+    def _null_shares(self, table: Table, fill: list[str], fk_columns: set[str],
+                     dists: list[_Dist]) -> dict[str, float]:
+        """The source's NULL share (``<c>__nonnull`` of the profile) of each nullable column
+        that a Mimesis provider, a user's row generator or a default fills; built-in
+        distributions follow their own statistic's NULLs, foreign keys their children
+        counts, and a row generator with ``null-share: false`` makes its own."""
+        profile = self.src_stats.get(stat_name(table.name, "profile"))
+        n = row_count(profile)
+        if not n or not isinstance(profile, list):
+            return {}
+        own = {c for d in dists for c in d.dist.columns} | fk_columns | {
+            c for g in self.config.table(table.name).row_generators if not g.null_share
+            for c in g.columns}
+        out: dict[str, float] = {}
+        for column in fill:
+            nonnull = profile[0].get(f"{column}__nonnull")
+            if column in own or not table.column(column).nullable or isinstance(
+                    nonnull, bool) or not isinstance(nonnull, int | float):
+                continue
+            share = min(max(1.0 - float(nonnull) / n, 0.0), 1.0)
+            if share > 0:
+                out[column] = share
+        return out
 
     def _uses_connection(self, table: str) -> bool:
         """Whether the table's row generators are given the connection (ssg.py lists them;
@@ -877,6 +906,11 @@ class _Run:
                 row = self._call_row_fn(plan, conn)
                 given.update(row)
                 _set_row(values, n, i, row)
+        for column, share in plan.null_shares.items():  # once, whatever filled the column
+            target = values[column]
+            # exactly the share (rounded) of each batch, not a coin per row: small tables too
+            for i in self.rng.choice(n, size=round(n * share), replace=False).tolist():
+                target[i] = None
         if presets:
             for i, preset in enumerate(presets):
                 given.update(preset)

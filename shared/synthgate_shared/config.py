@@ -32,6 +32,9 @@ class RowGenerator(_Strict):
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     columns_assigned: str | list[str]
+    # false: the generator makes its columns' NULLs itself; otherwise create-data sets the
+    # source's NULL share (auto__<table>__profile) of each of its columns to NULL
+    null_share: bool = Field(default=True, alias="null-share")
 
     @property
     def columns(self) -> list[str]:

@@ -23,6 +23,11 @@ from synthgate_shared.errors import SynthgateError
 PREFIX = "auto__"
 KINDS = ("profile", "freq", "joint", "children", "histogram", "order", "parents")
 QUANTILE_PROBS: tuple[float, ...] = (0.01, *(round(0.05 * i, 2) for i in range(1, 20)), 0.99)
+# How dates kept in text are written (the measured pattern -> strftime format): the agent
+# proposes one of these as ``date_format`` of ``synthgate.quantiles``; the builder accepts
+# only these.
+TEXT_DATE_FORMATS: dict[str, str] = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%d %H:%M:%S",
+                                     "datetime_t": "%Y-%m-%dT%H:%M:%S"}
 _REFERENCE = re.compile(r"""SRC_STATS\[\s*(['"])(?P<name>.+?)\1\s*\]""")
 
 

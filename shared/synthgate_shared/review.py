@@ -23,6 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from synthgate_shared.bundle import VerifiedBundle, stats_from_data, verify_bundle
+from synthgate_shared.config import DEFAULT_MIN_COUNT
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 from synthgate_shared.orm import OrmModel, load_orm_text
 from synthgate_shared.signing import load_public_keys
@@ -196,6 +197,13 @@ def _query_section(name: str, entry: Mapping[str, Any], dialect: str) -> dict[st
         findings.append(Finding(name, (
             f"{suppressed} result row(s) with a count below {entry.get('min_count')} (column "
             f"{entry.get('count_column')!r}) were suppressed")))
+    counts = [r.get(str(entry.get("count_column"))) for r in rows
+              if entry.get("min_count") == 0]
+    if any(isinstance(v, int | float) and v < DEFAULT_MIN_COUNT for v in counts):
+        findings.append(Finding(name, (
+            f"min-count 0: counts below {DEFAULT_MIN_COUNT} are released exactly; for a "
+            "proposed profile that is the table's row count, structural and kept even when "
+            "small (noisy under --epsilon), while its quantiles stay withheld")))
     chart = None
     dist = distribution_columns(cols, rows)
     if dist:

@@ -40,6 +40,7 @@ def generate_config(
     from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
     from synthgate_agent.configgen import render_config
+    from synthgate_agent.measure import measure
     from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
     from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
@@ -52,7 +53,10 @@ def generate_config(
         **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
         **{model.table(t).name: {"ignore": True} for t in ignore or []},
     }})
-    proposal = None if plain else propose(model, settings, epsilon, delta)
+    # what the data holds decides the roles; not under --epsilon, whose bundle may carry
+    # nothing measured outside the privacy budget (the roles then come from the schema)
+    facts = None if plain or epsilon is not None else measure(source, model, settings)
+    proposal = None if plain else propose(model, settings, epsilon, delta, facts)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "
