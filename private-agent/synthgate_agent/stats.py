@@ -160,6 +160,15 @@ def _driver_sql(sql: str, conn: Any) -> str:
     return sql
 
 
+def _abandon(result: Any) -> None:
+    """Leave the rest of a refused result unread: the connection is closed next, which ends
+    the query on the server. PyMySQL would otherwise read every remaining row of a streamed
+    (unbuffered) result when it is closed or collected."""
+    unbuffered = getattr(result.cursor, "_result", None)
+    if getattr(unbuffered, "unbuffered_active", False):
+        unbuffered.unbuffered_active = False
+
+
 def _fetch(source: Source, stat: SrcStat) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run ``stat.query`` (already through ``check_statements``) on its own read-only
     connection, streamed; a plain query's result is refused past its cap (the rows of a
@@ -177,7 +186,11 @@ def _fetch(source: Source, stat: SrcStat) -> tuple[list[str], list[tuple[Any, ..
                     raise SynthgateError("the query returns no rows (it is not a SELECT)",
                                          where=_where(stat), fix="write a SELECT")
                 columns = list(map(str, result.keys()))
-                rows = _capped_rows(result, stat, capped=not privacy.is_dp(stat))
+                try:
+                    rows = _capped_rows(result, stat, capped=not privacy.is_dp(stat))
+                except SynthgateError:
+                    _abandon(result)
+                    raise
             finally:
                 # never hand this session to another query: a SET it ran must die with it;
                 # closing it also ends a query refused halfway through its rows
