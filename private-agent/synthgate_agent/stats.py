@@ -164,7 +164,7 @@ def _abandon(result: Any) -> None:
     """Leave the rest of a refused result unread: the connection is closed next, which ends
     the query on the server. PyMySQL would otherwise read every remaining row of a streamed
     (unbuffered) result when it is closed or collected."""
-    unbuffered = getattr(result.cursor, "_result", None)
+    unbuffered: Any = getattr(result.cursor, "_result", None)
     if getattr(unbuffered, "unbuffered_active", False):
         unbuffered.unbuffered_active = False
 
