@@ -1,13 +1,12 @@
 """``make-stats``: run the reviewed ``src-stats`` queries read only and collect their results.
 
 Every number written to ``src-stats.yaml`` comes from a query of ``config.yaml``, and only
-a single allow-listed SELECT reaches the source (``guard``). Results are streamed and
-refused past their cap (1,000 rows and 1 MB unless ``max-rows``/``max-bytes`` with a
-``reason`` raise it). Plain queries have their small counts suppressed and are flagged when
-they look row-level;
-DP queries run through SmartNoise SQL (see ``privacy``). Each query gets its own
-read-only connection, which is thrown away afterwards so that nothing a query did to
-its session (``SET ...``) can reach the next one.
+a single allow-listed SELECT reaches the source (``synthgate_shared.sqlguard``). Results
+are streamed and refused past their cap (1,000 rows and 1 MB unless ``max-rows`` or
+``max-bytes`` with a ``reason`` raise it). Plain queries have their small counts suppressed
+and are flagged when they look row-level; DP queries run through SmartNoise SQL (see
+``privacy``). Each query gets its own read-only connection, which is thrown away afterwards
+so that nothing a query did to its session (``SET ...``) can reach the next one.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+from synthgate_shared import sqlguard
 from synthgate_shared.config import Config, SrcStat, load_config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import check_stat_references
@@ -30,7 +30,7 @@ from synthgate_shared.sqltext import row_level_warning
 from synthgate_shared.values import to_plain
 from synthgate_shared.yamlio import dump_yaml
 
-from synthgate_agent import guard, privacy
+from synthgate_agent import privacy
 from synthgate_agent.source import Source, open_source, read_only
 
 MAX_WORKERS = 4
@@ -66,14 +66,14 @@ def _where(stat: SrcStat) -> str:
 
 def check_statements(config: Config, dialect: str) -> dict[str, list[str]]:
     """Refuse, before anything reaches the source, every query that is not one allow-listed
-    SELECT (see ``guard``); ``dp-query`` is read as SmartNoise reads it. Returns each
-    statistic's warnings (functions that ``allow-functions`` opened)."""
-    opened = guard.open_functions(config.allow_functions, dialect)
+    SELECT (see ``synthgate_shared.sqlguard``); ``dp-query`` is read as SmartNoise reads it.
+    Returns each statistic's warnings (functions that ``allow-functions`` opened)."""
+    opened = sqlguard.open_functions(config.allow_functions, dialect)
     found: dict[str, list[str]] = {}
     for stat in config.src_stats:
-        warnings = guard.check_query(stat.query, dialect, opened, where=_where(stat))
+        warnings = sqlguard.check_query(stat.query, dialect, opened, where=_where(stat))
         if stat.dp_query is not None:
-            warnings += guard.check_query(stat.dp_query, "", opened,
+            warnings += sqlguard.check_query(stat.dp_query, "", opened,
                                           where=f"{_where(stat)} dp-query")
         found[stat.name] = list(dict.fromkeys(warnings))
     return found

@@ -394,3 +394,26 @@ def test_proposed_statistics_pass_the_guard(which: str, request: pytest.FixtureR
     data = make_src_stats(source, config_from_data({"src-stats": proposal.src_stats}))
     assert data["auto__owner__profile"]["results"][0]["n"] == 200
     assert all("warnings" not in entry for entry in data.values())
+
+
+def test_builder_report_refuses_bundle_queries_that_are_not_reads(sqlite_people: str) -> None:
+    from synthgate_builder.report import build_report
+
+    source = open_source(sqlite_people)
+    try:
+        model = reflect_schema(source)
+    finally:
+        source.engine.dispose()
+    marker = _marker()
+    stats = {"auto__person__profile": {"query": f"ATTACH DATABASE '{marker}' AS pwned",
+                                       "results": [{"n": PEOPLE}]},
+             "auto__person__grp__freq": {"query": "SELECT load_extension('/tmp/evil') AS grp, "
+                                            "count(*) AS n FROM person", "results": []}}
+    before = _snapshot(sqlite_people)
+    engine = sa.create_engine(sqlite_people)
+    try:
+        report = build_report(engine, None, model, stats)
+    finally:
+        engine.dispose()
+    assert len(report.skipped) == 2 and all("refused" in s for s in report.skipped)
+    assert not marker.exists() and _snapshot(sqlite_people) == before

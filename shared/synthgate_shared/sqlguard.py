@@ -1,4 +1,7 @@
-"""What may run on the source: exactly one parsed SELECT with allow-listed functions.
+"""What may run on a database: exactly one parsed SELECT with allow-listed functions.
+
+The agent checks every ``src-stats`` query with it before it reaches the source; the
+builder's report checks the bundle's queries the same way before they reach the destination.
 
 ``check_query`` reads a ``src-stats`` query with sqlglot for the source dialect and refuses,
 with one line naming what it found, anything that is not a single read: other statements
@@ -16,12 +19,13 @@ opens any other name, and a row-packing aggregate (``array_agg``, ``string_agg``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
+
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.sqltext import sqlglot_dialect
 
@@ -144,8 +148,8 @@ _NOT_A_READ: tuple[tuple[type[exp.Expr], str], ...] = (
     (exp.Set, "SET inside the query"),
     (exp.Pragma, "PRAGMA inside the query"),
 )
-_FIX = ("make-stats runs exactly one SELECT of aggregates per statistic; remove it, or compute "
-        "the statistic another way")
+_FIX = ("a statistic is exactly one SELECT of aggregates; remove it, or compute the statistic "
+        "another way")
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ def _check_tokens(tokens: list[Token], dialect: str, where: str) -> None:
     if TokenType.SEMICOLON in kinds:
         raise SynthgateError(
             "the query holds more than one SQL statement; the source is read only and "
-            "make-stats runs exactly one SELECT per query", where=where,
+            "a statistic is exactly one SELECT", where=where,
             fix="split it into separate src-stats entries")
     if kinds and kinds[0] in (TokenType.SELECT, TokenType.WITH) and TokenType.INTO in kinds:
         raise _refuse("SELECT ... INTO writes a table, file or variable; the source is read "
@@ -240,7 +244,7 @@ def _parse_one(sql: str, read: str, where: str) -> exp.Expr:
     if len(trees) != 1:
         raise SynthgateError(
             "the query holds more than one SQL statement; the source is read only and "
-            "make-stats runs exactly one SELECT per query" if trees else "the query is empty",
+            "a statistic is exactly one SELECT" if trees else "the query is empty",
             where=where, fix="write exactly one SELECT")
     return trees[0]
 
@@ -350,10 +354,3 @@ def check_query(sql: str, dialect: str, opened: Opened | None = None, *,
                       "write one SELECT")
     return _check_tree(tree, dialect, opened or Opened(frozenset(), frozenset()), where)
 
-
-def check_queries(queries: Sequence[tuple[str, str]], dialect: str, allow: Iterable[str]
-                  ) -> dict[str, list[str]]:
-    """Check several ``(where, sql)`` queries with one resolution of ``allow-functions``;
-    returns the warnings by ``where``."""
-    opened = open_functions(allow, dialect)
-    return {where: check_query(sql, dialect, opened, where=where) for where, sql in queries}
