@@ -37,6 +37,7 @@ MAX_WORKERS = 4
 DEFAULT_MAX_ROWS = 1_000  # rows of one statistic's result, unless max-rows raises it
 DEFAULT_MAX_BYTES = 1_000_000  # about this many bytes of values, unless max-bytes raises it
 FETCH_ROWS = 500  # rows fetched from the source at a time
+_LEXING_MODES = {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI"}
 _COUNT_NAME = re.compile(r"^(count|n|.+_count|count_.+)$", re.IGNORECASE)
 # Driver error codes (PostgreSQL SQLSTATE, MariaDB errno) and SQLite messages.
 _READ_ONLY = {"25006", 1792, "attempt to write a readonly database"}
@@ -153,6 +154,29 @@ def _use_schema(conn: Any, source: Source) -> None:
         conn.exec_driver_sql(f"USE {quoted}")
 
 
+def sql_mode_as_checked(mode: str) -> str | None:
+    """The MySQL ``sql_mode`` without the modes that change where a string literal ends
+    (``NO_BACKSLASH_ESCAPES``, ``ANSI_QUOTES`` and ``ANSI``, which holds it), or None when
+    ``mode`` has none of them."""
+    modes = [m for m in mode.split(",") if m]
+    kept = [m for m in modes if m.upper() not in _LEXING_MODES]
+    return None if kept == modes else ",".join(kept)
+
+
+def _pin_session(conn: Any, source: Source) -> None:
+    """Make the server read string literals and comments as ``sqlguard`` read them, so that no
+    text the check took for a string runs as SQL; plan PostgreSQL cursors for every row."""
+    if source.dialect == "postgresql":
+        conn.exec_driver_sql("SET LOCAL standard_conforming_strings = on")
+        # a cursor would otherwise be planned for its first 10% of rows
+        conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    elif source.dialect in ("mysql", "mariadb"):
+        mode = sql_mode_as_checked(str(conn.exec_driver_sql("SELECT @@SESSION.sql_mode")
+                                       .scalar() or ""))
+        if mode is not None:
+            conn.exec_driver_sql("SET SESSION sql_mode = %s", (mode,))
+
+
 def _driver_sql(sql: str, conn: Any) -> str:
     """The query as the driver must receive it so that every ``%`` reaches the database."""
     if conn.dialect.paramstyle in ("format", "pyformat"):
@@ -177,9 +201,7 @@ def _fetch(source: Source, stat: SrcStat) -> tuple[list[str], list[tuple[Any, ..
         with read_only(source) as conn:
             try:
                 _use_schema(conn, source)
-                if source.dialect == "postgresql":
-                    # a cursor would otherwise be planned for its first 10% of rows
-                    conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+                _pin_session(conn, source)
                 result = conn.execution_options(stream_results=True).exec_driver_sql(
                     _driver_sql(stat.query, conn))
                 if not result.returns_rows:

@@ -417,3 +417,46 @@ def test_builder_report_refuses_bundle_queries_that_are_not_reads(sqlite_people:
         engine.dispose()
     assert len(report.skipped) == 2 and all("refused" in s for s in report.skipped)
     assert not marker.exists() and _snapshot(sqlite_people) == before
+
+
+def test_postgresql_reads_strings_as_the_check_did(pg_people: str, opened: Any) -> None:
+    # with standard_conforming_strings off the server would read \' as a quote, end the
+    # first literal later and run nextval(); the agent pins it on, so the server reads the two
+    # literals the check saw
+    database = sa.make_url(pg_people).database
+    _run(pg_people, "CREATE SEQUENCE person_seq",
+         f'ALTER DATABASE "{database}" SET standard_conforming_strings = off')
+    data = make_src_stats(opened(pg_people), _config(
+        {"name": "text", "query": "SELECT 'a\\' AS s, ', nextval($$person_seq$$) AS t --' AS u"}))
+    assert data["text"]["results"] == [{"s": "a\\", "u": ", nextval($$person_seq$$) AS t --"}]
+    assert not _scalar(pg_people, "SELECT is_called FROM person_seq")
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION", None),
+    ("STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES"),
+    ("REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ANSI", "REAL_AS_FLOAT,"
+     "PIPES_AS_CONCAT,IGNORE_SPACE"),
+    ("", None),
+])
+def test_mysql_modes_that_move_string_ends_are_dropped(mode: str, expected: str | None) -> None:
+    from synthgate_agent.stats import sql_mode_as_checked
+
+    assert sql_mode_as_checked(mode) == expected
+
+
+def test_mariadb_session_without_backslash_escapes_reads_strings_as_checked(
+        maria_people: str, opened: Any) -> None:
+    source = opened(maria_people)
+
+    @sa.event.listens_for(source.engine, "connect")
+    def _no_backslash_escapes(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES'")
+        cursor.close()
+
+    source.engine.dispose()  # every connection from now on gets the mode
+
+    data = make_src_stats(source, _config(
+        {"name": "text", "query": "SELECT 'a\\' , SLEEP(15) -- ' AS s"}))
+    assert data["text"]["results"] == [{"s": "a' , SLEEP(15) -- "}]
