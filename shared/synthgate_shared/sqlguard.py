@@ -138,6 +138,13 @@ _FORBIDDEN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^(nextval|setval|currval|lastval|next_value_for)$", "moves a sequence"),
     ))
 
+# catalogs that hold credentials or other sessions' statements: never read into a bundle
+_SECRET_TABLES = frozenset({
+    "pg_authid", "pg_shadow", "pg_user_mapping", "pg_user_mappings", "pg_largeobject",
+    "pg_hba_file_rules", "pg_ident_file_mappings", "pg_file_settings", "pg_stat_activity",
+    "processlist"})
+_SECRET_SCHEMAS = frozenset({"mysql", "performance_schema", "sys"})
+
 # statements and clauses that are not a plain read wherever they appear in the tree
 _NOT_A_READ: tuple[tuple[type[exp.Expr], str], ...] = (
     (exp.Into, "SELECT ... INTO writes a table, file or variable"),
@@ -317,6 +324,16 @@ def _check_function(func: exp.Func, dialect: str, opened: Opened, where: str
                   "config.yaml (the review shows it)")
 
 
+def _check_table(table: exp.Table, dialect: str, where: str) -> None:
+    name, schema = table.name.lower(), table.db.lower()
+    if name in _SECRET_TABLES or (dialect in ("mysql", "mariadb") and schema in _SECRET_SCHEMAS):
+        shown = f"{schema}.{name}" if schema else name
+        raise _refuse(f"the table {shown} holds credentials or other sessions' statements",
+                      where, "read only the tables of the database being described")
+    if dialect == "duckdb" and re.search(r"[./\\:]", table.name):
+        raise _refuse(f"the table name {table.name!r} reads a file", where)
+
+
 def _check_tree(tree: exp.Expr, dialect: str, opened: Opened, where: str) -> list[str]:
     warnings: list[str] = []
     for node in tree.walk():
@@ -326,9 +343,8 @@ def _check_tree(tree: exp.Expr, dialect: str, opened: Opened, where: str) -> lis
         if isinstance(node, exp.PropertyEQ) and isinstance(node.this, exp.Parameter):
             raise _refuse("assigning a user variable (@name := ...) changes the session",
                           where, "remove the assignment")
-        if dialect == "duckdb" and isinstance(node, exp.Table) and re.search(
-                r"[./\\:]", node.name):
-            raise _refuse(f"the table name {node.name!r} reads a file", where)
+        if isinstance(node, exp.Table):
+            _check_table(node, dialect, where)
         if isinstance(node, exp.Func):
             warning = _check_function(node, dialect, opened, where)
             if warning and warning not in warnings:

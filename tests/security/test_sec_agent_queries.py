@@ -142,6 +142,9 @@ PG_SIDE_EFFECTS = [
      "data-modifying statement"),
     ("SELECT * INTO person_copy FROM person", "SELECT ... INTO"),
     ("SELECT 1; DROP TABLE person", "more than one SQL statement"),
+    ("SELECT rolname, rolpassword FROM pg_authid", "pg_authid holds credentials"),
+    ("SELECT usename, passwd FROM pg_catalog.pg_shadow", "pg_shadow holds credentials"),
+    ("SELECT query FROM pg_stat_activity", "pg_stat_activity holds"),
 ]
 
 
@@ -248,6 +251,8 @@ MARIA_SIDE_EFFECTS = [
     ("SELECT 1 AS one /*M!100000 , SLEEP(15) */", "executable comment"),
     ("SELECT 1; SET GLOBAL max_connections = 1000", "more than one SQL statement"),
     ("DO SLEEP(1)", "cannot be read as SQL"),
+    ("SELECT User, Password FROM mysql.user", "mysql.user holds credentials"),
+    ("SELECT info FROM information_schema.PROCESSLIST", "processlist holds"),
 ]
 
 
