@@ -106,6 +106,8 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
         "strptime", "epoch_ns", "epoch_us"}),
 }
 SAFE_NAMES["mariadb"] = SAFE_NAMES["mysql"]
+# generic SQL: the dp-query, which SmartNoise SQL runs over the query's rows in the agent
+SAFE_NAMES[""] = frozenset(_COMMON_NAMES | {"var", "std", "choose", "newid"})
 
 ROW_PACKING: frozenset[type[exp.Func]] = frozenset({
     exp.ArrayAgg, exp.GroupConcat, exp.JSONArrayAgg, exp.JSONObjectAgg, exp.JSONBObjectAgg,
