@@ -245,9 +245,10 @@ def _check_tokens(tokens: list[Token], dialect: str, where: str) -> None:
                                   "cannot see", where, "remove the comment")
 
 
-def _parse_one(sql: str, read: str, where: str) -> exp.Expr:
+def _parse_one(sql: str, tokens: list[Token], read: str, where: str) -> exp.Expr:
     try:
-        trees = [t for t in sqlglot.parse(sql, read=read) if t is not None]
+        parser = sqlglot.Dialect.get_or_raise(read).parser()
+        trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except sqlglot.errors.SqlglotError as exc:
         raise _unreadable(exc, where) from None
     if len(trees) != 1:
@@ -294,8 +295,11 @@ def _bounded_packing(func: exp.Func) -> bool:
 def _check_function(func: exp.Func, dialect: str, opened: Opened, where: str
                     ) -> str | None:
     """Refuse a function that may not run; return a warning when allow-functions opened it."""
-    name = function_name(func, dialect)
     anonymous = isinstance(func, exp.Anonymous | exp.AnonymousAggFunc)
+    if type(func) in SAFE_FUNCTIONS and not (isinstance(func, exp.Array)
+                                            and func.find(exp.Query) is not None):
+        return None
+    name = function_name(func, dialect)
     packs = (name in ROW_PACKING_NAMES if anonymous else type(func) in ROW_PACKING) or (
         isinstance(func, exp.Array) and func.find(exp.Query) is not None)
     why = forbidden_reason(name)
@@ -312,11 +316,7 @@ def _check_function(func: exp.Func, dialect: str, opened: Opened, where: str
         raise _refuse(f"{name}() packs the values of many rows into one value (row-level "
                       "data)", where, "count or summarise the values instead (GROUP BY with "
                       f"count(*)); or, if the reviewers agree, name {name} in allow-functions")
-    if anonymous:
-        safe = name in SAFE_NAMES.get(dialect, frozenset())
-    else:
-        safe = type(func) in SAFE_FUNCTIONS
-    if safe:
+    if anonymous and name in SAFE_NAMES.get(dialect, frozenset()):
         return None
     if is_open:
         return f"{name}() is not on the allow-list; opened by allow-functions"
@@ -365,7 +365,7 @@ def check_query(sql: str, dialect: str, opened: Opened | None = None, *,
     read = sqlglot_dialect(dialect)
     tokens = _tokens(sql, read, where)
     _check_tokens(tokens, dialect, where)
-    tree = _parse_one(sql, read, where)
+    tree = _parse_one(sql, tokens, read, where)
     if not isinstance(tree, exp.Select | exp.SetOperation):
         raise _refuse(f"this is {_statement_kind(tree, tokens)}, not a SELECT; the source is "
                       "read only and make-stats runs exactly one SELECT per query", where,
