@@ -1,10 +1,12 @@
 """``make-stats``: run the reviewed ``src-stats`` queries read only and collect their results.
 
-Every number written to ``src-stats.yaml`` comes from a query of ``config.yaml``. Plain
-queries have their small counts suppressed and are flagged when they look row-level;
-DP queries run through SmartNoise SQL (see ``privacy``). Each query gets its own
-read-only connection, which is thrown away afterwards so that nothing a query did to
-its session (``SET ...``) can reach the next one.
+Every number written to ``src-stats.yaml`` comes from a query of ``config.yaml``, and only
+a single allow-listed SELECT reaches the source (``synthgate_shared.sqlguard``). Results
+are streamed and refused past their cap (1,000 rows and 1 MB unless ``max-rows`` or
+``max-bytes`` with a ``reason`` raise it). Plain queries have their small counts suppressed
+and are flagged when they look row-level; DP queries run through SmartNoise SQL (see
+``privacy``). Each query gets its own read-only connection, which is thrown away afterwards
+so that nothing a query did to its session (``SET ...``) can reach the next one.
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlglot
 from sqlalchemy.exc import DBAPIError
-from sqlglot.tokens import TokenType
+from synthgate_shared import sqlguard
 from synthgate_shared.config import Config, SrcStat, load_config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
-from synthgate_shared.sqltext import row_level_warning, sqlglot_dialect
+from synthgate_shared.sqltext import row_level_warning
 from synthgate_shared.values import to_plain
 from synthgate_shared.yamlio import dump_yaml
 
@@ -33,6 +34,10 @@ from synthgate_agent import privacy
 from synthgate_agent.source import Source, open_source, read_only
 
 MAX_WORKERS = 4
+DEFAULT_MAX_ROWS = 1_000  # rows of one statistic's result, unless max-rows raises it
+DEFAULT_MAX_BYTES = 1_000_000  # about this many bytes of values, unless max-bytes raises it
+FETCH_ROWS = 500  # rows fetched from the source at a time
+_LEXING_MODES = {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI"}
 _COUNT_NAME = re.compile(r"^(count|n|.+_count|count_.+)$", re.IGNORECASE)
 # Driver error codes (PostgreSQL SQLSTATE, MariaDB errno) and SQLite messages.
 _READ_ONLY = {"25006", 1792, "attempt to write a readonly database"}
@@ -60,29 +65,64 @@ def _where(stat: SrcStat) -> str:
     return f"src-stats query {stat.name!r}"
 
 
-def check_statement(stat: SrcStat, dialect: str) -> None:
-    """Refuse SQL that could escape the read-only transaction before it reaches the source.
+def check_statements(config: Config, dialect: str) -> dict[str, list[str]]:
+    """Refuse, before anything reaches the source, every query that is not one allow-listed
+    SELECT (see ``synthgate_shared.sqlguard``); ``dp-query`` is read as SmartNoise reads it.
+    Returns each statistic's warnings (functions that ``allow-functions`` opened)."""
+    opened = sqlguard.open_functions(config.allow_functions, dialect)
+    found: dict[str, list[str]] = {}
+    for stat in config.src_stats:
+        warnings = sqlguard.check_query(stat.query, dialect, opened, where=_where(stat))
+        if stat.dp_query is not None:
+            warnings += sqlguard.check_query(stat.dp_query, "", opened,
+                                          where=f"{_where(stat)} dp-query")
+        found[stat.name] = list(dict.fromkeys(warnings))
+    return found
 
-    One statement only (psycopg2 runs ``...; COMMIT; ...`` as several, the second outside the
-    read-only transaction), and no ``SELECT ... INTO`` (MariaDB writes files with it).
-    """
-    try:
-        tokens = sqlglot.tokenize(stat.query, read=sqlglot_dialect(dialect))
-    except sqlglot.errors.SqlglotError as exc:
-        raise SynthgateError(f"the query cannot be read as SQL ({str(exc).splitlines()[0]})",
-                             where=_where(stat), fix="correct the SQL in config.yaml") from None
-    kinds = [t.token_type for t in tokens]
-    while kinds and kinds[-1] == TokenType.SEMICOLON:
-        kinds.pop()
-    if TokenType.SEMICOLON in kinds:
-        raise SynthgateError(
-            "the query holds more than one SQL statement; the source is read only and "
-            "make-stats runs exactly one SELECT per query", where=_where(stat),
-            fix="split it into separate src-stats entries")
-    if kinds and kinds[0] in (TokenType.SELECT, TokenType.WITH) and TokenType.INTO in kinds:
-        raise SynthgateError(
-            "SELECT ... INTO writes a table, file or variable; the source is read only",
-            where=_where(stat), fix="remove the INTO clause")
+
+def result_cap(stat: SrcStat) -> tuple[int, int]:
+    """(rows, bytes) a statistic's result may hold: ``max-rows``/``max-bytes`` or the
+    defaults (1,000 rows, 1 MB)."""
+    return (stat.max_rows or DEFAULT_MAX_ROWS, stat.max_bytes or DEFAULT_MAX_BYTES)
+
+
+def _value_size(value: Any) -> int:
+    """About how many bytes a value takes in ``src-stats.yaml``."""
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    return 4 if value is None else len(str(value))
+
+
+def _over_cap(stat: SrcStat, rows: int, size: int) -> SynthgateError | None:
+    """The refusal of a result of ``rows`` rows and about ``size`` bytes, if over its cap."""
+    max_rows, max_bytes = result_cap(stat)
+    if rows > max_rows:
+        what, key = f"more than {max_rows:,} rows", "max-rows"
+    elif size > max_bytes:
+        what, key = f"more than {max_bytes:,} bytes", "max-bytes"
+    else:
+        return None
+    return SynthgateError(
+        f"refused: the result has {what} (the cap of a statistic); a result this large is "
+        "row-level data, which must not leave the secure network", where=_where(stat),
+        fix=f"aggregate it into fewer, coarser groups; or, if the reviewers agree, raise `{key}` "
+        "for this statistic with a `reason:` (the review shows both)")
+
+
+def _capped_rows(result: Any, stat: SrcStat, capped: bool) -> list[tuple[Any, ...]]:
+    """Fetch the rows in batches; refuse (and stop fetching) as soon as they pass the cap."""
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    while batch := result.fetchmany(FETCH_ROWS):
+        rows.extend(tuple(r) for r in batch)
+        if capped:
+            size += sum(_value_size(v) for r in batch for v in r)
+            refusal = _over_cap(stat, len(rows), size)
+            if refusal:
+                raise refusal
+    return rows
 
 
 def _query_error(exc: DBAPIError, stat: SrcStat, source: Source) -> SynthgateError:
@@ -114,6 +154,29 @@ def _use_schema(conn: Any, source: Source) -> None:
         conn.exec_driver_sql(f"USE {quoted}")
 
 
+def sql_mode_as_checked(mode: str) -> str | None:
+    """The MySQL ``sql_mode`` without the modes that change where a string literal ends
+    (``NO_BACKSLASH_ESCAPES``, ``ANSI_QUOTES`` and ``ANSI``, which holds it), or None when
+    ``mode`` has none of them."""
+    modes = [m for m in mode.split(",") if m]
+    kept = [m for m in modes if m.upper() not in _LEXING_MODES]
+    return None if kept == modes else ",".join(kept)
+
+
+def _pin_session(conn: Any, source: Source) -> None:
+    """Make the server read string literals and comments as ``sqlguard`` read them, so that no
+    text the check took for a string runs as SQL; plan PostgreSQL cursors for every row."""
+    if source.dialect == "postgresql":
+        conn.exec_driver_sql("SET LOCAL standard_conforming_strings = on")
+        # a cursor would otherwise be planned for its first 10% of rows
+        conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    elif source.dialect in ("mysql", "mariadb"):
+        mode = sql_mode_as_checked(str(conn.exec_driver_sql("SELECT @@SESSION.sql_mode")
+                                       .scalar() or ""))
+        if mode is not None:
+            conn.exec_driver_sql("SET SESSION sql_mode = %s", (mode,))
+
+
 def _driver_sql(sql: str, conn: Any) -> str:
     """The query as the driver must receive it so that every ``%`` reaches the database."""
     if conn.dialect.paramstyle in ("format", "pyformat"):
@@ -121,21 +184,38 @@ def _driver_sql(sql: str, conn: Any) -> str:
     return sql
 
 
+def _abandon(result: Any) -> None:
+    """Leave the rest of a refused result unread: the connection is closed next, which ends
+    the query on the server. PyMySQL would otherwise read every remaining row of a streamed
+    (unbuffered) result when it is closed or collected."""
+    unbuffered: Any = getattr(result.cursor, "_result", None)
+    if getattr(unbuffered, "unbuffered_active", False):
+        unbuffered.unbuffered_active = False
+
+
 def _fetch(source: Source, stat: SrcStat) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ``stat.query`` (already through ``check_statement``) on its own read-only
-    connection; errors name the query."""
+    """Run ``stat.query`` (already through ``check_statements``) on its own read-only
+    connection, streamed; a plain query's result is refused past its cap (the rows of a
+    DP entry's query stay in the agent). Errors name the query."""
     try:
         with read_only(source) as conn:
             try:
                 _use_schema(conn, source)
-                result = conn.exec_driver_sql(_driver_sql(stat.query, conn))
+                _pin_session(conn, source)
+                result = conn.execution_options(stream_results=True).exec_driver_sql(
+                    _driver_sql(stat.query, conn))
                 if not result.returns_rows:
                     raise SynthgateError("the query returns no rows (it is not a SELECT)",
                                          where=_where(stat), fix="write a SELECT")
                 columns = list(map(str, result.keys()))
-                rows = [tuple(r) for r in result.fetchall()]
+                try:
+                    rows = _capped_rows(result, stat, capped=not privacy.is_dp(stat))
+                except SynthgateError:
+                    _abandon(result)
+                    raise
             finally:
-                # never hand this session to another query: a SET it ran must die with it
+                # never hand this session to another query: a SET it ran must die with it;
+                # closing it also ends a query refused halfway through its rows
                 conn.invalidate()
     except DBAPIError as exc:
         raise _query_error(exc, stat, source) from None
@@ -179,15 +259,20 @@ def suppress_small_counts(stat: SrcStat, rows: list[dict[str, Any]], column: str
     return kept, len(rows) - len(kept)
 
 
-def _run_one(source: Source, config: Config, stat: SrcStat) -> tuple[dict[str, Any], QueryRun]:
+def _run_one(source: Source, config: Config, stat: SrcStat, opened: list[str]
+             ) -> tuple[dict[str, Any], QueryRun]:
     started = time.monotonic()
     ran_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     columns, raw = _fetch(source, stat)
     entry: dict[str, Any] = {"query": stat.query}
-    warnings: list[str] = []
+    warnings: list[str] = list(opened)
     suppressed = 0
     if privacy.is_dp(stat):
         results = [to_plain(r) for r in privacy.run_dp_query(stat, columns, raw)]
+        refusal = _over_cap(stat, len(results), sum(
+            _value_size(v) for r in results for v in r.values()))
+        if refusal:
+            raise refusal
         entry.update({"dp-query": stat.dp_query, "epsilon": stat.epsilon, "delta": stat.delta,
                       "ran_at": ran_at})
         if not results:
@@ -225,25 +310,26 @@ def make_src_stats(source: Source, config: Config,
     """
     check_stat_references(config)
     privacy.validate_privacy(config)
-    for stat in config.src_stats:
-        check_statement(stat, source.dialect)
+    opened = check_statements(config, source.dialect)
     data: dict[str, Any] = {}
-    for stat, (entry, run) in zip(config.src_stats, _run_all(source, config), strict=True):
+    for stat, (entry, run) in zip(config.src_stats, _run_all(source, config, opened),
+                                  strict=True):
         data[stat.name] = entry
         if progress:
             progress(run)
     return data
 
 
-def _run_all(source: Source, config: Config) -> Iterator[tuple[dict[str, Any], QueryRun]]:
+def _run_all(source: Source, config: Config, opened: dict[str, list[str]]
+             ) -> Iterator[tuple[dict[str, Any], QueryRun]]:
     """Run the queries (serially, or four at a time with use-asyncio); yield in config order."""
     stats = config.src_stats
     if not config.use_asyncio or len(stats) < 2:
         for stat in stats:
-            yield _run_one(source, config, stat)
+            yield _run_one(source, config, stat, opened[stat.name])
         return
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(stats))) as pool:
-        futures = [pool.submit(_run_one, source, config, s) for s in stats]
+        futures = [pool.submit(_run_one, source, config, s, opened[s.name]) for s in stats]
         try:
             for future in futures:
                 yield future.result()

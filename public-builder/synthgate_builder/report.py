@@ -25,6 +25,7 @@ import sqlglot
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlglot import exp
+from synthgate_shared import sqlguard
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import (
     THRESHOLDS,
@@ -375,8 +376,9 @@ def build_report(engine: Engine, schema: str | None, model: OrmModel,
         entry = {**entry, "name": name}
         try:
             sql = synthetic_sql(entry, model.source.dialect, engine.dialect.name)
+            sqlguard.check_query(sql, engine.dialect.name, where=f"src-stats query {name!r}")
             rows = _run(engine, schema, sql)
-        except (DBAPIError, sqlglot.errors.SqlglotError) as exc:
+        except (DBAPIError, sqlglot.errors.SqlglotError, SynthgateError) as exc:
             detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
             report.skipped.append(f"{name}: cannot run on the destination ({detail})")
             continue

@@ -3,21 +3,24 @@
 Keys follow SqlSynthGen: ``tables.<t>.{ignore, vocabulary_table, num_rows_per_pass,
 row_generators}``, ``src-stats``, ``row_generators_module``, ``story_generators_module``,
 ``story_generators``, ``use-asyncio``, ``max-unique-constraint-tries``; synthgate adds
-``min-count``, ``privacy-budget``, ``statement-timeout``, ``locale`` and ``bounds``.
+``min-count``, ``privacy-budget``, ``statement-timeout``, ``locale``, ``bounds``,
+``allow-functions`` and, per statistic, ``max-rows``/``max-bytes`` with their ``reason``.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.yamlio import load_yaml_file, load_yaml_text
 
 DEFAULT_MIN_COUNT = 7
+_FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Strict(BaseModel):
@@ -64,6 +67,17 @@ class SrcStat(_Strict):
     min_count: int | None = Field(default=None, alias="min-count", ge=0)
     count_column: str | None = Field(default=None, alias="count-column")
     comments: list[str] = Field(default_factory=list)
+    max_rows: int | None = Field(default=None, alias="max-rows", ge=1)
+    max_bytes: int | None = Field(default=None, alias="max-bytes", ge=1)
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _cap_needs_reason(self) -> SrcStat:
+        if (self.max_rows is not None or self.max_bytes is not None) and not (
+                self.reason and self.reason.strip()):
+            raise ValueError("max-rows and max-bytes raise the cap on a result and need a "
+                             "`reason:` for the reviewers")
+        return self
 
 
 class StoryGenerator(_Strict):
@@ -106,6 +120,15 @@ class Config(_Strict):
     statement_timeout: float = Field(default=300.0, alias="statement-timeout", gt=0)
     locale: str = "en"
     bounds: dict[str, Bounds] = Field(default_factory=dict)
+    allow_functions: list[str] = Field(default_factory=list, alias="allow-functions")
+
+    @field_validator("allow_functions")
+    @classmethod
+    def _function_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _FUNCTION_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a function name")
+        return names
 
     @field_validator("src_stats")
     @classmethod

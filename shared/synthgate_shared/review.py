@@ -258,6 +258,26 @@ def _load_stats(verified: VerifiedBundle) -> dict[str, Any]:
     return stats_from_data(load_yaml_text(verified.text("src-stats.yaml"), where), where)
 
 
+def config_findings(config: Any) -> list[Finding]:
+    """Warnings about what ``config.yaml`` opened: functions named in ``allow-functions`` and
+    statistics whose result cap ``max-rows``/``max-bytes`` raised, with the reason given."""
+    if not isinstance(config, Mapping):
+        return []
+    findings = []
+    opened = config.get("allow-functions") or []
+    if opened:
+        findings.append(Finding("config.yaml allow-functions", (
+            f"opens functions make-stats refuses by default: {', '.join(map(str, opened))}; "
+            "check that none reads files, changes the server or packs rows into one value")))
+    for stat in config.get("src-stats") or []:
+        if isinstance(stat, Mapping) and ("max-rows" in stat or "max-bytes" in stat):
+            caps = ", ".join(f"{key} {stat[key]}" for key in ("max-rows", "max-bytes")
+                             if key in stat)
+            findings.append(Finding(str(stat.get("name")), (
+                f"result cap raised ({caps}); reason given: {stat.get('reason')}")))
+    return findings
+
+
 def _load_orm(verified: VerifiedBundle) -> OrmModel:
     return load_orm_text(verified.text("orm.yaml"), f"{verified.path}: orm.yaml")
 
@@ -271,7 +291,9 @@ def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> d
                for name, entry in _load_stats(verified).items() if isinstance(entry, Mapping)]
     vocab = [_vocab_section(table, vocab_paths[rel], orm, rel)
              for table, rel in sorted(verified.vocab_files.items())]
-    findings = [f for section in (*queries, *vocab) for f in section["findings"]]
+    findings = config_findings(load_yaml_text(verified.text("config.yaml"),
+                                              f"{verified.path}: config.yaml"))
+    findings += [f for section in (*queries, *vocab) for f in section["findings"]]
     return {
         "bundle": verified.path.name,
         "created_at": manifest.get("created_at"),
