@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 import sqlglot
@@ -177,7 +177,7 @@ def _strip_literal_cast(node: exp.Expression) -> exp.Expression:
 
 
 # Functions an expression of orm.yaml may call: pure ones, and the current date/time.
-_PURE_FUNCTIONS: tuple[type[exp.Expression], ...] = (
+_PURE_FUNCTIONS: tuple[type[exp.Expr], ...] = (
     exp.Cast, exp.TryCast, exp.Lower, exp.Upper, exp.Length, exp.Abs, exp.Coalesce,
     exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Trim, exp.Round, exp.Floor,
     exp.Ceil, exp.Greatest, exp.Least, exp.Nullif, exp.Substring, exp.Uuid, exp.RegexpLike,
@@ -186,7 +186,7 @@ _PURE_FUNCTIONS: tuple[type[exp.Expression], ...] = (
 _PURE_NAMES = frozenset({"char_length", "character_length", "octet_length", "now",
                          "json_valid", "btrim", "ltrim", "rtrim"})
 # Everything else an expression is built of: operators, names, constants, types.
-_PLAIN_NODES: tuple[type[exp.Expression], ...] = (
+_PLAIN_NODES: tuple[type[exp.Expr], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Binary, exp.Unary,
     exp.In, exp.Between, exp.Is, exp.Any, exp.All, exp.DataType, exp.DataTypeParam,
     exp.Tuple, exp.Interval, exp.Var, exp.Bracket,
@@ -197,8 +197,9 @@ class _PostgresAsWritten(Postgres):
     """PostgreSQL read as written: ``now()`` stays ``now()`` (not ``CURRENT_TIMESTAMP``), so
     a re-rendered expression is the text PostgreSQL itself would store."""
 
-    class Parser(Postgres.Parser):
-        FUNCTIONS = {k: v for k, v in Postgres.Parser.FUNCTIONS.items() if k != "NOW"}
+    class Parser(Postgres.Parser):  # type: ignore[misc,valid-type]  # sqlglot's own pattern
+        FUNCTIONS: ClassVar[dict[str, Any]] = {
+            k: v for k, v in Postgres.Parser.FUNCTIONS.items() if k != "NOW"}
 
 
 def _dialect(name: str, same: bool) -> str | type[Postgres]:
@@ -207,7 +208,7 @@ def _dialect(name: str, same: bool) -> str | type[Postgres]:
     return _PostgresAsWritten if same and fam == "postgresql" else _SQLGLOT[fam]
 
 
-def _refusal(node: exp.Expression) -> str | None:
+def _refusal(node: exp.Expr) -> str | None:
     """Why ``node`` may not be part of an expression from orm.yaml (None when it may)."""
     if isinstance(node, exp.Query | exp.Subquery | exp.Exists):
         return "a subquery"
@@ -225,7 +226,7 @@ def _refusal(node: exp.Expression) -> str | None:
 
 
 def parse_expression(sql: str, dialect: str, what: str, where: str,
-                     as_written: bool = False) -> exp.Expression:
+                     as_written: bool = False) -> exp.Expr:
     """``sql`` parsed as exactly one pure SQL expression of ``dialect`` (no statement, no
     ``;``, no subquery, only the functions of a small allow-list), to be re-rendered from
     the tree; anything else raises a one-line error naming ``what`` at ``where``.
@@ -269,7 +270,7 @@ def transpile_condition(sql: str, source: str, dest: str,
     return _render(tree, dest, same)
 
 
-def _render(tree: exp.Expression, dest: str, same: bool) -> str | None:
+def _render(tree: exp.Expr, dest: str, same: bool) -> str | None:
     """SQL text of ``tree`` in ``dest``; None when ``dest`` cannot say it. In the same
     dialect functions keep their lower-case names, as the databases store them."""
     try:
