@@ -170,6 +170,10 @@ class _TreeCheck:
                     self.draws |= names
             elif isinstance(stmt, ast.FunctionDef):
                 self.defined.add(stmt.name)
+        for node in ast.walk(tree):  # the kinds of code first, then their details
+            if not isinstance(node, _NODES):
+                self.refuse(node, f"{type(node).__name__} code, which create-generators "
+                            "never writes")
         for node in ast.walk(tree):
             self.node(node, tree)
 
@@ -189,9 +193,6 @@ class _TreeCheck:
                 self.imported.add(alias.name)
 
     def node(self, node: ast.AST, tree: ast.Module) -> None:
-        if not isinstance(node, _NODES):
-            self.refuse(node, f"{type(node).__name__} code, which create-generators never "
-                        "writes")
         if isinstance(node, ast.Import | ast.ImportFrom) and node not in tree.body:
             self.refuse(node, "an import inside a function")
         elif isinstance(node, ast.FunctionDef):
