@@ -271,11 +271,11 @@ def transpile_condition(sql: str, source: str, dest: str,
 
 
 def _render(tree: exp.Expr, dest: str, same: bool) -> str | None:
-    """SQL text of ``tree`` in ``dest``; None when ``dest`` cannot say it. In the same
-    dialect functions keep their lower-case names, as the databases store them."""
+    """SQL text of ``tree`` in ``dest`` (comments dropped); None when ``dest`` cannot say
+    it. In the same dialect functions keep their lower-case names, as databases store them."""
     try:
         return tree.sql(dialect=_dialect(dest, same), unsupported_level=sqlglot.ErrorLevel.RAISE,
-                        normalize_functions="lower" if same else "upper")
+                        normalize_functions="lower" if same else "upper", comments=False)
     except sqlglot.errors.UnsupportedError:
         return None
 

@@ -10,18 +10,13 @@ from __future__ import annotations
 import ast
 import textwrap
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.cli import app
+from sec_builder_bundles import Builder, make_builder
 from synthgate_builder.ssgcheck import TEXT_DIGEST_LINE, text_digest
-from synthgate_shared.bundle import write_signed_bundle
-from synthgate_shared.cli import run_app
-from synthgate_shared.signing import generate_keypair, load_private_key
-from synthgate_shared.yamlio import dump_yaml
 
 PAYLOAD = "__import__('os').system('touch pwned')"
 ORM: dict[str, Any] = {
@@ -36,45 +31,15 @@ STATS: dict[str, Any] = {"ages": {"query": "SELECT avg(age) AS a FROM users",
                                   "results": [{"a": 30}]}}
 
 
-class Builder:
-    """A working folder with the agent's keys; signs bundles and runs builder commands."""
-
-    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        self.root = root
-        self.capsys = capsys
-        self.key, self.pub = generate_keypair(root / "keys" / "agent")
-        self.count = 0
-
-    def bundle(self, config: dict[str, Any] | str, orm: dict[str, Any] | None = None,
-               stats: dict[str, Any] | None = None) -> Path:
-        """A bundle of these documents, signed with the agent's key, content unchecked."""
-        self.count += 1
-        folder = self.root / f"in{self.count}"
-        folder.mkdir()
-        docs = {"config.yaml": config if isinstance(config, str) else dump_yaml(config),
-                "orm.yaml": dump_yaml(orm or ORM), "src-stats.yaml": dump_yaml(stats or STATS)}
-        for name, text in docs.items():
-            (folder / name).write_text(text)
-        return write_signed_bundle(
-            self.root / f"bundle{self.count}.tar.gz",
-            {name: folder / name for name in docs}, load_private_key(self.key),
-            agent_version="test", created_at=datetime(2026, 1, 1, tzinfo=UTC),
-            source={"dialect": "sqlite"}, privacy={})
-
-    def run(self, *argv: str | Path, bundle: Path | None = None) -> tuple[int, str]:
-        """Exit code and stderr of one builder command on ``bundle``."""
-        extra = ["--bundle", str(bundle), "--trust", str(self.pub)] if bundle else []
-        code = run_app(app, "synthgate-builder", [*map(str, argv), *extra])
-        return code, self.capsys.readouterr().err
-
-
 @pytest.fixture
 def builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             capsys: pytest.CaptureFixture[str]) -> Builder:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("SYNTHGATE_ALLOW_MODULES", raising=False)
-    return Builder(tmp_path, capsys)
+    return make_builder(tmp_path, monkeypatch, capsys)
+
+
+def _bundle(builder: Builder, config: dict[str, Any], orm: dict[str, Any] = ORM,
+            stats: dict[str, Any] = STATS) -> Path:
+    return builder.bundle(config, orm, stats)
 
 
 def _users(generators: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -96,10 +61,10 @@ def _assert_refused(builder: Builder, bundle: Path, *needles: str,
 
 
 @pytest.mark.parametrize("module", [
-    f"os; {PAYLOAD}", f"__import__('os').system('touch pwned') or os", "os\nimport subprocess",
+    f"os; {PAYLOAD}", "__import__('os').system('touch pwned') or os", "os\nimport subprocess",
     "a.__class__", "import"])
 def test_module_name_that_is_not_a_dotted_name(builder: Builder, module: str) -> None:
-    bundle = builder.bundle(_users([{"name": "f", "columns_assigned": "age"}],
+    bundle = _bundle(builder, _users([{"name": "f", "columns_assigned": "age"}],
                                    row_generators_module=module))
     _assert_refused(builder, bundle, "row_generators_module", "dotted Python name"
                     if "__class__" not in module and module != "import" else "keyword")
@@ -112,12 +77,12 @@ def test_module_name_that_is_not_a_dotted_name(builder: Builder, module: str) ->
 @pytest.mark.parametrize("name", [f"generic.person.name;{PAYLOAD}", "__import__",
                                   "os.system('touch pwned')"])
 def test_generator_name_that_is_not_a_dotted_name(builder: Builder, name: str) -> None:
-    bundle = builder.bundle(_users([{"name": name, "columns_assigned": "name"}]))
+    bundle = _bundle(builder, _users([{"name": name, "columns_assigned": "name"}]))
     _assert_refused(builder, bundle, "tables.users.row_generators[0].name")
 
 
 def test_story_generator_name_is_checked_too(builder: Builder) -> None:
-    bundle = builder.bundle({"story_generators_module": "gens", "story_generators": [
+    bundle = _bundle(builder, {"story_generators_module": "gens", "story_generators": [
         {"name": f"gens.s;{PAYLOAD}"}]})
     _assert_refused(builder, bundle, "story_generators[0].name", "dotted Python name")
 
@@ -125,28 +90,28 @@ def test_story_generator_name_is_checked_too(builder: Builder) -> None:
 @pytest.mark.parametrize("module", ["os", "subprocess", "builtins", "importlib", "sys",
                                     "shutil", "socket", "numpy", "sqlalchemy"])
 def test_installed_or_standard_module_is_refused(builder: Builder, module: str) -> None:
-    bundle = builder.bundle(_users([{"name": "system", "args": ["touch pwned"],
+    bundle = _bundle(builder, _users([{"name": "system", "args": ["touch pwned"],
                                      "columns_assigned": "age"}], row_generators_module=module))
     _assert_refused(builder, bundle, "row_generators_module", repr(module),
                     "SYNTHGATE_ALLOW_MODULES")
 
 
 def test_a_dotted_name_of_an_installed_module_is_refused(builder: Builder) -> None:
-    bundle = builder.bundle(_users([{"name": "os.system", "args": ["touch pwned"],
+    bundle = _bundle(builder, _users([{"name": "os.system", "args": ["touch pwned"],
                                      "columns_assigned": "age"}], row_generators_module="os"))
     _assert_refused(builder, bundle, "'os'", "standard-library")
 
 
 def test_a_local_file_shadowing_an_installed_module_is_refused(builder: Builder) -> None:
     (builder.root / "json.py").write_text("def f():\n    return 1\n")
-    bundle = builder.bundle(_users([{"name": "f", "columns_assigned": "age"}],
+    bundle = _bundle(builder, _users([{"name": "f", "columns_assigned": "age"}],
                                    row_generators_module="json"))
     _assert_refused(builder, bundle, "'json'")
 
 
 def test_the_operator_allow_list_opens_a_module(builder: Builder,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = builder.bundle(_users([{"name": "floor", "args": [2.5], "columns_assigned": "age"}],
+    bundle = _bundle(builder, _users([{"name": "floor", "args": [2.5], "columns_assigned": "age"}],
                                    row_generators_module="math"))
     _assert_refused(builder, bundle, "'math'")
     monkeypatch.setenv("SYNTHGATE_ALLOW_MODULES", "math")
@@ -156,13 +121,13 @@ def test_the_operator_allow_list_opens_a_module(builder: Builder,
 
 @pytest.mark.parametrize("key", [f"x={PAYLOAD},y", "a b", "1x", "class", "__class__", "é"])
 def test_kwargs_key_that_is_not_an_identifier(builder: Builder, key: str) -> None:
-    bundle = builder.bundle(_users([{"name": "generic.person.name", "kwargs": {key: 1},
+    bundle = _bundle(builder, _users([{"name": "generic.person.name", "kwargs": {key: 1},
                                      "columns_assigned": "name"}]))
     _assert_refused(builder, bundle, "tables.users.row_generators[0].kwargs", "identifier")
 
 
 def test_story_kwargs_key_injection(builder: Builder) -> None:
-    bundle = builder.bundle({"story_generators_module": "gens", "story_generators": [
+    bundle = _bundle(builder, {"story_generators_module": "gens", "story_generators": [
         {"name": "gens.story", "kwargs": {f"x={PAYLOAD},y": 1}}]})
     _assert_refused(builder, bundle, "story_generators[0].kwargs", "identifier")
 
@@ -185,7 +150,7 @@ def test_table_and_column_names_are_data(builder: Builder, table: str) -> None:
     orm = {**ORM, "tables": {table: {"columns": [
         {"name": "id", "type": "integer", "nullable": False, "autoincrement": True},
         {"name": table, "type": "text"}], "primary_key": ["id"]}}}
-    bundle = builder.bundle({"tables": {table: {"num_rows_per_pass": 2, "row_generators": [
+    bundle = _bundle(builder, {"tables": {table: {"num_rows_per_pass": 2, "row_generators": [
         {"name": "generic.person.name", "columns_assigned": table}]}}}, orm=orm)
     dsn = f"sqlite:///{builder.root}/dst.db"
     assert builder.run("create-generators", bundle=bundle)[0] == 0
@@ -224,7 +189,7 @@ GOOD = _users([{"name": "generic.person.name", "columns_assigned": "name"}])
 ])
 def test_ssg_edited_after_generation_is_refused_before_it_runs(builder: Builder,
                                                                edit: str) -> None:
-    bundle = builder.bundle(GOOD)
+    bundle = _bundle(builder, GOOD)
     ssg = _generate(builder, bundle)
     ssg.write_text(ssg.read_text() + edit)
     code, err = _create_data(builder, bundle)
@@ -253,7 +218,7 @@ def _redigest(text: str) -> str:
 ])
 def test_ssg_with_code_the_renderer_never_writes_is_refused(builder: Builder, edit: str,
                                                             refusal: str) -> None:
-    bundle = builder.bundle(GOOD)
+    bundle = _bundle(builder, GOOD)
     ssg = _generate(builder, bundle)
     ssg.write_text(_redigest(ssg.read_text() + edit))
     code, err = _create_data(builder, bundle)
@@ -262,11 +227,11 @@ def test_ssg_with_code_the_renderer_never_writes_is_refused(builder: Builder, ed
 
 
 def test_ssg_from_another_bundle_is_refused(builder: Builder) -> None:
-    first = builder.bundle(GOOD)
+    first = _bundle(builder, GOOD)
     _generate(builder, first)
-    other_stats = builder.bundle(GOOD, stats={"ages": {**STATS["ages"],
+    other_stats = _bundle(builder, GOOD, stats={"ages": {**STATS["ages"],
                                                         "results": [{"a": 99}]}})
-    other_orm = builder.bundle(GOOD, orm={**ORM, "tables": {"users": {
+    other_orm = _bundle(builder, GOOD, orm={**ORM, "tables": {"users": {
         **ORM["tables"]["users"], "comment": "changed"}}})
     for bundle in (other_stats, other_orm):
         code, err = _create_data(builder, bundle)
@@ -281,7 +246,7 @@ def test_user_module_next_to_ssg_still_works(builder: Builder) -> None:
         def age(results):
             return int(results[0]["a"])
     """))
-    bundle = builder.bundle(_users([{"name": "age", "args": ['SRC_STATS["ages"]'],
+    bundle = _bundle(builder, _users([{"name": "age", "args": ['SRC_STATS["ages"]'],
                                      "columns_assigned": "age"}],
                                    row_generators_module="my_gens_sec"))
     _generate(builder, bundle)
