@@ -48,12 +48,20 @@ def _dotted(name: str | None) -> str | None:
     return name
 
 
+def identifier_problem(key: Any) -> str | None:
+    """Why a kwargs key is not a Python identifier ``ssg.py`` may use; None when it is one."""
+    if (isinstance(key, str) and key.isidentifier() and key.isascii()
+            and not keyword.iskeyword(key) and not key.startswith("__")):
+        return None
+    return f"kwargs key {key!r} is not a Python identifier"
+
+
 def _identifier_keys(kwargs: dict[Any, Any]) -> dict[Any, Any]:
     for key in kwargs:
-        if not (isinstance(key, str) and key.isidentifier() and key.isascii()
-                and not keyword.iskeyword(key) and not key.startswith("__")):
-            raise ValueError(f"kwargs key {key!r} is not a Python identifier; name the "
-                             "parameter of the function (letters, digits and _)")
+        problem = identifier_problem(key)
+        if problem:
+            raise ValueError(f"{problem}; name the parameter of the function (letters, "
+                             "digits and _)")
     return kwargs
 
 

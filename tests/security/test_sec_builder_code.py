@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sec_builder_bundles import Builder, make_builder
+from synthgate_builder.cli import app
 from synthgate_builder.ssgcheck import TEXT_DIGEST_LINE, text_digest
+from synthgate_shared.cli import run_app
 
 PAYLOAD = "__import__('os').system('touch pwned')"
 ORM: dict[str, Any] = {
@@ -252,3 +254,28 @@ def test_user_module_next_to_ssg_still_works(builder: Builder) -> None:
     _generate(builder, bundle)
     code, err = _create_data(builder, bundle)
     assert code == 0, err
+
+
+def test_review_lists_the_code_names_and_the_refused_ones(builder: Builder) -> None:
+    bundle = _bundle(builder, {
+        "row_generators_module": "os", "story_generators_module": "my_stories",
+        "tables": {"users": {"row_generators": [
+            {"name": "system", "args": ["touch pwned"], "columns_assigned": "age"},
+            {"name": f"generic.person.name;{PAYLOAD}", "kwargs": {f"x={PAYLOAD},y": 1},
+             "columns_assigned": "name"}]}},
+        "story_generators": [{"name": "my_stories.story"}]})
+    code = run_app(app, "synthgate-builder", ["review", str(bundle), "--trust", str(builder.pub),
+                                               "--out-dir", str(builder.root / "review")])
+    assert code == 0
+    md = (builder.root / "review" / "review.md").read_text()
+    html = (builder.root / "review" / "review.html").read_text()
+    section = md.split("## Generator code the builder runs")[1].split("## Files")[0]
+    assert "| module | row_generators_module | os | a standard-library module" in section
+    assert "| module | story_generators_module | my_stories |" in section
+    assert "| row generator | tables.users.row_generators\\[0\\] | system |" in section
+    assert "| story generator | story_generators\\[0\\] | my_stories.story |" in section
+    assert section.count("not a dotted Python name") == 1
+    assert "not a Python identifier" in section
+    assert "the builder refuses this module" in md  # also a warning of the review
+    assert "<script" not in html and "Generator code the builder runs" in html
+    assert not (builder.root / "pwned").exists()
