@@ -87,8 +87,16 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def search_path(beside: Path | None) -> list[Path]:
-    """Where user modules are looked up: the folder of ``beside`` and the working directory."""
-    return [*([Path(beside).resolve().parent] if beside is not None else []), Path.cwd()]
+    """Where user modules are looked up: the folder of ``beside`` and the working directory
+    (without ``beside``, as for a Python caller: also the folders that the calling program
+    put on ``sys.path``, but none of the interpreter's, so no standard or installed module)."""
+    if beside is not None:
+        return [Path(beside).resolve().parent, Path.cwd()]
+    own = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                       sys.base_exec_prefix)}
+    added = [Path(p).resolve() for p in sys.path if p]
+    return [Path.cwd(), *(p for p in added
+                          if p.is_dir() and not any(p.is_relative_to(o) for o in own))]
 
 
 # --- fingerprints ---------------------------------------------------------------------------
