@@ -178,11 +178,12 @@ class _TreeCheck:
                     self.draws |= names
             elif isinstance(stmt, ast.FunctionDef):
                 self.defined.add(stmt.name)
-        for node in ast.walk(tree):  # the kinds of code first, then their details
+        nodes = list(ast.walk(tree))
+        for node in nodes:  # the kinds of code first, then their details
             if not isinstance(node, _NODES):
                 self.refuse(node, f"{type(node).__name__} code, which create-generators "
                             "never writes")
-        for node in ast.walk(tree):
+        for node in nodes:
             self.node(node, tree)
 
     def import_(self, stmt: ast.Import | ast.ImportFrom) -> None:
