@@ -28,6 +28,7 @@ import importlib
 import inspect
 import json
 import keyword
+import math
 import pprint
 import re
 import sys
@@ -496,6 +497,16 @@ def builtin_distribution(gen: RowGenerator, table: Table, src_stats: dict[str, A
     return dist
 
 
+class _Literals(pprint.PrettyPrinter):
+    """``pprint`` that writes NaN and infinities as ``float('nan')`` (``nan`` is no literal)."""
+
+    def format(self, obj: object, context: dict[int, int], maxlevels: int,
+               level: int) -> tuple[str, bool, bool]:
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return f"float({repr(obj)!r})", True, False
+        return super().format(obj, context, maxlevels, level)
+
+
 def _docstring(text: str) -> str:
     """``text`` as a Python string literal: triple-quoted when that is safe, else repr."""
     if text.isascii() and text.isprintable() and not any(c in text for c in '"\\'):
@@ -640,7 +651,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
         f"generic = Generic(locale={config.locale!r})",
         "",
         "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen.",
-        "SRC_STATS = " + pprint.pformat(stats, width=96, sort_dicts=False),
+        "SRC_STATS = " + _Literals(width=96, sort_dicts=False).pformat(stats),
         "",
         "# Mimesis generators given unique: true. Mimesis would make their values from uuid4,",
         "# which --seed does not reach, so these call them without unique (from the seeded",

@@ -279,3 +279,15 @@ def test_review_lists_the_code_names_and_the_refused_ones(builder: Builder) -> N
     assert "the builder refuses this module" in md  # also a warning of the review
     assert "<script" not in html and "Generator code the builder runs" in html
     assert not (builder.root / "pwned").exists()
+
+
+def test_statistics_values_are_data(builder: Builder) -> None:
+    """src-stats strings that would break out of ssg.py, and NaN/infinities, stay values."""
+    hostile = f'"""\n{PAYLOAD}\n"""'
+    stats = {"ages": {"query": "SELECT 1", "results": [
+        {"a": 30, hostile: hostile, "nan": float("nan"), "inf": float("-inf")}]}}
+    bundle = _bundle(builder, GOOD, stats=stats)
+    _generate(builder, bundle)
+    code, err = _create_data(builder, bundle)
+    assert code == 0, err
+    assert not (builder.root / "pwned").exists()
