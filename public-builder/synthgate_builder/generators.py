@@ -27,6 +27,8 @@ import hashlib
 import importlib
 import inspect
 import json
+import keyword
+import math
 import pprint
 import re
 import sys
@@ -51,6 +53,17 @@ from synthgate_builder.distributions import (
     StatsUnavailable,
     children_per_parent,
     run_builtin,
+)
+from synthgate_builder.ssgcheck import (
+    TEXT_DIGEST_LINE,
+    Expected,
+    check_ssg_tree,
+    check_user_module,
+    check_user_modules,
+    expected_from_config,
+    inputs_fingerprint,
+    search_path,
+    text_digest,
 )
 
 _SRC_STATS_REF = re.compile(r"""^SRC_STATS\[\s*(?P<q>["'])(?P<name>[^"']+)(?P=q)\s*\]$""")
@@ -284,7 +297,8 @@ def _mimesis_names(generic: Generic) -> list[str]:
     return names
 
 
-def _import_user_module(name: str, key: str) -> types.ModuleType:
+def _import_user_module(name: str, key: str, search: list[Path]) -> types.ModuleType:
+    check_user_module(name, key, search)
     try:
         return importlib.import_module(name)
     except ImportError as exc:
@@ -302,11 +316,12 @@ class _Resolver:
     config: Config
     src_stats: dict[str, Any]
     generic: Generic
+    search: list[Path]
     modules: dict[str, types.ModuleType] = dataclasses.field(default_factory=dict)
 
     def module(self, name: str, key: str) -> types.ModuleType:
         if name not in self.modules:
-            self.modules[name] = _import_user_module(name, key)
+            self.modules[name] = _import_user_module(name, key, self.search)
         return self.modules[name]
 
     def resolve(self, name: str, module_key: str, module_name: str | None,
@@ -414,8 +429,9 @@ class _Resolver:
 # --- rendering ------------------------------------------------------------------------------
 
 def _python_name(table: str, taken: set[str]) -> str:
-    base = re.sub(r"\W", "_", table)
-    if not base or base[0].isdigit() or base in taken:
+    base = re.sub(r"[^A-Za-z0-9_]", "_", table)
+    if (not base or base[0].isdigit() or base in taken or keyword.iskeyword(base)
+            or base.startswith("__")):
         base = f"table_{base}"
     name, i = base, 2
     while name in taken:
@@ -481,22 +497,44 @@ def builtin_distribution(gen: RowGenerator, table: Table, src_stats: dict[str, A
     return dist
 
 
+class _Literals(pprint.PrettyPrinter):
+    """``pprint`` that writes NaN and infinities as ``float('nan')`` (``nan`` is no literal)."""
+
+    def format(self, obj: object, context: dict[int, int], maxlevels: int,
+               level: int) -> tuple[str, bool, bool]:
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return f"float({repr(obj)!r})", True, False
+        return super().format(obj, context, maxlevels, level)
+
+
+def _docstring(text: str) -> str:
+    """``text`` as a Python string literal: triple-quoted when that is safe, else repr."""
+    if text.isascii() and text.isprintable() and not any(c in text for c in '"\\'):
+        return f'"""{text}"""'
+    return repr(text)
+
+
 def _table_function(table: str, fname: str, body: list[str], count: int) -> list[str]:
     lines = [f"def {fname}(dst_db_conn):",
-             f'    """Row generators of table {table} ({count} column(s); defaults fill '
-             'the rest)."""']
+             "    " + _docstring(f"Row generators of table {table} ({count} column(s); "
+                                 "defaults fill the rest).")]
     if not body:
         return [*lines, "    return {}", "", ""]
     return [*lines, "    row = {}", *body, "    return row", "", ""]
 
 
-def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> str:
+def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
+               search: list[Path] | None = None) -> str:
     """Render ``ssg.py`` for ``config`` and ``model``; every generator name, argument and
-    ``SRC_STATS`` reference is checked first, and errors name the table and column."""
+    ``SRC_STATS`` reference is checked first, and errors name the table and column. User
+    modules must be files of ``search`` (default: the working directory; see ``ssgcheck``).
+    Every string from the inputs is written with ``repr``, and the rendered tree is checked
+    to hold only what the renderer writes."""
     _check_locale(config.locale)
     stats = stats_results(src_stats)
     check_stat_references(config, available=stats)
-    resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)))
+    resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)),
+                         search if search is not None else search_path(None))
     for tname in config.tables:
         if tname not in model.tables:
             close = difflib.get_close_matches(tname, list(model.tables), n=1)
@@ -513,8 +551,9 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
     unique_draws: dict[str, str] = {}  # ssg.py name -> the generator it calls
     taken = {"generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS", "STORY_GENERATORS",
              "DISTRIBUTIONS", "Distribution", "assign_columns", "datetime", "Generic",
-             "UniqueDraws", "UNIQUE_DRAWS",
-             *(m for m in (config.row_generators_module, config.story_generators_module) if m)}
+             "UniqueDraws", "UNIQUE_DRAWS", "INPUTS_FINGERPRINT", "TEXT_DIGEST",
+             *(m.split(".")[0] for m in (config.row_generators_module,
+                                         config.story_generators_module) if m)}
     for name, table in model.tables.items():
         tconf = config.table(name)
         if tconf.ignore or tconf.vocabulary_table:
@@ -573,8 +612,9 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
                                   config.story_generators_module, where)
         fname = _python_name(f"story_{i}", taken)
         stories += [f"def {fname}(dst_db_conn):",
-                    f'    """Story generator {story.name} ({story.num_stories_per_pass} per '
-                    'pass in config.yaml)."""', f"    return {call}", "", ""]
+                    "    " + _docstring(f"Story generator {story.name.strip()} "
+                                        f"({story.num_stories_per_pass} per pass in "
+                                        "config.yaml)."), f"    return {call}", "", ""]
         story_entries.append(f"    {fname},")
 
     modules = [m for m in dict.fromkeys((config.row_generators_module,
@@ -602,11 +642,16 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
         *[f"import {m}  # noqa: E402" for m in modules],
         "",
         f"CONFIG_FINGERPRINT = {config_fingerprint(config)!r}",
+        "# config.yaml, orm.yaml and src-stats.yaml this file was made from, and its own text:",
+        "# create-data refuses the file when either does not match.",
+        "INPUTS_FINGERPRINT = "
+        f"{inputs_fingerprint(config_fingerprint(config), model, src_stats)!r}",
+        f"{TEXT_DIGEST_LINE}''",
         "",
         f"generic = Generic(locale={config.locale!r})",
         "",
         "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen.",
-        "SRC_STATS = " + pprint.pformat(stats, width=96, sort_dicts=False),
+        "SRC_STATS = " + _Literals(width=96, sort_dicts=False).pformat(stats),
         "",
         "# Mimesis generators given unique: true. Mimesis would make their values from uuid4,",
         "# which --seed does not reach, so these call them without unique (from the seeded",
@@ -637,26 +682,73 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> st
     ]
     text = "\n".join([*header, *functions, *stories, *footer])
     try:
-        compile(text, "ssg.py", "exec")
+        tree = ast.parse(text, "ssg.py")
     except SyntaxError as exc:  # a constant that does not round-trip through repr
         raise SynthgateError(f"the rendered ssg.py is not valid Python ({exc.msg}, line "
                              f"{exc.lineno})", fix="report this as a bug") from None
-    return text
+    check_ssg_tree(tree, expected_from_config(config), "rendered ssg.py")
+    return text.replace(f"{TEXT_DIGEST_LINE}''", f"{TEXT_DIGEST_LINE}{text_digest(text)!r}")
 
 
-def load_ssg(path: Path) -> types.ModuleType:
-    """Import ``ssg.py`` from ``path`` under a private name; its folder and the working
-    directory are searched for the user's modules."""
+@dataclasses.dataclass(frozen=True)
+class SsgInputs:
+    """The inputs a command runs ``ssg.py`` with: the file must have been made from them."""
+
+    config: Config
+    model: OrmModel
+    src_stats: dict[str, Any]
+
+
+def _recorded(tree: ast.Module, name: str) -> Any:
+    """The constant a top-level ``name = <constant>`` of ``tree`` holds (None if none)."""
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+                and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets)):
+            return stmt.value.value
+    return None
+
+
+def check_ssg_text(text: str, where: str, inputs: SsgInputs | None = None) -> ast.Module:
+    """Parse ``ssg.py`` text and check it without running it: its text digest, the inputs
+    it was made from (when ``inputs`` is given), its tree, and that the modules it imports
+    are local files; returns the tree to run."""
+    fix = "run create-generators --force (with the inputs you build from)"
+    try:
+        tree = ast.parse(text, where)
+    except SyntaxError as exc:
+        raise SynthgateError(f"ssg.py is not valid Python ({exc.msg}, line {exc.lineno})",
+                             where=where, fix=fix) from None
+    if _recorded(tree, "TEXT_DIGEST") != text_digest(text):
+        raise SynthgateError("ssg.py was edited after create-generators (or made by an older "
+                             "version)", where=where, fix=fix + "; keep your own code in "
+                             "row_generators_module")
+    expected = expected_from_config(inputs.config) if inputs is not None else None
+    if inputs is not None:
+        made_from = inputs_fingerprint(config_fingerprint(inputs.config), inputs.model,
+                                       inputs.src_stats)
+        if _recorded(tree, "INPUTS_FINGERPRINT") != made_from:
+            raise SynthgateError("ssg.py was made from another config.yaml, orm.yaml or "
+                                 "src-stats.yaml than the ones given", where=where, fix=fix)
+    modules = check_ssg_tree(tree, expected or Expected(), where)
+    check_user_modules(modules, search_path(Path(where)))
+    return tree
+
+
+def load_ssg(path: Path, inputs: SsgInputs | None = None) -> types.ModuleType:
+    """Import ``ssg.py`` from ``path`` under a private name, after ``check_ssg_text`` (made
+    from ``inputs`` when given); its folder and the working directory are searched for
+    the user's modules."""
     path = Path(path)
     if not path.is_file():
         raise SynthgateError("ssg.py not found", where=str(path),
                              fix="run create-generators first, or pass --ssg-file")
+    tree = check_ssg_text(path.read_text(encoding="utf-8"), str(path), inputs)
     name = f"_synthgate_ssg_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
     module = types.ModuleType(name)
     module.__file__ = str(path)
     try:
         with _user_modules_beside(path):
-            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
+            exec(compile(tree, str(path), "exec"), module.__dict__)
     except SynthgateError:
         raise
     except Exception as exc:
@@ -693,6 +785,6 @@ def write_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any], out: P
     out = Path(out)
     refuse_overwrite(out, force)
     with _user_modules_beside(out):
-        text = render_ssg(config, model, src_stats)
+        text = render_ssg(config, model, src_stats, search_path(out))
     write_text_atomic(out, text)
     return text

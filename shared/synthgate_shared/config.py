@@ -10,6 +10,7 @@ row_generators}``, ``src-stats``, ``row_generators_module``, ``story_generators_
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def dotted_name_problem(name: str) -> str | None:
+    """Why ``name`` (spaces around it aside) is not a dotted Python name that ``ssg.py`` may
+    use (ASCII, no keyword, no ``__`` part); None when it is one."""
+    text = name.strip()
+    if not _DOTTED_NAME.fullmatch(text):
+        return f"{name!r} is not a dotted Python name (letters, digits, _ and dots only)"
+    bad = [p for p in text.split(".") if keyword.iskeyword(p) or p.startswith("__")]
+    if bad:
+        return f"{name!r} has the part {bad[0]!r}, a Python keyword or a __ name"
+    return None
+
+
+def _dotted(name: str | None) -> str | None:
+    problem = None if name is None else dotted_name_problem(name)
+    if problem:
+        raise ValueError(f"{problem}; write module.function or generic.provider.method")
+    return name
+
+
+def identifier_problem(key: Any) -> str | None:
+    """Why a kwargs key is not a Python identifier ``ssg.py`` may use; None when it is one."""
+    if (isinstance(key, str) and key.isidentifier() and key.isascii()
+            and not keyword.iskeyword(key) and not key.startswith("__")):
+        return None
+    return f"kwargs key {key!r} is not a Python identifier"
+
+
+def _identifier_keys(kwargs: dict[Any, Any]) -> dict[Any, Any]:
+    for key in kwargs:
+        problem = identifier_problem(key)
+        if problem:
+            raise ValueError(f"{problem}; name the parameter of the function (letters, "
+                             "digits and _)")
+    return kwargs
+
+
 class RowGenerator(_Strict):
     """A generator filling ``columns_assigned`` of each row: a ``generic.*`` Mimesis provider,
     a function of ``row_generators_module``, or a built-in synthgate generator."""
@@ -38,6 +78,9 @@ class RowGenerator(_Strict):
     # false: the generator makes its columns' NULLs itself; otherwise create-data sets the
     # source's NULL share (auto__<table>__profile) of each of its columns to NULL
     null_share: bool = Field(default=True, alias="null-share")
+
+    _name = field_validator("name")(_dotted)
+    _kwargs = field_validator("kwargs")(_identifier_keys)
 
     @property
     def columns(self) -> list[str]:
@@ -88,6 +131,9 @@ class StoryGenerator(_Strict):
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
+    _name = field_validator("name")(_dotted)
+    _kwargs = field_validator("kwargs")(_identifier_keys)
+
 
 class PrivacyBudget(_Strict):
     """The most differential-privacy budget that ``make-stats`` may spend (basic composition)."""
@@ -129,6 +175,8 @@ class Config(_Strict):
             if not _FUNCTION_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a function name")
         return names
+
+    _modules = field_validator("row_generators_module", "story_generators_module")(_dotted)
 
     @field_validator("src_stats")
     @classmethod
@@ -191,7 +239,7 @@ def _describe(exc: ValidationError, where: str) -> SynthgateError:
         close = difflib.get_close_matches(key, valid, n=1)
         fix = f"did you mean {close[0]!r}?" if close else f"valid keys here: {', '.join(valid)}"
         return SynthgateError(f"unknown key {key!r} at {path}", where=where, fix=fix)
-    return SynthgateError(f"{path}: {err['msg']}", where=where)
+    return SynthgateError(f"{path}: {err['msg'].removeprefix('Value error, ')}", where=where)
 
 
 def config_from_data(data: Any, where: str = "config.yaml") -> Config:

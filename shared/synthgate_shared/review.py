@@ -13,6 +13,7 @@ import html
 import json
 import math
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from synthgate_shared.bundle import VerifiedBundle, stats_from_data, verify_bundle
-from synthgate_shared.config import DEFAULT_MIN_COUNT
+from synthgate_shared.config import DEFAULT_MIN_COUNT, dotted_name_problem, identifier_problem
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 from synthgate_shared.orm import OrmModel, load_orm_text
 from synthgate_shared.signing import load_public_keys
@@ -282,6 +283,35 @@ def _load_orm(verified: VerifiedBundle) -> OrmModel:
     return load_orm_text(verified.text("orm.yaml"), f"{verified.path}: orm.yaml")
 
 
+def _code_name(kind: str, where: str, name: Any, module: bool = False) -> dict[str, str]:
+    """One name of code that config.yaml asks the builder to run, and why it would refuse it."""
+    text = str(name)
+    refused = dotted_name_problem(text) if isinstance(name, str) else "not a string"
+    if refused is None and module and text.split(".")[0] in sys.stdlib_module_names:
+        refused = "a standard-library module, not a generator module"
+    return {"kind": kind, "where": where, "name": text, "refused": refused or ""}
+
+
+def code_names(config: Any) -> list[dict[str, str]]:
+    """The custom modules, row and story generator names and kwargs keys of raw config data
+    (unvalidated, so names the builder would refuse are shown with the reason)."""
+    config = config if isinstance(config, Mapping) else {}
+    out = [_code_name("module", key, config[key], module=True)
+           for key in ("row_generators_module", "story_generators_module") if config.get(key)]
+    entries = [(f"tables.{t}.row_generators[{i}]", "row generator", g)
+               for t, tconf in (config.get("tables") or {}).items() if isinstance(tconf, Mapping)
+               for i, g in enumerate(tconf.get("row_generators") or [])]
+    entries += [(f"story_generators[{i}]", "story generator", g)
+                for i, g in enumerate(config.get("story_generators") or [])]
+    for where, kind, gen in entries:
+        if not isinstance(gen, Mapping):
+            continue
+        out.append(_code_name(kind, where, gen.get("name")))
+        out += [{"kind": "kwargs key", "where": where, "name": str(k), "refused": problem}
+                for k in gen.get("kwargs") or {} if (problem := identifier_problem(k))]
+    return out
+
+
 def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> dict[str, Any]:
     """Everything the report shows, as plain data (vocab_paths: bundle path -> extracted file)."""
     manifest = verified.manifest
@@ -291,9 +321,12 @@ def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> d
                for name, entry in _load_stats(verified).items() if isinstance(entry, Mapping)]
     vocab = [_vocab_section(table, vocab_paths[rel], orm, rel)
              for table, rel in sorted(verified.vocab_files.items())]
-    findings = config_findings(load_yaml_text(verified.text("config.yaml"),
-                                              f"{verified.path}: config.yaml"))
+    config_data = load_yaml_text(verified.text("config.yaml"), f"{verified.path}: config.yaml")
+    findings = config_findings(config_data)
     findings += [f for section in (*queries, *vocab) for f in section["findings"]]
+    code = code_names(config_data)
+    findings += [Finding(f"{c['where']}: {c['name']}", f"the builder refuses this {c['kind']}: "
+                         f"{c['refused']}") for c in code if c["refused"]]
     return {
         "bundle": verified.path.name,
         "created_at": manifest.get("created_at"),
@@ -309,6 +342,7 @@ def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> d
         "queries": queries,
         "vocab": vocab,
         "findings": findings,
+        "code": code,
     }
 
 

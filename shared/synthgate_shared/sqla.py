@@ -3,16 +3,17 @@
 Each portable type becomes the best type of the destination: native arrays, enums,
 domains, ``tsvector``, ``uuid``, ``json``/``jsonb`` and ``interval`` on PostgreSQL; JSON
 for arrays, TEXT for ``tsvector``, inline ``ENUM`` on MariaDB; a checked VARCHAR for enums
-on SQLite. SQL text written in the source dialect (defaults, checks, domain checks) is kept
-verbatim on the same dialect and transpiled with sqlglot otherwise; what cannot be made to
-work is left out with a warning, so the tables can always be created.
+on SQLite. SQL text written in the source dialect (defaults, checks, domain checks) must be
+one pure expression (``parse_expression``: no statement, no subquery, allow-listed
+functions only; anything else is refused) and is re-rendered from its sqlglot parse tree,
+also on the same dialect; what cannot be translated is left out with a warning.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 import sqlglot
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeEngine
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Column, Domain, ForeignKey, OrmModel, Table
@@ -174,23 +176,107 @@ def _strip_literal_cast(node: exp.Expression) -> exp.Expression:
     return node
 
 
+# Functions an expression of orm.yaml may call: pure ones, and the current date/time.
+_PURE_FUNCTIONS: tuple[type[exp.Expr], ...] = (
+    exp.Cast, exp.TryCast, exp.Lower, exp.Upper, exp.Length, exp.Abs, exp.Coalesce,
+    exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Trim, exp.Round, exp.Floor,
+    exp.Ceil, exp.Greatest, exp.Least, exp.Nullif, exp.Substring, exp.Uuid, exp.RegexpLike,
+    exp.RegexpILike, exp.Array, exp.Extract, exp.If, exp.Case,
+)
+_PURE_NAMES = frozenset({"char_length", "character_length", "octet_length", "now",
+                         "json_valid", "btrim", "ltrim", "rtrim"})
+# Everything else an expression is built of: operators, names, constants, types.
+_PLAIN_NODES: tuple[type[exp.Expr], ...] = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Binary, exp.Unary,
+    exp.In, exp.Between, exp.Is, exp.Any, exp.All, exp.DataType, exp.DataTypeParam,
+    exp.Tuple, exp.Interval, exp.Var, exp.Bracket,
+)
+
+
+class _PostgresAsWritten(Postgres):
+    """PostgreSQL read as written: ``now()`` stays ``now()`` (not ``CURRENT_TIMESTAMP``), so
+    a re-rendered expression is the text PostgreSQL itself would store."""
+
+    class Parser(Postgres.Parser):  # type: ignore[misc,valid-type]  # sqlglot's own pattern
+        FUNCTIONS: ClassVar[dict[str, Any]] = {
+            k: v for k, v in Postgres.Parser.FUNCTIONS.items() if k != "NOW"}
+
+
+def _dialect(name: str, same: bool) -> str | type[Postgres]:
+    """The sqlglot dialect to read (and, when ``same``, write) ``name``'s SQL with."""
+    fam = family(name)
+    return _PostgresAsWritten if same and fam == "postgresql" else _SQLGLOT[fam]
+
+
+def _refusal(node: exp.Expr) -> str | None:
+    """Why ``node`` may not be part of an expression from orm.yaml (None when it may)."""
+    if isinstance(node, exp.Query | exp.Subquery | exp.Exists):
+        return "a subquery"
+    if isinstance(node, exp.Anonymous):
+        name = str(node.name).lower()
+        return None if name in _PURE_NAMES else f"function {name}()"
+    if isinstance(node, exp.Dot):  # schema.function(...)
+        return "a qualified name"
+    if isinstance(node, (*_PURE_FUNCTIONS, *_PLAIN_NODES)):
+        return None
+    if isinstance(node, exp.Func):
+        return f"function {node.sql_name().lower()}()"
+    return f"{node.key} syntax"
+
+
+
+def parse_expression(sql: str, dialect: str, what: str, where: str,
+                     as_written: bool = False) -> exp.Expr:
+    """``sql`` parsed as exactly one pure SQL expression of ``dialect`` (no statement, no
+    ``;``, no subquery, only the functions of a small allow-list), to be re-rendered from
+    the tree; anything else raises a one-line error naming ``what`` at ``where``.
+    ``as_written`` keeps the functions as written, for re-rendering in the same dialect."""
+    fix = ("orm.yaml may hold one expression of columns, constants, operators and pure "
+           "functions; correct or remove it")
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=_dialect(dialect, as_written))
+                 if t is not None]
+    except sqlglot.errors.SqlglotError:
+        raise SynthgateError(f"{what} {sql!r} is not one SQL expression", where=where,
+                             fix=fix) from None
+    if len(trees) != 1:
+        raise SynthgateError(f"{what} {sql!r} holds {len(trees)} statements, not one expression",
+                             where=where, fix=fix)
+    for node in trees[0].walk():
+        reason = _refusal(node)
+        if reason is not None:
+            raise SynthgateError(f"{what} {sql!r} uses {reason}, which is not allowed",
+                                 where=where, fix=fix)
+    return trees[0]
+
+
 def transpile_condition(sql: str, source: str, dest: str,
-                        rename: Callable[[exp.Expression], exp.Expression] | None = None
-                        ) -> str | None:
-    """A boolean SQL condition of dialect ``source`` rewritten for ``dest``; None if it cannot be.
+                        rename: Callable[[exp.Expression], exp.Expression] | None = None,
+                        where: str = "orm.yaml", what: str = "check") -> str | None:
+    """A boolean SQL condition of dialect ``source`` re-rendered for ``dest`` from its parse
+    tree (also when the dialects are the same); None if it cannot be translated. Text that
+    is not one pure expression (see ``parse_expression``) is refused.
 
     ``rename`` may replace nodes first (used to put a column name in place of ``VALUE``).
     """
-    try:
-        tree = sqlglot.parse_one(sql, read=_SQLGLOT[family(source)])
-        if rename is not None:
-            tree = tree.transform(rename)
+    same = family(source) == family(dest)
+    tree = parse_expression(sql, source, what, where, as_written=same)
+    if rename is not None:
+        tree = tree.transform(rename)
+    if not same:
         tree = tree.transform(_any_to_in)
         if tree.find(exp.Array, exp.Any, exp.All):
             return None
-        return tree.sql(dialect=_SQLGLOT[family(dest)],
-                        unsupported_level=sqlglot.ErrorLevel.RAISE)
-    except (sqlglot.errors.ParseError, sqlglot.errors.UnsupportedError):
+    return _render(tree, dest, same)
+
+
+def _render(tree: exp.Expr, dest: str, same: bool) -> str | None:
+    """SQL text of ``tree`` in ``dest`` (comments dropped); None when ``dest`` cannot say
+    it. In the same dialect functions keep their lower-case names, as databases store them."""
+    try:
+        return tree.sql(dialect=_dialect(dest, same), unsupported_level=sqlglot.ErrorLevel.RAISE,
+                        normalize_functions="lower" if same else "upper", comments=False)
+    except sqlglot.errors.UnsupportedError:
         return None
 
 
@@ -202,22 +288,21 @@ def _needs_parens(sql: str) -> bool:
     return not isinstance(node, (*_LITERALS, exp.Neg, exp.CurrentTimestamp))
 
 
-def transpile_default(sql: str, source: str, dest: str) -> str | None:
-    """A column default of dialect ``source`` as SQL valid in ``dest``; None if it is not
-    a constant or the current date/time (those are the only defaults carried across)."""
+def transpile_default(sql: str, source: str, dest: str, where: str = "orm.yaml") -> str | None:
+    """A column default of dialect ``source`` re-rendered from its parse tree as SQL valid in
+    ``dest``; across dialects None if it is not a constant or the current date/time (those
+    are the only defaults carried across). Text that is not one pure expression is refused."""
     dest_family = family(dest)
-    if family(source) == dest_family:
-        out = sql
-    else:
-        try:
-            tree = sqlglot.parse_one(sql, read=_SQLGLOT[family(source)])
-        except sqlglot.errors.ParseError:
-            return None
+    same = family(source) == dest_family
+    tree = parse_expression(sql, source, "default", where, as_written=same)
+    if not same:
         tree = _unwrap(tree.transform(_strip_literal_cast))
         value = tree.this if isinstance(tree, exp.Neg) else tree
         if not isinstance(value, (*_LITERALS, *_TIME_NOW)):
             return None
-        out = tree.sql(dialect=_SQLGLOT[dest_family])
+    out = _render(tree, dest, same)
+    if out is None:
+        return None
     if dest_family in ("sqlite", "mysql") and _needs_parens(out) and not out.startswith("("):
         out = f"({out})"  # SQLite and MariaDB want expression defaults in parentheses
     return out
@@ -253,14 +338,19 @@ class _Types:
                                             create_constraint=True)
         return self._enums[name]
 
-    def domain(self, name: str, domain: Domain, base: _SaType) -> postgresql.DOMAIN:
+    def domain(self, name: str, domain: Domain, base: _SaType, where: str) -> postgresql.DOMAIN:
         if name not in self._domains:
-            checks = domain.checks
+            where = f"{where}, domain {name}"
+            checks = [c for c in (transpile_condition(check, "postgresql", "postgresql",
+                                                      where=where, what="domain check")
+                                  for check in domain.checks) if c is not None]
             check = checks[0] if len(checks) == 1 else (
                 " AND ".join(f"({c})" for c in checks) if checks else None)
+            default = None if domain.default is None else transpile_default(
+                domain.default, "postgresql", "postgresql", where)
             self._domains[name] = postgresql.DOMAIN(
                 name, base, not_null=None if domain.nullable else True,
-                default=sa.text(domain.default) if domain.default is not None else None,
+                default=sa.text(default) if default is not None else None,
                 check=check, schema=self.schema, metadata=self.metadata,
             )
         return self._domains[name]
@@ -376,6 +466,10 @@ def _keyed_columns(table: Table, model: OrmModel) -> set[str]:
     return keyed
 
 
+def _where(table: Table, column: Column) -> str:
+    return f"orm.yaml: table {table.name}, column {column.name}"
+
+
 class _TableBuilder:
     def __init__(self, model: OrmModel, dest: str, metadata: sa.MetaData,
                  schema: str | None) -> None:
@@ -402,7 +496,8 @@ class _TableBuilder:
         nullable = column.nullable
         default = column.default
         if domain is not None and self.dest == "postgresql":
-            coltype = self.types.domain(str(column.domain), domain, coltype)
+            coltype = self.types.domain(str(column.domain), domain, coltype,
+                                        _where(table, column))
         elif domain is not None:
             nullable = nullable and domain.nullable
             default = default or domain.default
@@ -424,7 +519,7 @@ class _TableBuilder:
         if not self.same and (ptype.is_array or ptype.base in _NO_FOREIGN_DEFAULT):
             self.warn(f"{table.name}.{column.name}", f"default {default!r} is not portable")
             return None
-        out = transpile_default(default, self.source, self.dest)
+        out = transpile_default(default, self.source, self.dest, _where(table, column))
         if out is None:
             self.warn(f"{table.name}.{column.name}", f"default {default!r} cannot be translated")
         return out
@@ -439,7 +534,9 @@ class _TableBuilder:
 
         out = []
         for check in domain.checks:
-            sql = transpile_condition(check, "postgresql", self.dest, value_to_column)
+            sql = transpile_condition(check, "postgresql", self.dest, value_to_column,
+                                      f"{_where(table, column)}, domain {column.domain}",
+                                      "domain check")
             if sql is None:
                 self.warn(f"{table.name}.{column.name}", f"domain check {check!r} cannot be "
                           "translated")
@@ -450,8 +547,8 @@ class _TableBuilder:
     def checks(self, table: Table) -> list[sa.CheckConstraint]:
         out = []
         for check in table.checks:
-            sql = check.sqltext if self.same else transpile_condition(
-                check.sqltext, self.source, self.dest)
+            where = f"orm.yaml: table {table.name}, check {check.name or '(unnamed)'}"
+            sql = transpile_condition(check.sqltext, self.source, self.dest, where=where)
             if sql is None:
                 self.warn(f"{table.name}", f"check {check.name or check.sqltext!r} cannot be "
                           "translated")

@@ -44,14 +44,17 @@ def create_data_command(
     )
     from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
+    from synthgate_builder.generators import SsgInputs, load_ssg
     from synthgate_builder.populate import create_data
 
+    # checked against the inputs in use before any line of it runs
+    ssg = load_ssg(ssg_file, SsgInputs(inputs.config, inputs.orm, inputs.stats))
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
     with Progress(
             TextColumn("create-data"), BarColumn(), MofNCompleteColumn(), TextColumn("passes"),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("passes", total=num_passes)
-        summary = create_data(engine, inputs.orm, inputs.config, ssg_file, num_passes, seed,
+        summary = create_data(engine, inputs.orm, inputs.config, ssg, num_passes, seed,
                               schema, progress=lambda done: progress.update(task, completed=done),
                               scale=scale)
     for note in summary.notes:
