@@ -8,7 +8,7 @@ construction, so their columns cost nothing here)::
     fit = TableFit(table, model, dialect, generator_sources(table_config.row_generators,
                                                             config.row_generators_module))
     fit.batch(values, rng)                       # values: column -> list, fitted in place
-    row = fit.row(row, story_source("stories.short"), rng)   # one row of a story
+    row = fit.row(row, story_source("short", "stories"), rng)   # one row of a story
 
 What a value must obey: its type (an ``int`` for an integer column, a ``date`` or an ISO
 string for a date column...), ``varchar(n)``/``char(n)`` lengths, ``numeric(p,s)`` precision
@@ -87,9 +87,11 @@ def row_generator_source(name: str, module: str | None) -> Source:
     return Source(name if "." in name or not module else f"{module}.{name}", strict=True)
 
 
-def story_source(name: str) -> Source:
+def story_source(name: str, module: str | None) -> Source:
     """The source of the rows a story generator yields (the user's code)."""
-    return Source(name, strict=True, story=True)
+    name = name.strip()
+    return Source(name if "." in name or not module else f"{module}.{name}", strict=True,
+                  story=True)
 
 
 def generator_sources(row_generators: Iterable[RowGenerator], module: str | None

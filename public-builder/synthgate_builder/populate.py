@@ -66,6 +66,7 @@ from synthgate_builder.distributions import (
     row_count,
     run_builtin,
 )
+from synthgate_builder.fit import TableFit, cannot_generate, generator_sources, story_source
 from synthgate_builder.generators import (
     Distribution,
     config_fingerprint,
@@ -172,6 +173,7 @@ class _Plan:
     row_uses_conn: bool  # the row function may use the connection (no COPY in flight then)
     rowgen_columns: set[str]  # filled by ssg.py's row function or a built-in distribution
     returning: list[str]  # database-filled columns other tables need back
+    fit: TableFit  # checks of the values that generators and stories give
     dists: list[_Dist] = dataclasses.field(default_factory=list)
 
     @property
@@ -396,7 +398,7 @@ class _Run:
                 uniques.append(_Unique(u.name or f"unique ({', '.join(u.columns)})",
                                        (name, tuple(u.columns))))
         samplers = {c: self._sampler(table, c) for c in fill
-                    if c not in fk_columns and c != counter}
+                    if c not in fk_columns and c != counter and c not in rowgen_columns}
         distinct = {u.key[1][0]: u for u in uniques if len(u.key[1]) == 1
                     and u.key[1][0] in samplers and u.key[1][0] not in rowgen_columns}
         # the counter and sample_unique's sequences (not its random types) never repeat
@@ -413,9 +415,12 @@ class _Run:
                 if f.unique is not None:  # parents are drawn without replacement
                     f.unique.made = frozenset(f.unique.key[1])
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
+        sources = generator_sources(tconf.row_generators, self.config.row_generators_module)
+        fit = TableFit(table, self.model, self.engine.dialect.name,
+                       {c: s for c, s in sources.items() if c in rowgen_columns})
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
                      distinct, row_fn, row_fn is not None and self._uses_connection(name),
-                     rowgen_columns, [], dists)
+                     rowgen_columns, [], fit, dists)
 
     def _uses_connection(self, table: str) -> bool:
         """Whether the table's row generators are given the connection (ssg.py lists them;
@@ -488,8 +493,11 @@ class _Run:
         return out
 
     def _sampler(self, table: Table, column: str) -> ColumnSampler:
-        return column_sampler(table.column(column), self.model, table,
-                              dialect=self.engine.dialect.name)
+        try:
+            return column_sampler(table.column(column), self.model, table,
+                                  dialect=self.engine.dialect.name)
+        except SynthgateError as exc:
+            raise cannot_generate(table.name, table.column(column), exc) from None
 
     def _fk(self, table: Table, fk: ForeignKey) -> _Fk:
         nullable = all(table.column(c).nullable for c in fk.columns)
@@ -805,6 +813,7 @@ class _Run:
                 _set_row(values, n, i, preset)
             if any(c in plan.db_filled for c in values):
                 self.explicit_keys.add(plan.name)  # move its sequence past them after the pass
+        plan.fit.batch(values, self.rng)
         self._keep_unique(plan, conn, values, presets, given)
         return values
 
@@ -894,6 +903,7 @@ class _Run:
                     else:
                         self._fill_fk(plan, f, values, free)
             changed = True
+        plan.fit.batch(values, self.rng, unique.key[1])
         return changed
 
     def _swap(self, f: _Fk, values: Rows, rows: list[int],
@@ -991,10 +1001,10 @@ class _Run:
             values[column], self.reserved[(plan.name, column)] = keys[:n].tolist(), keys[n:]
         return left
 
-    def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str]
-               ) -> list[dict[str, Any]] | None:
-        """Insert a batch; with ``returning``, the listed columns of each row come back."""
-        n = len(next(iter(values.values())))
+    def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str],
+               n: int) -> list[dict[str, Any]] | None:
+        """Insert a batch of ``n`` rows; with ``returning``, the listed columns of each row
+        come back."""
         # a story may give a database-filled key for some rows only: the others leave it out
         partial = [c for c in values if c in plan.db_filled and None in values[c]]
         groups: dict[tuple[str, ...], list[int]] = {}
@@ -1008,9 +1018,13 @@ class _Run:
         for columns, rows in groups.items():
             part = {c: [values[c][i] for i in rows] for c in columns} if len(groups) > 1 \
                 else {c: values[c] for c in columns}
-            if not self.copy or returning:
+            if not self.copy or returning or not columns:
                 self.settle()
-            if returning:
+            if not columns:  # the database fills every column (a table of a serial key)
+                made = conn.execute(self._defaults(plan, len(rows), returning))
+                for i, row in zip(rows, made.mappings() if returning else [], strict=False):
+                    out[i] = dict(row)
+            elif returning:
                 stmt = plan.sa_table.insert().returning(*[plan.sa_table.c[c] for c in returning])
                 result = conn.execute(stmt, _dicts(part, list(columns)))
                 back = _in_sent_order(plan, part, [dict(r) for r in result.mappings()])
@@ -1023,6 +1037,15 @@ class _Run:
         self.rows[plan.name] += n
         return out if returning else None
 
+    def _defaults(self, plan: _Plan, n: int, returning: list[str]) -> sa.Insert:
+        """An INSERT of ``n`` rows that take every value from the database: multi-row
+        ``VALUES (DEFAULT)`` (``(NULL)`` on SQLite, which fills its rowid key so), with
+        ``RETURNING`` the ``returning`` columns."""
+        column = next(c for c in plan.table.column_names if c in plan.db_filled)
+        value = sa.null() if self.dialect == "sqlite" else sa.literal_column("DEFAULT")
+        stmt = plan.sa_table.insert().values([{column: value}] * n)
+        return stmt.returning(*[plan.sa_table.c[c] for c in returning]) if returning else stmt
+
     def _remember(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None) -> None:
         """Add the inserted rows to the key pools of their table."""
         for key, pool in self.pools.items():
@@ -1031,11 +1054,11 @@ class _Run:
             pool.add([values[c] if c in values and not (back and c in back[0])
                       else [row.get(c) for row in back or []] for c in key[1]])
 
-    def _take(self, plan: _Plan, values: Rows, presets: list[dict[str, Any]] | None) -> None:
+    def _take(self, plan: _Plan, values: Rows, presets: list[dict[str, Any]] | None,
+              n: int) -> None:
         """Mark the parents that inserted rows hold in one-to-one keys as taken: all of a
         drawn key, only the values stories gave to a ``later`` one (the rest are stand-ins
         or NULL until the end of the pass)."""
-        n = len(next(iter(values.values())))
         gave = [preset.keys() for preset in presets or []]  # the columns stories gave
         for f in plan.fks:
             if f.unique is None:
@@ -1051,14 +1074,14 @@ class _Run:
                 parents.stale = parents.stale or bool(given)
 
     def _pending(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None,
-                 pending: list[_Pending], presets: list[dict[str, Any]] | None) -> None:
+                 pending: list[_Pending], presets: list[dict[str, Any]] | None,
+                 n: int) -> None:
         pk = plan.table.primary_key
         if not pk:
             return  # rows cannot be found again: a nullable key stays NULL, which is valid
         for f in plan.fks:
             if f.mode != "later":
                 continue
-            n = len(next(iter(values.values())))
             rows = [i for i in range(n)
                     if not (presets and all(c in presets[i] for c in f.fk.columns))]
             keys = [tuple(values[c][i] if c in values and values[c][i] is not None
@@ -1070,13 +1093,14 @@ class _Run:
             pending.append(_Pending(plan, f, keys, held))
 
     def add_rows(self, conn: Connection, plan: _Plan, values: Rows, pending: list[_Pending],
-                 returning: list[str], presets: list[dict[str, Any]] | None = None
-                 ) -> list[dict[str, Any]] | None:
-        """Insert a filled batch and record its keys and its pending foreign keys."""
-        back = self.insert(conn, plan, values, returning)
+                 returning: list[str], presets: list[dict[str, Any]] | None = None, *,
+                 n: int) -> list[dict[str, Any]] | None:
+        """Insert a filled batch of ``n`` rows (``values`` has no column when the database
+        fills them all) and record its keys and its pending foreign keys."""
+        back = self.insert(conn, plan, values, returning, n)
         self._remember(plan, values, back)
-        self._take(plan, values, presets)
-        self._pending(plan, values, back, pending, presets)
+        self._take(plan, values, presets, n)
+        self._pending(plan, values, back, pending, presets, n)
         return back
 
     def close_cycles(self, conn: Connection, pending: list[_Pending]) -> None:
@@ -1182,7 +1206,7 @@ class _Run:
                     values = self.fill(plan, conn, n)
                     returning = self._reserve_keys(conn, plan, values, n, left) if self.copy \
                         else plan.returning
-                    self.add_rows(conn, plan, values, pending, returning)
+                    self.add_rows(conn, plan, values, pending, returning, n=n)
                     left -= n
             self.settle()
         finally:  # after an error too: the rollback must not start while a COPY runs
@@ -1335,6 +1359,9 @@ class _Stories:
         except Exception as exc:
             raise _story_error(story.name, exc) from exc
         story.table, story.partial = self._check(story.name, item)
+        story.partial = self.run_.plans[story.table].fit.row(
+            story.partial, story_source(story.name, self.run_.config.story_generators_module),
+            self.run_.rng)
         return True
 
     def _check(self, name: str, item: Any) -> tuple[str, dict[str, Any]]:
@@ -1381,7 +1408,7 @@ class _Stories:
                 presets = [s.partial for s in group]
                 values = self.run_.fill(plan, self.conn, len(group), presets)
                 back = self.run_.add_rows(self.conn, plan, values, self.pending,
-                                          plan.table.column_names, presets)
+                                          plan.table.column_names, presets, n=len(group))
                 assert back is not None
                 still += [s for s, row in zip(group, back, strict=True)
                           if self._advance(s, row)]
