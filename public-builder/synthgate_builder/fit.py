@@ -357,7 +357,7 @@ def _float_line(column: str, finite: bool) -> _Line:
 
     return _Line(convert, lambda v: float(decimal.Decimal(str(v))),
                  lambda c: math.nextafter(c, math.inf), lambda c: math.nextafter(c, -math.inf),
-                 frozenset({float, int}))
+                 frozenset() if finite else frozenset({float, int}))
 
 
 def _date_line(column: str) -> _Line:
