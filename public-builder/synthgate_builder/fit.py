@@ -219,7 +219,7 @@ class _Ordered(_Kind):
                 return self._in_list(values, lenient)
             if (self.low is not None and min(values) < self.low) or (
                     self.high is not None and max(values) > self.high):
-                if not lenient:
+                if not lenient or not self._inside(self._clamp(values[0])):  # or no value fits
                     bad = next(v for v in values if not self._inside(v))
                     raise _Misfit(bad, f"for {self.column}, which holds values "
                                   f"{self._range()}", f"return values {self._range()}")
