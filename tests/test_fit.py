@@ -84,7 +84,7 @@ def _error(model: OrmModel, column: str, value: Any, source: Source = USER) -> s
 
 def test_sources() -> None:
     assert not MIMESIS.strict and not BUILTIN.strict
-    assert USER == Source("airbnb_generators.user_age_provider", strict=True)
+    assert Source("airbnb_generators.user_age_provider", strict=True) == USER
     assert row_generator_source("mod.f", "other").name == "mod.f"
     assert story_source("sessions_story", "stories").said() == \
         "story generator stories.sessions_story yielded"
