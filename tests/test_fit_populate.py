@@ -241,3 +241,22 @@ def test_table_of_only_a_serial_key(any_db_url: str, tmp_path: Path,
     assert _rows(engine, "SELECT count(*), max(id) FROM tick") == [(53, 53)]
     assert _rows(engine, "SELECT count(*) FROM child c JOIN tock t ON c.tock_id = t.id") == [
         (83,)]
+
+
+def test_builtin_values_fit(any_db_url: str) -> None:
+    stats = {"place_profile": {"results": [{"n": 100, "score__nonnull": 100,
+                                            "score__q": "0:-50,100:150"}]},
+             "place_cities": {"results": [{"city": "Saint Paul Park West", "n": 10},
+                                          {"city": "Oslo", "n": 10}]}}
+    engine, model, config = _setup(any_db_url, FIT_ORM, {
+        "src-stats": [{"name": name, "query": "SELECT 1"} for name in stats],
+        "tables": {"place": {"num_rows_per_pass": 200, "row_generators": [
+            {"name": "synthgate.quantiles", "kwargs": {"stats": 'SRC_STATS["place_profile"]'},
+             "columns_assigned": "score"},
+            {"name": "synthgate.categorical", "kwargs": {"stats": 'SRC_STATS["place_cities"]'},
+             "columns_assigned": "city"}]}}})
+    create_data(engine, model, config, module_from_text(render_ssg(config, model, stats)),
+                seed=1)
+    rows = _rows(engine, "SELECT score, city FROM place")
+    assert min(r[0] for r in rows) == 0 and max(r[0] for r in rows) == 100
+    assert {r[1] for r in rows} == {"Saint Paul Park", "Oslo"}  # cut at the word
