@@ -216,12 +216,15 @@ def test_table_fit(model: OrmModel) -> None:
                                     "small": [40000]}
     fit.batch(values, np.random.default_rng(0))
     assert values == {"city": ["North Plainfiel"], "age": [26], "small": [40000]}
-    row = fit.row({"age": "7", "city": "Oslo"}, story_source("s", None),
-                  np.random.default_rng(0))
-    assert row == {"age": 7, "city": "Oslo"}
-    with pytest.raises(SynthgateError, match="story generator s yielded 'North Plainfield'"):
-        fit.row({"city": "North Plainfield"}, story_source("s", None),
-                np.random.default_rng(0))
+    given = {"age": "7", "city": "Oslo"}
+    rows = [given, {"city": "Rome"}]
+    stories = [story_source("s", None), story_source("t", "m")]
+    fit.rows(rows, stories, np.random.default_rng(0))
+    assert rows == [{"age": 7, "city": "Oslo"}, {"city": "Rome"}]
+    assert given == {"age": "7", "city": "Oslo"}  # the story's own dict is left alone
+    with pytest.raises(SynthgateError, match=r"story generator m\.t yielded 'North Plainfield'"):
+        fit.rows([{"city": "Oslo"}, {"city": "North Plainfield"}], stories,
+                 np.random.default_rng(0))
 
 
 def test_cannot_generate(model: OrmModel) -> None:

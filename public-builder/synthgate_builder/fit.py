@@ -8,7 +8,7 @@ construction, so their columns cost nothing here)::
     fit = TableFit(table, model, dialect, generator_sources(table_config.row_generators,
                                                             config.row_generators_module))
     fit.batch(values, rng)                       # values: column -> list, fitted in place
-    row = fit.row(row, story_source("short", "stories"), rng)   # one row of a story
+    fit.rows(rows, [story_source("short", "stories")] * len(rows), rng)  # story rows
 
 What a value must obey: its type (an ``int`` for an integer column, a ``date`` or an ISO
 string for a date column...), ``varchar(n)``/``char(n)`` lengths, ``numeric(p,s)`` precision
@@ -687,7 +687,24 @@ class TableFit:
             if source is not None and name in values:
                 values[name] = self.column(name).fit(values[name], source, rng)
 
-    def row(self, row: dict[str, Any], source: Source, rng: Rng) -> dict[str, Any]:
-        """One row (column -> value) made by ``source``, fitted."""
-        return {name: self.column(name).fit([value], source, rng)[0]
-                for name, value in row.items()}
+    def rows(self, rows: list[dict[str, Any]], sources: Sequence[Source], rng: Rng) -> None:
+        """Fit rows (column -> value) that the user's code made, each by its
+        source (story generators): a row whose values change is replaced in ``rows`` by a
+        new dict. A column at a time, then row by row to name the source of a misfit."""
+        columns: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            for name in row:
+                columns.setdefault(name, []).append(i)
+        for name, at in columns.items():
+            fit = self.column(name)
+            values = [rows[i][name] for i in at]
+            try:
+                fitted = fit.fit(values, sources[at[0]], rng)
+            except SynthgateError:
+                for i in at:
+                    fit.fit([rows[i][name]], sources[i], rng)
+                raise
+            if fitted is not values:  # new dicts: the generator's own are left alone
+                for i, value in zip(at, fitted, strict=True):
+                    if value is not rows[i][name]:
+                        rows[i] = {**rows[i], name: value}

@@ -1326,6 +1326,8 @@ class _Stories:
         self.run_ = run
         self.conn = conn
         self.pending = pending
+        module = run.config.story_generators_module
+        self.sources = {s.name: story_source(s.name, module) for s in run.config.story_generators}
 
     def _start(self) -> list[_Story]:
         functions = list(getattr(self.run_.ssg, "STORY_GENERATORS", []))
@@ -1359,9 +1361,6 @@ class _Stories:
         except Exception as exc:
             raise _story_error(story.name, exc) from exc
         story.table, story.partial = self._check(story.name, item)
-        story.partial = self.run_.plans[story.table].fit.row(
-            story.partial, story_source(story.name, self.run_.config.story_generators_module),
-            self.run_.rng)
         return True
 
     def _check(self, name: str, item: Any) -> tuple[str, dict[str, Any]]:
@@ -1406,6 +1405,7 @@ class _Stories:
                 group = by_table[table]
                 plan = self.run_.plans[table]
                 presets = [s.partial for s in group]
+                plan.fit.rows(presets, [self.sources[s.name] for s in group], self.run_.rng)
                 values = self.run_.fill(plan, self.conn, len(group), presets)
                 back = self.run_.add_rows(self.conn, plan, values, self.pending,
                                           plan.table.column_names, presets, n=len(group))
