@@ -48,11 +48,15 @@ ORM: dict[str, Any] = {
                 {"name": "doc", "type": "jsonb"},
                 {"name": "tags", "type": "text[]"},
                 {"name": "nick", "type": "varchar(30)"},
+                {"name": "level", "type": "smallint"},
+                {"name": "day", "type": "date"},
             ],
             "primary_key": ["id"],
             "checks": [{"sqltext": "score BETWEEN 0 AND 100"},
                        {"sqltext": "kind IN ('OWNER', 'DISPONENT')"},
-                       {"sqltext": "length(nick) >= 3"}],
+                       {"sqltext": "length(nick) >= 3"},
+                       {"sqltext": "level IN (1, 5, 10) AND day >= '2000-01-01'"},
+                       {"sqltext": "small <> 7"}],
         },
     },
 }
@@ -141,6 +145,17 @@ def test_integers(model: OrmModel) -> None:
     assert "(a bool)" in _error(model, "age", True)
     # a wrong type is an error whoever made it
     assert "another generator" in _error(model, "age", [1], MIMESIS)
+
+
+def test_checks_on_ordered_values(model: OrmModel) -> None:
+    assert _fit(model, "level", [0, 4, 9, 10, 50]) == [1, 5, 10, 10, 10]  # the nearest
+    assert "returned 4 for a smallint column, whose checks allow only 1, 5, 10" in \
+        _error(model, "level", 4)
+    assert _fit(model, "day", [dt.date(1990, 5, 1), dt.date(2001, 1, 1)]) == [
+        dt.date(2000, 1, 1), dt.date(2001, 1, 1)]
+    assert "which holds values at least 2000-01-01" in _error(model, "day", "1999-12-31")
+    assert _fit(model, "small", [7, 8]) == [8, 8]
+    assert "whose checks exclude it" in _error(model, "small", 7)
 
 
 def test_not_null(model: OrmModel) -> None:

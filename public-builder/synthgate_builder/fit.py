@@ -173,20 +173,15 @@ class _Ordered(_Kind):
         self.allowed: list[Any] | None = None
         self.excluded: set[Any] = set()
         for op, value in facts:
-            try:
-                c = line.constant(value)
-            except (ValueError, TypeError, ArithmeticError, _Misfit):
-                continue  # a constant this type cannot read: leave that check alone
             if op == "in":
-                found = []
-                for v in value:
-                    try:
-                        found.append(line.constant(v))
-                    except (ValueError, TypeError, ArithmeticError, _Misfit):
-                        continue
+                found = [c for c in map(self._constant, value) if c is not None]
                 self.allowed = found if self.allowed is None else [
                     a for a in self.allowed if a in found]
-            elif op in (">", ">="):
+                continue
+            c = self._constant(value)
+            if c is None:
+                continue  # a constant this type cannot read: leave that check alone
+            if op in (">", ">="):
                 c = line.above(c) if op == ">" else c
                 low = c if low is None else max(low, c)
             elif op in ("<", "<="):
@@ -199,6 +194,13 @@ class _Ordered(_Kind):
             self.allowed = sorted({a for a in self.allowed if self._inside(a)
                                    and a not in self.excluded})
             self.allowed_set = set(self.allowed)
+
+    def _constant(self, value: Any) -> Any:
+        """A check's constant in this type; None when the type cannot read it."""
+        try:
+            return self.line.constant(value)
+        except (ValueError, TypeError, ArithmeticError, _Misfit):
+            return None
 
     def _inside(self, v: Any) -> bool:
         return (self.low is None or v >= self.low) and (self.high is None or v <= self.high)
@@ -274,7 +276,7 @@ class _Ordered(_Kind):
 
 
 def _number_of(value: Any, column: str, fix: str) -> Any:
-    """A value as a Python int, float or Decimal (ISO text too); else a misfit."""
+    """A value as a Python int, float or Decimal (numeric text too); else a misfit."""
     if isinstance(value, bool | np.bool_):
         raise _wrong(value, column, fix)
     if isinstance(value, int | np.integer):
