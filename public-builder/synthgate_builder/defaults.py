@@ -811,6 +811,12 @@ class ColumnSampler:
         )
 
 
+def column_nullable(column: Column, model: OrmModel) -> bool:
+    """Whether the column may hold NULL (its domain too, when it has one)."""
+    domain = model.domains.get(column.domain) if column.domain else None
+    return column.nullable and (domain is None or domain.nullable)
+
+
 def column_sampler(column: Column, model: OrmModel, table: Table, *,
                    dialect: str = "postgresql", null_fraction: float = 0.0) -> ColumnSampler:
     """A sampler of default values for ``column`` of ``table``, ready for the driver of
@@ -821,8 +827,7 @@ def column_sampler(column: Column, model: OrmModel, table: Table, *,
     A check that allows no value at all raises ``SynthgateError``.
     """
     where = f"table {table.name}, column {column.name}"
-    domain = model.domains.get(column.domain) if column.domain else None
-    nullable = column.nullable and (domain is None or domain.nullable)
+    nullable = column_nullable(column, model)
     kind = _kind(column.portable, column_facts(column, model, table), model, where,
                  family(dialect))
     return ColumnSampler(kind, table=table.name, column=column, nullable=nullable,

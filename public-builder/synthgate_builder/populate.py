@@ -70,6 +70,7 @@ from synthgate_builder.distributions import (
     row_count,
     run_builtin,
 )
+from synthgate_builder.fit import TableFit, cannot_generate, generator_sources, story_source
 from synthgate_builder.generators import (
     Distribution,
     config_fingerprint,
@@ -183,6 +184,7 @@ class _Plan:
     row_uses_conn: bool  # the row function may use the connection (no COPY in flight then)
     rowgen_columns: set[str]  # filled by ssg.py's row function or a built-in distribution
     returning: list[str]  # database-filled columns other tables need back
+    fit: TableFit  # checks of the values that generators and stories give
     dists: list[_Dist] = dataclasses.field(default_factory=list)
     null_shares: dict[str, float] = dataclasses.field(default_factory=dict)  # column -> share
 
@@ -409,7 +411,7 @@ class _Run:
                 uniques.append(_Unique(u.name or f"unique ({', '.join(u.columns)})",
                                        (name, tuple(u.columns))))
         samplers = {c: self._sampler(table, c) for c in fill
-                    if c not in fk_columns and c != counter}
+                    if c not in fk_columns and c != counter and c not in rowgen_columns}
         distinct = {u.key[1][0]: u for u in uniques if len(u.key[1]) == 1
                     and u.key[1][0] in samplers and u.key[1][0] not in rowgen_columns}
         # the counter and sample_unique's sequences (not its random types) never repeat
@@ -426,10 +428,13 @@ class _Run:
                 if f.unique is not None:  # parents are drawn without replacement
                     f.unique.made = frozenset(f.unique.key[1])
         row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
+        sources = generator_sources(tconf.row_generators, self.config.row_generators_module)
+        fit = TableFit(table, self.model, self.engine.dialect.name,
+                       {c: s for c, s in sources.items() if c in rowgen_columns})
         return _Plan(table, sa_table, db_filled, fill, counter, fks, uniques, samplers,
                      distinct, row_fn, row_fn is not None and self._uses_connection(name),
-                     rowgen_columns, [], dists, self._null_shares(table, fill, fk_columns,
-                                                                  dists))
+                     rowgen_columns, [], fit, dists,
+                     self._null_shares(table, fill, fk_columns, dists))
 
     def _null_shares(self, table: Table, fill: list[str], fk_columns: set[str],
                      dists: list[_Dist]) -> dict[str, float]:
@@ -554,8 +559,11 @@ class _Run:
         return out
 
     def _sampler(self, table: Table, column: str) -> ColumnSampler:
-        return column_sampler(table.column(column), self.model, table,
-                              dialect=self.engine.dialect.name)
+        try:
+            return column_sampler(table.column(column), self.model, table,
+                                  dialect=self.engine.dialect.name)
+        except SynthgateError as exc:
+            raise cannot_generate(table.name, table.column(column), exc) from None
 
     def _fk(self, table: Table, fk: ForeignKey) -> _Fk:
         nullable = all(table.column(c).nullable for c in fk.columns)
@@ -917,6 +925,7 @@ class _Run:
                 _set_row(values, n, i, preset)
             if any(c in plan.db_filled for c in values):
                 self.explicit_keys.add(plan.name)  # move its sequence past them after the pass
+        plan.fit.batch(values, self.rng)
         self._keep_unique(plan, conn, values, presets, given)
         return values
 
@@ -1006,6 +1015,7 @@ class _Run:
                     else:
                         self._fill_fk(plan, f, values, free)
             changed = True
+        plan.fit.batch(values, self.rng, unique.key[1])
         return changed
 
     def _swap(self, f: _Fk, values: Rows, rows: list[int],
@@ -1103,10 +1113,10 @@ class _Run:
             values[column], self.reserved[(plan.name, column)] = keys[:n].tolist(), keys[n:]
         return left
 
-    def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str]
-               ) -> list[dict[str, Any]] | None:
-        """Insert a batch; with ``returning``, the listed columns of each row come back."""
-        n = len(next(iter(values.values())))
+    def insert(self, conn: Connection, plan: _Plan, values: Rows, returning: list[str],
+               n: int) -> list[dict[str, Any]] | None:
+        """Insert a batch of ``n`` rows; with ``returning``, the listed columns of each row
+        come back."""
         # a story may give a database-filled key for some rows only: the others leave it out
         partial = [c for c in values if c in plan.db_filled and None in values[c]]
         groups: dict[tuple[str, ...], list[int]] = {}
@@ -1120,9 +1130,13 @@ class _Run:
         for columns, rows in groups.items():
             part = {c: [values[c][i] for i in rows] for c in columns} if len(groups) > 1 \
                 else {c: values[c] for c in columns}
-            if not self.copy or returning:
+            if not self.copy or returning or not columns:
                 self.settle()
-            if returning:
+            if not columns:  # the database fills every column (a table of a serial key)
+                made = conn.execute(self._defaults(plan, len(rows), returning))
+                for i, row in zip(rows, made.mappings() if returning else [], strict=False):
+                    out[i] = dict(row)
+            elif returning:
                 stmt = plan.sa_table.insert().returning(*[plan.sa_table.c[c] for c in returning])
                 result = conn.execute(stmt, _dicts(part, list(columns)))
                 back = _in_sent_order(plan, part, [dict(r) for r in result.mappings()])
@@ -1134,6 +1148,15 @@ class _Run:
                 conn.execute(plan.sa_table.insert(), _dicts(part, list(columns)))
         self.rows[plan.name] += n
         return out if returning else None
+
+    def _defaults(self, plan: _Plan, n: int, returning: list[str]) -> sa.Insert:
+        """An INSERT of ``n`` rows that take every value from the database: multi-row
+        ``VALUES (DEFAULT)`` (``(NULL)`` on SQLite, which fills its rowid key so), with
+        ``RETURNING`` the ``returning`` columns."""
+        column = next(c for c in plan.table.column_names if c in plan.db_filled)
+        value = sa.null() if self.dialect == "sqlite" else sa.literal_column("DEFAULT")
+        stmt = plan.sa_table.insert().values([{column: value}] * n)
+        return stmt.returning(*[plan.sa_table.c[c] for c in returning]) if returning else stmt
 
     def _remember(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None) -> None:
         """Add the inserted rows to the key pools of their table."""
@@ -1147,11 +1170,11 @@ class _Run:
             if attributes is not None:
                 attributes.add(keys, {c: values[c] for c in attributes.columns if c in values})
 
-    def _take(self, plan: _Plan, values: Rows, presets: list[dict[str, Any]] | None) -> None:
+    def _take(self, plan: _Plan, values: Rows, presets: list[dict[str, Any]] | None,
+              n: int) -> None:
         """Mark the parents that inserted rows hold in one-to-one keys as taken: all of a
         drawn key, only the values stories gave to a ``later`` one (the rest are stand-ins
         or NULL until the end of the pass)."""
-        n = len(next(iter(values.values())))
         gave = [preset.keys() for preset in presets or []]  # the columns stories gave
         for f in plan.fks:
             if f.unique is None:
@@ -1167,14 +1190,14 @@ class _Run:
                 parents.stale = parents.stale or bool(given)
 
     def _pending(self, plan: _Plan, values: Rows, back: list[dict[str, Any]] | None,
-                 pending: list[_Pending], presets: list[dict[str, Any]] | None) -> None:
+                 pending: list[_Pending], presets: list[dict[str, Any]] | None,
+                 n: int) -> None:
         pk = plan.table.primary_key
         if not pk:
             return  # rows cannot be found again: a nullable key stays NULL, which is valid
         for f in plan.fks:
             if f.mode != "later":
                 continue
-            n = len(next(iter(values.values())))
             rows = [i for i in range(n)
                     if not (presets and all(c in presets[i] for c in f.fk.columns))]
             keys = [tuple(values[c][i] if c in values and values[c][i] is not None
@@ -1186,13 +1209,14 @@ class _Run:
             pending.append(_Pending(plan, f, keys, held))
 
     def add_rows(self, conn: Connection, plan: _Plan, values: Rows, pending: list[_Pending],
-                 returning: list[str], presets: list[dict[str, Any]] | None = None
-                 ) -> list[dict[str, Any]] | None:
-        """Insert a filled batch and record its keys and its pending foreign keys."""
-        back = self.insert(conn, plan, values, returning)
+                 returning: list[str], presets: list[dict[str, Any]] | None = None, *,
+                 n: int) -> list[dict[str, Any]] | None:
+        """Insert a filled batch of ``n`` rows (``values`` has no column when the database
+        fills them all) and record its keys and its pending foreign keys."""
+        back = self.insert(conn, plan, values, returning, n)
         self._remember(plan, values, back)
-        self._take(plan, values, presets)
-        self._pending(plan, values, back, pending, presets)
+        self._take(plan, values, presets, n)
+        self._pending(plan, values, back, pending, presets, n)
         return back
 
     def close_cycles(self, conn: Connection, pending: list[_Pending]) -> None:
@@ -1308,7 +1332,7 @@ class _Run:
                     values = self.fill(plan, conn, n)
                     returning = self._reserve_keys(conn, plan, values, n, left) if self.copy \
                         else plan.returning
-                    self.add_rows(conn, plan, values, pending, returning)
+                    self.add_rows(conn, plan, values, pending, returning, n=n)
                     left -= n
             self.settle()
         finally:  # after an error too: the rollback must not start while a COPY runs
@@ -1437,6 +1461,8 @@ class _Stories:
         self.run_ = run
         self.conn = conn
         self.pending = pending
+        module = run.config.story_generators_module
+        self.sources = {s.name: story_source(s.name, module) for s in run.config.story_generators}
 
     def _start(self) -> list[_Story]:
         functions = list(getattr(self.run_.ssg, "STORY_GENERATORS", []))
@@ -1514,9 +1540,10 @@ class _Stories:
                 group = by_table[table]
                 plan = self.run_.plans[table]
                 presets = [s.partial for s in group]
+                plan.fit.rows(presets, [self.sources[s.name] for s in group], self.run_.rng)
                 values = self.run_.fill(plan, self.conn, len(group), presets)
                 back = self.run_.add_rows(self.conn, plan, values, self.pending,
-                                          plan.table.column_names, presets)
+                                          plan.table.column_names, presets, n=len(group))
                 assert back is not None
                 still += [s for s, row in zip(group, back, strict=True)
                           if self._advance(s, row)]
