@@ -413,7 +413,7 @@ def run_command(args: Sequence[str], cwd: Path) -> float:
                           text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        shown = " ".join(a for a in args if "://" not in a)
+        shown = " ".join("<dsn>" if "://" in a else a for a in args)
         raise FlowFailed(f"{shown}: exit {done.returncode}: {done.stderr.strip()[-2000:]}")
     return seconds
 
