@@ -428,10 +428,28 @@ def create_data(work: Path, destination: str, seed: int, scale: float = 1.0) -> 
                         str(scale), "--seed", str(seed), "--ssg-file", "ssg.py", *FILES], work)
 
 
-def remove_data(work: Path, destination: str) -> None:
-    """Delete the generated rows of ``destination`` (vocabulary tables are kept)."""
-    run_command(["synthgate-builder", "remove-data", "--yes", "--dsn", destination, "--config-file",
-                 "config.yaml", "--orm-file", "orm.yaml"], work)
+def _has_vocabulary(work: Path) -> bool:
+    return re.search(r"^\s*vocabulary_table:\s*true\b", (work / "config.yaml").read_text(),
+                     re.M) is not None
+
+
+def _create_tables(work: Path, destination: str) -> dict[str, float]:
+    """create-tables, then create-vocab when the config names vocabulary tables."""
+    builder = "synthgate-builder"
+    seconds = {"create-tables": run_command([builder, "create-tables", "--dsn", destination,
+                                             "--orm-file", "orm.yaml"], work)}
+    if _has_vocabulary(work):
+        seconds["create-vocab"] = run_command([builder, "create-vocab", "--dsn", destination,
+                                               *FILES], work)
+    return seconds
+
+
+def reset_destination(work: Path, destination: str) -> None:
+    """Drop the flow's tables from ``destination`` and create them (and the vocabulary) again:
+    faster than remove-data, which deletes row by row."""
+    run_command(["synthgate-builder", "remove-tables", "--yes", "--dsn", destination,
+                 "--orm-file", "orm.yaml"], work)
+    _create_tables(work, destination)
 
 
 def run_flow(source: str, destination: str, work: Path, seed: int = 1,
@@ -451,15 +469,12 @@ def run_flow(source: str, destination: str, work: Path, seed: int = 1,
                                    "config.yaml", "--stats-file", "src-stats.yaml"], work),
         "create-generators": run_command([builder, "create-generators", "--out", "ssg.py",
                                           *FILES], work),
-        "create-tables": run_command([builder, "create-tables", "--dsn", destination,
-                                      "--orm-file", "orm.yaml"], work),
     }
-    if re.search(r"^\s*vocabulary_table:\s*true\b", (work / "config.yaml").read_text(), re.M):
+    if _has_vocabulary(work):
         seconds["make-vocab"] = run_command([agent, "make-vocab", "--dsn", source,
                                              "--config-file", "config.yaml", "--orm-file",
                                              "orm.yaml"], work)
-        seconds["create-vocab"] = run_command([builder, "create-vocab", "--dsn", destination,
-                                               *FILES], work)
+    seconds |= _create_tables(work, destination)
     seconds["create-data"] = create_data(work, destination, seed, scale)
     return Flow(work, source, destination, seconds)
 

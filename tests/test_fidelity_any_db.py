@@ -107,11 +107,11 @@ def test_threshold(built: Built, which: fe.Check, request: pytest.FixtureRequest
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_create_data_with_20_seeds(built: Built, request: pytest.FixtureRequest) -> None:
-    """create-data succeeds with 20 seeds, reusing the flow's ssg.py (rows removed between)."""
+    """create-data succeeds with 20 seeds, reusing the flow's ssg.py (tables made anew)."""
     _expect_failure(request, built.name, None)
     assert built.error is None, built.error
     for seed in SEEDS:
-        fe.remove_data(built.work, built.destination)
+        fe.reset_destination(built.work, built.destination)
         fe.create_data(built.work, built.destination, seed)
 
 
