@@ -45,7 +45,7 @@ _PG_USER_SCHEMAS = ("n.nspname NOT IN ('pg_catalog', 'information_schema') "
                     "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'")
 _PG_ROLE = "SELECT current_user, rolsuper, rolcreaterole, rolcreatedb, rolreplication " \
            "FROM pg_roles WHERE rolname = current_user"
-_PG_MEMBER_OF = ("SELECT rolname FROM pg_roles WHERE rolname IN %s "
+_PG_MEMBER_OF = ("SELECT rolname FROM pg_roles WHERE rolname = ANY(:roles) "
                  "AND pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname")
 _PG_WRITE_GRANTS = f"""
 SELECT p.priv, n.nspname, c.relname
@@ -129,30 +129,30 @@ def _named(items: list[str]) -> str:
 
 
 def _pg_role(conn: Connection) -> RoleCheck:
-    name, superuser, *attributes = conn.exec_driver_sql(_PG_ROLE).one()
+    name, superuser, *attributes = conn.execute(sa.text(_PG_ROLE)).one()
     if superuser:
         return RoleCheck(name, ("is a superuser (runs programs, reads and writes server files "
                                 "and every table)",))
     powers = [_PG_ATTRIBUTES[key] for key, value in
               zip(("rolcreaterole", "rolcreatedb", "rolreplication"), attributes, strict=True)
               if value]
-    roles = (*_PG_POWER_ROLES, *_PG_WARN_ROLES)
-    member_of = {r for (r,) in conn.exec_driver_sql(_PG_MEMBER_OF, (roles,))}
+    roles = [*_PG_POWER_ROLES, *_PG_WARN_ROLES]
+    member_of = {r for (r,) in conn.execute(sa.text(_PG_MEMBER_OF), {"roles": roles})}
     powers += [text for role, text in _PG_POWER_ROLES.items() if role in member_of]
     grants: dict[str, list[str]] = {}
-    for priv, schema, table in conn.exec_driver_sql(_PG_WRITE_GRANTS):
+    for priv, schema, table in conn.execute(sa.text(_PG_WRITE_GRANTS)):
         grants.setdefault(f"{schema}.{table}", []).append(priv)
     by_privs: dict[str, list[str]] = {}
     for table, privs in grants.items():
         by_privs.setdefault(", ".join(privs), []).append(table)
     powers += [f"has {privs} on {_named(tables)}" for privs, tables in by_privs.items()]
-    owned = [f"{s}.{t}" for s, t in conn.exec_driver_sql(_PG_OWNED)]
+    owned = [f"{s}.{t}" for s, t in conn.execute(sa.text(_PG_OWNED))]
     if owned:
         powers.append(f"owns {_named(owned)}")
-    schemas = [s for (s,) in conn.exec_driver_sql(_PG_CREATE_SCHEMAS)]
+    schemas = [s for (s,) in conn.execute(sa.text(_PG_CREATE_SCHEMAS))]
     if schemas:
         powers.append(f"has CREATE on schema {_named(schemas)}")
-    database, create_db = conn.exec_driver_sql(_PG_CREATE_DATABASE).one()
+    database, create_db = conn.execute(sa.text(_PG_CREATE_DATABASE)).one()
     if create_db:
         powers.append(f"has CREATE on database {database}")
     warnings = [text for role, text in _PG_WARN_ROLES.items() if role in member_of]
@@ -213,7 +213,8 @@ def _mysql_role(conn: Connection) -> RoleCheck:
         seen.add(role)
         quoted = "`" + role.replace("`", "``") + "`"
         try:
-            more = [str(r[0]) for r in conn.exec_driver_sql(f"SHOW GRANTS FOR {quoted}")]
+            more = [str(r[0]) for r in conn.exec_driver_sql(
+                f"SHOW GRANTS FOR {quoted}".replace("%", "%%"))]
         except DBAPIError:  # a role it may not inspect: its active grants are listed above
             continue
         lines += more
