@@ -65,7 +65,7 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {_PG_USER_SCHEMAS}
 ORDER BY n.nspname, c.relname
 """
 _PG_CREATE_SCHEMAS = f"""
-SELECT n.nspname FROM pg_namespace n
+SELECT n.nspname, has_schema_privilege('public', n.oid, 'CREATE') FROM pg_namespace n
 WHERE {_PG_USER_SCHEMAS} AND has_schema_privilege(n.oid, 'CREATE') ORDER BY n.nspname
 """
 _PG_CREATE_DATABASE = "SELECT current_database(), has_database_privilege(current_database(), " \
@@ -95,7 +95,8 @@ _PRIV_GRANT = re.compile(r"GRANT\s+(.+?)\s+ON\s+(.+?)\s+TO\s+(.+)", re.IGNORECAS
 _BACKQUOTED = re.compile(r"`((?:[^`]|``)+)`")
 _PG_DENIED = re.compile(r"permission denied for (table|view|relation|materialized view|"
                         r"foreign table|sequence|schema) \"?([^\s\"]+)\"?")
-_MYSQL_DENIED = re.compile(r"command denied to user .+ for table [`']?([^`'.]+)[`']?"
+_MYSQL_DENIED = re.compile(r"command denied to user .+ for (?:column [`'][^`']+[`'] in )?"
+                           r"table [`']?([^`'.]+)[`']?"
                            r"(?:\.[`']?([^`'\s]+)[`']?)?")
 
 
@@ -149,9 +150,11 @@ def _pg_role(conn: Connection) -> RoleCheck:
     owned = [f"{s}.{t}" for s, t in conn.execute(sa.text(_PG_OWNED))]
     if owned:
         powers.append(f"owns {_named(owned)}")
-    schemas = [s for (s,) in conn.execute(sa.text(_PG_CREATE_SCHEMAS))]
+    schemas = list(conn.execute(sa.text(_PG_CREATE_SCHEMAS)))
     if schemas:
-        powers.append(f"has CREATE on schema {_named(schemas)}")
+        powers.append(f"has CREATE on schema {_named([s for s, _ in schemas])}")
+    powers += [f"(every role has CREATE on schema {s}: REVOKE CREATE ON SCHEMA {s} FROM PUBLIC)"
+               for s, public in schemas if public]
     database, create_db = conn.execute(sa.text(_PG_CREATE_DATABASE)).one()
     if create_db:
         powers.append(f"has CREATE on database {database}")

@@ -43,6 +43,7 @@ from synthgate_agent.roles import (
     allowed_by_env,
     enforce_role,
     inspect_role,
+    permission_error,
     unreadable_error,
     unreadable_tables,
 )
@@ -252,3 +253,19 @@ def role_of(source: Source, fingerprint: SourceFingerprint) -> SourceFingerprint
         return fingerprint
     return dataclasses.replace(fingerprint, role=source.role.name,
                                privileged_role=source.role.privileged)
+
+
+@contextlib.contextmanager
+def explain_denied(source: Source) -> Iterator[None]:
+    """Turn a permission error of the statements inside (reflection: MariaDB refuses
+    ``SHOW CREATE TABLE`` on a table not wholly readable) into the line that names the
+    table and the GRANT it needs."""
+    try:
+        yield
+    except DBAPIError as exc:
+        denied = permission_error(exc, source.engine.dialect,
+                                  source.role.name if source.role else None, source.schema,
+                                  "source database")
+        if denied is None:
+            raise
+        raise denied from None

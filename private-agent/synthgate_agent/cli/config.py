@@ -50,12 +50,13 @@ def generate_config(
     from synthgate_agent.configgen import render_config
     from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
-    from synthgate_agent.source import DEFAULT_TIMEOUT_S, check_readable, open_source
+    from synthgate_agent.source import DEFAULT_TIMEOUT_S, check_readable, explain_denied, open_source
 
     bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
-    model = reflect_schema(source)
+    with explain_denied(source):
+        model = reflect_schema(source)
     check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
     settings = config_from_data({"bounds": bounds, "tables": {
         **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},

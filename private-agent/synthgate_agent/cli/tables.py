@@ -32,11 +32,12 @@ def make_tables(
     from synthgate_shared.orm import dump_orm
 
     from synthgate_agent.reflect import reflect_schema
-    from synthgate_agent.source import DEFAULT_TIMEOUT_S, check_readable, open_source, role_of
+    from synthgate_agent.source import DEFAULT_TIMEOUT_S, check_readable, explain_denied, open_source, role_of
 
     refuse_overwrite(orm_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
-    model = reflect_schema(source)
+    with explain_denied(source):
+        model = reflect_schema(source)
     check_readable(source, list(model.tables), refuse=False)
     model.source = role_of(source, model.source)
     write_text_atomic(orm_file, dump_orm(model))
