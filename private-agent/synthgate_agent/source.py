@@ -201,13 +201,14 @@ def _canceller(source: Source, dbapi_conn: Any) -> Callable[[], None]:
 
 
 @contextlib.contextmanager
-def _cancellable(source: Source, conn: Connection) -> Iterator[None]:
+def _cancellable(source: Source, conn: Connection) -> Iterator[Callable[[], None]]:
+    """Register ``conn`` for cancel on a signal while inside; yields its canceller."""
     key = id(conn)
     cancel = _canceller(source, conn.connection.dbapi_connection)
     with _RUNNING_LOCK:
         _RUNNING[key] = cancel
     try:
-        yield
+        yield cancel
     finally:
         with _RUNNING_LOCK:
             _RUNNING.pop(key, None)
@@ -224,13 +225,24 @@ def read_only(source: Source) -> Iterator[Connection]:
         conn = source.engine.connect()
     except DBAPIError as exc:
         raise connection_error(exc, source.engine.url) from None
-    with conn, _cancellable(source, conn):
+    with conn, _cancellable(source, conn) as cancel:
         if source.dialect == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        interrupted = False
         try:
             yield conn
+        except BaseException as exc:
+            interrupted = not isinstance(exc, Exception)
+            raise
         finally:
-            conn.rollback()
+            if interrupted:
+                # A signal handler can interrupt a pure-Python driver (PyMySQL) mid-statement:
+                # stop the statement on the server now, and never reuse the half-read session.
+                with contextlib.suppress(Exception):
+                    cancel()
+                conn.invalidate()
+            else:
+                conn.rollback()
 
 
 def check_readable(source: Source, tables: list[str], *, refuse: bool = True) -> None:

@@ -378,6 +378,14 @@ def _stop_queries(url: str, marker: str) -> None:
     if url.startswith("postgresql"):
         _exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
                    f"pg_backend_pid() AND query LIKE '%{marker}%'")
+        return
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        ids = conn.exec_driver_sql("SELECT id FROM information_schema.processlist WHERE "
+                                   f"info LIKE '%%{marker}%%' AND id <> connection_id()")
+        for (thread,) in list(ids):
+            conn.exec_driver_sql(f"KILL QUERY {int(thread)}")
+    engine.dispose()
 
 
 @pytest.mark.parametrize("asyncio", [False, True], ids=["serial", "use-asyncio"])
@@ -408,7 +416,7 @@ def test_a_stopped_make_stats_cancels_its_query_on_the_server(
             time.sleep(0.05)
         assert _running(url, marker) == 0, "the query kept running on the server"
     finally:
-        if run.poll() is None and _running(url, marker):
+        if _running(url, marker):
             run.kill()
             _stop_queries(url, marker)
     out, err = run.communicate()
