@@ -296,7 +296,7 @@ def unreadable_tables(conn: Connection, schema: str | None, tables: list[str]
         return schema, [r[1] for r in rows], bool(rows) and not rows[0][2]
     denied: list[str] = []
     for table in tables:
-        probe = sa.select(sa.literal_column("1")).select_from(
+        probe: sa.Select[Any] = sa.select(sa.literal_column("1")).select_from(
             sa.table(table, schema=schema)).where(sa.false())
         try:
             conn.execute(probe).close()

@@ -183,9 +183,9 @@ def cancel_running() -> None:
 
 def _canceller(source: Source, dbapi_conn: Any) -> Callable[[], None]:
     if source.dialect == "postgresql":
-        return dbapi_conn.cancel  # type: ignore[no-any-return]
+        return dbapi_conn.cancel
     if source.dialect == "sqlite":
-        return dbapi_conn.interrupt  # type: ignore[no-any-return]
+        return dbapi_conn.interrupt
     thread_id = int(dbapi_conn.thread_id())
 
     def kill_query() -> None:

@@ -91,8 +91,8 @@ def _query_error(exc: DBAPIError, stat: SrcStat, source: Source) -> SynthgateErr
     detail = (str(orig or exc).strip().splitlines() or ["unknown error"])[0]
     args = getattr(orig, "args", ())
     codes = {getattr(orig, "pgcode", None), args[0] if args else None, detail}
-    denied = permission_error(exc, source.engine.dialect, source.role and source.role.name,
-                              source.schema, _where(stat))
+    role = source.role.name if source.role else None
+    denied = permission_error(exc, source.engine.dialect, role, source.schema, _where(stat))
     if denied:
         return denied
     if codes & _READ_ONLY or "read-only transaction" in detail:

@@ -50,7 +50,12 @@ def generate_config(
     from synthgate_agent.configgen import render_config
     from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
-    from synthgate_agent.source import DEFAULT_TIMEOUT_S, check_readable, explain_denied, open_source
+    from synthgate_agent.source import (
+        DEFAULT_TIMEOUT_S,
+        check_readable,
+        explain_denied,
+        open_source,
+    )
 
     bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)

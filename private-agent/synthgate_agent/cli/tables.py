@@ -32,7 +32,13 @@ def make_tables(
     from synthgate_shared.orm import dump_orm
 
     from synthgate_agent.reflect import reflect_schema
-    from synthgate_agent.source import DEFAULT_TIMEOUT_S, check_readable, explain_denied, open_source, role_of
+    from synthgate_agent.source import (
+        DEFAULT_TIMEOUT_S,
+        check_readable,
+        explain_denied,
+        open_source,
+        role_of,
+    )
 
     refuse_overwrite(orm_file, force)
     source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
