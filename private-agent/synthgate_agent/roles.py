@@ -61,7 +61,7 @@ _PG_OWNED = f"""
 SELECT n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {_PG_USER_SCHEMAS}
-  AND pg_has_role(c.relowner, 'USAGE')
+  AND pg_has_role(c.relowner, 'MEMBER')
 ORDER BY n.nspname, c.relname
 """
 _PG_CREATE_SCHEMAS = f"""

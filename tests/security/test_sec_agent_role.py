@@ -432,3 +432,17 @@ def test_a_stopped_make_stats_cancels_its_query_on_the_server(
     assert run.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err, err
     assert not (tmp_path / "src-stats.yaml").exists()
+
+
+def test_show_grants_lines_are_read_deny_by_default() -> None:
+    from synthgate_agent.roles import mysql_granted_roles, mysql_powers
+
+    lines = ["GRANT USAGE ON *.* TO `r`@`%`", "GRANT SELECT, SHOW VIEW ON `db`.* TO `r`@`%`",
+             "GRANT SELECT (a, b), INSERT (c) ON `db`.`t` TO `r`@`%`",
+             "GRANT LOCK TABLES ON `db`.* TO `r`@`%`",
+             "GRANT SELECT ON *.* TO `r`@`%` WITH GRANT OPTION",
+             "GRANT `writer`, `x``y` TO `r`@`%`"]
+    assert mysql_powers(lines) == ["has INSERT on db.t", "has LOCK TABLES on db.*",
+                                   "has GRANT OPTION (grants its privileges to others) on *.*"]
+    assert mysql_granted_roles(lines) == ["writer", "x`y"]
+    assert mysql_powers(["GRANT SELECT ON `db`.* TO `r`@`%`"]) == []
