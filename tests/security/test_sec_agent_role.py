@@ -446,3 +446,43 @@ def test_show_grants_lines_are_read_deny_by_default() -> None:
                                    "has GRANT OPTION (grants its privileges to others) on *.*"]
     assert mysql_granted_roles(lines) == ["writer", "x`y"]
     assert mysql_powers(["GRANT SELECT ON `db`.* TO `r`@`%`"]) == []
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mariadb"])
+def test_a_stopped_make_vocab_cancels_its_query_on_the_server(
+        request: pytest.FixtureRequest, tmp_path: Path, dialect: str) -> None:
+    url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "maria_url")
+    table = f"vocab_{uuid.uuid4().hex[:12]}"
+    _exec(url, f"CREATE TABLE {table} (id integer PRIMARY KEY, label varchar(20))",
+          f"INSERT INTO {table} VALUES (1, 'a'), (2, 'b')")
+    assert _agent(tmp_path, "make-tables", "--dsn", url, allow=True).returncode == 0
+    (tmp_path / "config.yaml").write_text(f"tables: {{{table}: {{vocabulary_table: true}}}}\n")
+    # a lock held by another session keeps the export's read waiting on the server
+    locker = sa.create_engine(url, isolation_level="AUTOCOMMIT").connect()
+    if dialect == "postgresql":
+        locker.exec_driver_sql("BEGIN")
+        locker.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    else:
+        locker.exec_driver_sql(f"LOCK TABLES {table} WRITE")
+    run = subprocess.Popen([str(AGENT), "make-vocab", "--dsn", url], cwd=tmp_path,
+                           env=_env(tmp_path, True), text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        for _ in range(1200):
+            if _running(url, table) or run.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert _running(url, table), "the export never reached the table"
+        os.kill(run.pid, signal.SIGINT)
+        for _ in range(CANCEL_POLLS):
+            if _running(url, table) == 0:
+                break
+            time.sleep(0.05)
+        assert _running(url, table) == 0, "the export's query kept waiting on the server"
+    finally:
+        locker.exec_driver_sql("ROLLBACK" if dialect == "postgresql" else "UNLOCK TABLES")
+        locker.close()
+    out, err = run.communicate()
+    assert run.returncode == 130, (out, err)
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert not list(tmp_path.glob("vocab/*"))
