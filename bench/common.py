@@ -35,6 +35,9 @@ PAGILA_LOAD = ROOT / "tests" / "data" / "pagila" / "load.sh"
 PG_ADMIN = os.environ.get("SYNTHGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 MARIA_ADMIN = os.environ.get("SYNTHGATE_BENCH_MARIADB", "mysql://root@127.0.0.1:3306")
 PSQL = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+# The benchmarks read their sources as the superuser postgres and MariaDB root, which the
+# agent refuses by default; every agent command they start inherits this.
+os.environ.setdefault("SYNTHGATE_ALLOW_PRIVILEGED_ROLE", "1")
 
 
 # --- measuring ------------------------------------------------------------------------------

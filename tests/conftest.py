@@ -31,6 +31,19 @@ def _servers() -> None:
                    capture_output=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _allow_privileged_role() -> Iterator[None]:
+    """Tests connect as the superuser postgres and MariaDB root: let the agent accept them
+    (CLI subprocesses inherit the variable); the role-check tests clear it."""
+    previous = os.environ.get("SYNTHGATE_ALLOW_PRIVILEGED_ROLE")
+    os.environ["SYNTHGATE_ALLOW_PRIVILEGED_ROLE"] = "1"
+    yield
+    if previous is None:
+        os.environ.pop("SYNTHGATE_ALLOW_PRIVILEGED_ROLE", None)
+    else:
+        os.environ["SYNTHGATE_ALLOW_PRIVILEGED_ROLE"] = previous
+
+
 def _new_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 

@@ -33,7 +33,8 @@ def pack_bundle(
 
     Every input is validated first; a vocabulary table without its file is an error naming
     it. The creation time is ``created_at``, else ``SOURCE_DATE_EPOCH``, else the newest
-    input's modification time, so the same inputs give the same bytes.
+    input's modification time, so the same inputs give the same bytes. The role
+    ``make-tables`` read the source as (orm.yaml) goes into the manifest's ``source_role``.
     """
     refuse_overwrite(Path(out_path), force)
     private_key = load_private_key(key_path)
@@ -50,8 +51,11 @@ def pack_bundle(
                 where=str(vocab_dir), fix="run `synthgate-agent make-vocab` first",
             )
         files[f"{VOCAB_FOLDER}/{found.name}"] = found
+    source = asdict(orm.source)
+    role = {"name": source.pop("role"), "privileged": source.pop("privileged_role")}
     return write_signed_bundle(
         Path(out_path), files, private_key, agent_version=__version__,
         created_at=creation_time(list(files.values()), created_at),
-        source=asdict(orm.source), privacy=privacy_summary(stats, str(stats_file)),
+        source=source, privacy=privacy_summary(stats, str(stats_file)),
+        source_role=role if role["name"] is not None else None,
     )

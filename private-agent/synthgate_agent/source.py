@@ -5,22 +5,48 @@ connection it hands out is read only at the database level (not by convention):
 PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
 READ ONLY``, SQLite ``mode=ro``. PostgreSQL sessions also get ``WORK_MEM`` for their sorts
 and no JIT compilation.
+
+At connect, the role is checked (``roles``): one that may do more than read is refused
+unless allowed. While a connection is in use it is registered, so that SIGINT/SIGTERM
+cancel its statement on the server (PostgreSQL cancel request, MariaDB/MySQL
+``KILL QUERY`` from a second session, SQLite ``interrupt``) instead of leaving it running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import signal
+import socket
 import sqlite3
+import sys
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from synthgate_shared.db import check_connection, connection_error, create_engine_for, parse_dsn
+from synthgate_shared.db import (
+    check_connection,
+    connection_error,
+    create_engine_for,
+    mask_dsn,
+    parse_dsn,
+)
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.orm import SourceFingerprint
+
+from synthgate_agent.roles import (
+    RoleCheck,
+    allowed_by_env,
+    enforce_role,
+    inspect_role,
+    permission_error,
+    unreadable_error,
+    unreadable_tables,
+)
 
 DEFAULT_TIMEOUT_S = 300.0
 # Sort and hash memory per operation of a PostgreSQL source session: the default 4MB sends
@@ -28,13 +54,14 @@ DEFAULT_TIMEOUT_S = 300.0
 WORK_MEM = "64MB"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Source:
     """A source database: its read-only engine and the schema to read (None: the default)."""
 
     engine: Engine
     schema: str | None
     timeout_s: float
+    role: RoleCheck | None = None
 
     @property
     def dialect(self) -> str:
@@ -80,9 +107,14 @@ def _install_mysql_session(engine: Engine, timeout_s: float) -> None:
         cursor.close()
 
 
-def open_source(dsn: str, schema: str | None = None,
-                timeout_s: float = DEFAULT_TIMEOUT_S) -> Source:
-    """Create a read-only engine for ``dsn`` and check that it connects (masked DSN on error)."""
+def open_source(dsn: str, schema: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                allow_privileged: bool | None = None) -> Source:
+    """Create a read-only engine for ``dsn`` and check that it connects (masked DSN on error).
+
+    A role that may do more than read is refused unless ``allow_privileged`` (None: the
+    ``SYNTHGATE_ALLOW_PRIVILEGED_ROLE`` environment variable decides); when allowed, a
+    warning line says what it may do.
+    """
     url = parse_dsn(dsn, "SRC_DSN")
     kwargs: dict[str, Any] = {}
     backend = url.get_backend_name()
@@ -105,7 +137,81 @@ def open_source(dsn: str, schema: str | None = None,
     elif backend in ("mysql", "mariadb"):
         _install_mysql_session(engine, timeout_s)
     check_connection(engine)
-    return Source(engine=engine, schema=schema, timeout_s=timeout_s)
+    with engine.connect() as conn:
+        role = inspect_role(conn)
+    enforce_role(role, allowed_by_env() if allow_privileged is None else allow_privileged,
+                 mask_dsn(url.set(drivername=backend)))
+    _cancel_on_signal()
+    return Source(engine=engine, schema=schema, timeout_s=timeout_s, role=role)
+
+
+# Statements running now (id -> how to cancel it), cancelled all at once on SIGINT/SIGTERM.
+_RUNNING: dict[int, Callable[[], None]] = {}
+_RUNNING_LOCK = threading.Lock()
+_WATCHING: list[socket.socket] = []
+
+
+def _cancel_on_signal() -> None:
+    """Start, once, a thread that cancels every running statement when SIGINT or SIGTERM
+    arrives. A Python signal handler runs only when the main thread gets back from the
+    driver, which a long query never does; the wakeup file descriptor is written by the C
+    handler at once, whatever the main thread is blocked in."""
+    if _WATCHING or threading.current_thread() is not threading.main_thread():
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    _WATCHING.extend((reader, writer))
+    threading.Thread(target=_watch, args=(reader,), name="synthgate-cancel", daemon=True).start()
+
+
+def _watch(reader: socket.socket) -> None:
+    wanted = {signal.SIGINT.value, signal.SIGTERM.value}
+    while data := reader.recv(64):
+        if wanted & set(data):
+            cancel_running()
+
+
+def cancel_running() -> None:
+    """Ask the server to stop every statement the agent's connections are running."""
+    with _RUNNING_LOCK:
+        cancels = list(_RUNNING.values())
+    for cancel in cancels:
+        with contextlib.suppress(Exception):  # a connection that ended meanwhile
+            cancel()
+
+
+def _canceller(source: Source, dbapi_conn: Any) -> Callable[[], None]:
+    if source.dialect == "postgresql":
+        return dbapi_conn.cancel
+    if source.dialect == "sqlite":
+        return dbapi_conn.interrupt
+    thread_id = int(dbapi_conn.thread_id())
+
+    def kill_query() -> None:
+        killer = source.engine.raw_connection()
+        try:
+            cursor = killer.cursor()
+            cursor.execute(f"KILL QUERY {thread_id}")
+            cursor.close()
+        finally:
+            killer.invalidate()
+
+    return kill_query
+
+
+@contextlib.contextmanager
+def _cancellable(source: Source, conn: Connection) -> Iterator[Callable[[], None]]:
+    """Register ``conn`` for cancel on a signal while inside; yields its canceller."""
+    key = id(conn)
+    cancel = _canceller(source, conn.connection.dbapi_connection)
+    with _RUNNING_LOCK:
+        _RUNNING[key] = cancel
+    try:
+        yield cancel
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(key, None)
 
 
 @contextlib.contextmanager
@@ -119,10 +225,59 @@ def read_only(source: Source) -> Iterator[Connection]:
         conn = source.engine.connect()
     except DBAPIError as exc:
         raise connection_error(exc, source.engine.url) from None
-    with conn:
+    with conn, _cancellable(source, conn) as cancel:
         if source.dialect == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        interrupted = False
         try:
             yield conn
+        except BaseException as exc:
+            interrupted = not isinstance(exc, Exception)
+            raise
         finally:
-            conn.rollback()
+            if interrupted:
+                # A signal handler can interrupt a pure-Python driver (PyMySQL) mid-statement:
+                # stop the statement on the server now, and never reuse the half-read session.
+                with contextlib.suppress(Exception):
+                    cancel()
+                conn.invalidate()
+            else:
+                conn.rollback()
+
+
+def check_readable(source: Source, tables: list[str], *, refuse: bool = True) -> None:
+    """Refuse (or, with ``refuse=False``, print a warning line) when the role may not read
+    one of ``tables``, naming the first and the GRANT it needs."""
+    with read_only(source) as conn:
+        schema, denied, usage = unreadable_tables(conn, source.schema, tables)
+        if not denied:
+            return
+        role = source.role.name if source.role else None
+        error = unreadable_error(conn.dialect, role, schema, denied, "source database", usage)
+    if refuse:
+        raise error
+    print(f"warning: {error.one_line()}", file=sys.stderr)
+
+
+def role_of(source: Source, fingerprint: SourceFingerprint) -> SourceFingerprint:
+    """``fingerprint`` with the role the agent read the source as (SQLite: unchanged)."""
+    if source.role is None:
+        return fingerprint
+    return dataclasses.replace(fingerprint, role=source.role.name,
+                               privileged_role=source.role.privileged)
+
+
+@contextlib.contextmanager
+def explain_denied(source: Source) -> Iterator[None]:
+    """Turn a permission error of the statements inside (reflection: MariaDB refuses
+    ``SHOW CREATE TABLE`` on a table not wholly readable) into the line that names the
+    table and the GRANT it needs."""
+    try:
+        yield
+    except DBAPIError as exc:
+        denied = permission_error(exc, source.engine.dialect,
+                                  source.role.name if source.role else None, source.schema,
+                                  "source database")
+        if denied is None:
+            raise
+        raise denied from None

@@ -31,6 +31,7 @@ from synthgate_shared.values import to_plain
 from synthgate_shared.yamlio import dump_yaml
 
 from synthgate_agent import privacy
+from synthgate_agent.roles import permission_error
 from synthgate_agent.source import Source, open_source, read_only
 
 MAX_WORKERS = 4
@@ -130,6 +131,10 @@ def _query_error(exc: DBAPIError, stat: SrcStat, source: Source) -> SynthgateErr
     detail = (str(orig or exc).strip().splitlines() or ["unknown error"])[0]
     args = getattr(orig, "args", ())
     codes = {getattr(orig, "pgcode", None), args[0] if args else None, detail}
+    role = source.role.name if source.role else None
+    denied = permission_error(exc, source.engine.dialect, role, source.schema, _where(stat))
+    if denied:
+        return denied
     if codes & _READ_ONLY or "read-only transaction" in detail:
         return SynthgateError(
             f"refused: the source is read only and this query tries to write ({detail})",
@@ -345,7 +350,8 @@ def render_src_stats(data: dict[str, Any]) -> str:
 
 def make_stats_file(dsn: str, schema: str | None, config_path: Path, stats_path: Path,
                     force: bool, timeout_s: float | None,
-                    progress: Callable[[QueryRun], None] | None = None) -> dict[str, Any]:
+                    progress: Callable[[QueryRun], None] | None = None, *,
+                    allow_privileged: bool | None = None) -> dict[str, Any]:
     """Load the config, run its queries on the source and write ``src-stats.yaml`` atomically.
 
     Config, DP and budget errors come before connecting; the output file appears only
@@ -358,7 +364,7 @@ def make_stats_file(dsn: str, schema: str | None, config_path: Path, stats_path:
     check_stat_references(config)
     privacy.validate_privacy(config)
     source = open_source(dsn, schema, config.statement_timeout if timeout_s is None
-                         else timeout_s)
+                         else timeout_s, allow_privileged)
     try:
         data = make_src_stats(source, config, progress)
     finally:

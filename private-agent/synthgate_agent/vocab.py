@@ -39,7 +39,7 @@ from synthgate_shared.vocabfile import (
     write_vocab,
 )
 
-from synthgate_agent.source import Source, read_only
+from synthgate_agent.source import Source, check_readable, read_only
 
 STREAM_BATCH = 10_000
 COPY_BUFFER = 1 << 20
@@ -351,6 +351,7 @@ def export_vocab(source: Source, model: OrmModel, config: Config, out_dir: Path,
     exports: list[VocabExport] = []
     with read_only(source) as conn:
         _check_in_source(conn, source, names)
+        check_readable(source, names)
         for name in names:
             started = time.perf_counter()
             table = model.table(name)

@@ -176,8 +176,12 @@ def stats_from_data(data: Any, where: str = "src-stats.yaml") -> dict[str, Any]:
 def build_manifest(
     entries: Sequence[FileEntry], *, agent_version: str, created_at: datetime,
     source: Mapping[str, Any], privacy: Mapping[str, Any], signer_key_id: str,
+    source_role: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The exact bytes of ``manifest.json`` (stable key order, files sorted by path)."""
+    """The exact bytes of ``manifest.json`` (stable key order, files sorted by path).
+
+    ``source_role`` (optional, absent from older bundles): ``{"name": ..., "privileged":
+    bool}``, the role the agent read the source as."""
     data = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -191,6 +195,8 @@ def build_manifest(
         ],
         "privacy": dict(privacy),
     }
+    if source_role is not None:
+        data["source_role"] = dict(source_role)
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -284,7 +290,7 @@ def _changed(where: str) -> SynthgateError:
 def write_signed_bundle(
     out_path: Path, files: Mapping[str, Path], private_key: Ed25519PrivateKey, *,
     agent_version: str, created_at: datetime, source: Mapping[str, Any],
-    privacy: Mapping[str, Any],
+    privacy: Mapping[str, Any], source_role: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a signed, deterministic bundle of ``files`` (bundle path -> file on disk).
 
@@ -301,6 +307,7 @@ def write_signed_bundle(
     manifest = build_manifest(
         list(entries.values()), agent_version=agent_version, created_at=created_at,
         source=source, privacy=privacy, signer_key_id=key_id(private_key.public_key()),
+        source_role=source_role,
     )
     blobs = {MANIFEST: manifest, SIGNATURE: sign(private_key, manifest)}
     mtime = int(created_at.timestamp())

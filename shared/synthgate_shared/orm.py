@@ -130,12 +130,15 @@ class Table:
 
 @dataclass
 class SourceFingerprint:
-    """What the source was, without any secret: dialect, server version, schema, size."""
+    """What the source was, without any secret: dialect, server version, schema, size, and
+    the role the agent read it as (``privileged_role``: it may do more than read)."""
 
     dialect: str
     server_version: str | None = None
     schema: str | None = None
     table_count: int = 0
+    role: str | None = None
+    privileged_role: bool = False
 
 
 @dataclass
@@ -188,7 +191,8 @@ def orm_to_data(model: OrmModel) -> dict[str, Any]:
         tables[name] = entry
     data: dict[str, Any] = {
         "synthgate-orm": ORM_FORMAT_VERSION,
-        "source": asdict(model.source),
+        "source": {k: v for k, v in asdict(model.source).items()  # no role: no role keys
+                   if model.source.role is not None or k not in ("role", "privileged_role")},
     }
     if model.enums:
         data["enums"] = {k: FlowSequence(v) for k, v in model.enums.items()}

@@ -333,6 +333,7 @@ def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> d
         "agent_version": manifest.get("agent_version"),
         "format_version": manifest.get("format_version"),
         "source": manifest.get("source") or {},
+        "source_role": role_line(manifest),
         "signer": verified.signer_key_id,
         "approvals": verified.approvals,
         "approved": any(a.status == "valid" for a in verified.approvals),
@@ -429,6 +430,17 @@ def review_bundle(bundle_path: Path, trust: Sequence[Path], out_dir: Path,
     return write_review(verified, out_dir, force)
 
 
+def role_line(manifest: Mapping[str, Any]) -> str:
+    """The role the agent read the source as, from the manifest (older bundles: unknown)."""
+    role = manifest.get("source_role")
+    if not isinstance(role, Mapping) or not isinstance(role.get("name"), str):
+        return "not recorded (SQLite, or a bundle made before roles were checked)"
+    if role.get("privileged") is True:
+        return (f"{role['name']} - PRIVILEGED: it may do more than read; the agent ran with "
+                "--allow-privileged-role")
+    return f"{role['name']} (reads only)"
+
+
 def bundle_summary(verified: VerifiedBundle) -> str:
     """A plain-text summary of what a verified bundle holds (for ``verify``)."""
     manifest = verified.manifest
@@ -441,6 +453,7 @@ def bundle_summary(verified: VerifiedBundle) -> str:
         f"{manifest.get('agent_version')} at {manifest.get('created_at')}",
         f"  source: {source.get('dialect')} {source.get('server_version') or ''}, schema "
         f"{source.get('schema') or '(default)'}, {len(orm.tables)} tables",
+        f"  source role: {role_line(manifest)}",
     ]
     if verified.approvals:
         lines += [f"  approval by key {a.key_id}: {a.status}" for a in verified.approvals]

@@ -31,3 +31,8 @@ TimeoutOption = typer.Option(
     None, "--timeout", help="Statement timeout in seconds (default: config statement-timeout, "
     "or 300).",
 )
+AllowPrivilegedOption = typer.Option(
+    False, "--allow-privileged-role", envvar="SYNTHGATE_ALLOW_PRIVILEGED_ROLE",
+    help="Accept a source role that may do more than read (a superuser, file or program "
+    "access, write grants); refused otherwise. A warning says what it may do.",
+)

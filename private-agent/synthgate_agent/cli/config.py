@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from synthgate_agent.cli.app import DsnOption, ForceOption, SchemaOption, TimeoutOption, app
+from synthgate_agent.cli.app import (
+    AllowPrivilegedOption,
+    DsnOption,
+    ForceOption,
+    SchemaOption,
+    TimeoutOption,
+    app,
+)
 
 
 @app.command("generate-config")
@@ -33,6 +40,7 @@ def generate_config(
                                "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
+    allow_privileged_role: bool = AllowPrivilegedOption,
 ) -> None:
     """Write a first config.yaml listing every table of the source, with proposed aggregate
     statistics (src-stats) and generators that follow them, all commented and editable."""
@@ -43,12 +51,19 @@ def generate_config(
     from synthgate_agent.measure import measure
     from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
-    from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
+    from synthgate_agent.source import (
+        DEFAULT_TIMEOUT_S,
+        check_readable,
+        explain_denied,
+        open_source,
+    )
 
     bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)
-    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
-    model = reflect_schema(source)
+    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
+    with explain_denied(source):
+        model = reflect_schema(source)
+    check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
     settings = config_from_data({"bounds": bounds, "tables": {
         **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
         **{model.table(t).name: {"ignore": True} for t in ignore or []},

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from synthgate_agent.cli.app import (
+    AllowPrivilegedOption,
     ConfigOption,
     DsnOption,
     ForceOption,
@@ -36,6 +37,7 @@ def make_stats(
     stats_file: Path = StatsOption,
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
+    allow_privileged_role: bool = AllowPrivilegedOption,
 ) -> None:
     """Run each src-stats query of the config read only and write src-stats.yaml.
 
@@ -43,5 +45,6 @@ def make_stats(
     """
     from synthgate_agent.stats import make_stats_file
 
-    data = make_stats_file(dsn, schema, config_file, stats_file, force, timeout, _report)
+    data = make_stats_file(dsn, schema, config_file, stats_file, force, timeout, _report,
+                           allow_privileged=allow_privileged_role)
     typer.echo(f"wrote {stats_file} ({len(data)} queries)")

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from synthgate_agent.cli.app import (
+    AllowPrivilegedOption,
     DsnOption,
     ForceOption,
     OrmOption,
@@ -23,6 +24,7 @@ def make_tables(
     orm_file: Path = OrmOption,
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
+    allow_privileged_role: bool = AllowPrivilegedOption,
 ) -> None:
     """Read the source schema (read only) into orm.yaml: tables, columns, portable types,
     keys and constraints. The file holds no data and no password."""
@@ -30,11 +32,20 @@ def make_tables(
     from synthgate_shared.orm import dump_orm
 
     from synthgate_agent.reflect import reflect_schema
-    from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
+    from synthgate_agent.source import (
+        DEFAULT_TIMEOUT_S,
+        check_readable,
+        explain_denied,
+        open_source,
+        role_of,
+    )
 
     refuse_overwrite(orm_file, force)
-    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
-    model = reflect_schema(source)
+    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
+    with explain_denied(source):
+        model = reflect_schema(source)
+    check_readable(source, list(model.tables), refuse=False)
+    model.source = role_of(source, model.source)
     write_text_atomic(orm_file, dump_orm(model))
     typer.echo(f"wrote {orm_file}: {len(model.tables)} tables, {len(model.enums)} enums, "
                f"{len(model.domains)} domains")

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from synthgate_agent.cli.app import (
+    AllowPrivilegedOption,
     ConfigOption,
     DsnOption,
     ForceOption,
@@ -29,6 +30,7 @@ def make_vocab(
     only: str | None = typer.Option(None, "--only", help="Export only this vocabulary table."),
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
+    allow_privileged_role: bool = AllowPrivilegedOption,
 ) -> None:
     """Export every table marked vocabulary_table: true, streamed, into vocab/<table>.yaml[.gz]."""
     from synthgate_shared.config import load_config
@@ -39,7 +41,8 @@ def make_vocab(
 
     config = load_config(config_file)
     model = load_orm(orm_file)
-    source = open_source(dsn, schema, timeout or config.statement_timeout)
+    source = open_source(dsn, schema, timeout or config.statement_timeout,
+                         allow_privileged_role)
     exports = export_vocab(source, model, config, out_dir, compress, only, force)
     if not exports:
         typer.echo(f"{config_file} marks no table as vocabulary_table: true; nothing to export")
