@@ -31,11 +31,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import queue
 import re
 import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple, TextIO
 
@@ -44,7 +46,7 @@ from isal import igzip
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Table
 from synthgate_shared.values import value_decoder, value_encoder
-from synthgate_shared.yamlio import dump_yaml, load_yaml_text
+from synthgate_shared.yamlio import DEFAULT_YAML_LIMITS, dump_yaml, load_yaml_text
 
 VOCAB_FORMAT_VERSION = 1
 PLAIN_SUFFIX = ".yaml"
@@ -292,17 +294,91 @@ def write_vocab(handle: TextIO, table: Table, rows: Iterable[Sequence[Any]]) -> 
     return count
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+@dataclass(frozen=True)
+class VocabLimits:
+    """How large a vocabulary file may be once decompressed, and its longest line.
+
+    ``max_bytes`` caps the decompressed size of each file; when it is None the cap is
+    ``ratio`` times the file's size on disk, at least ``floor_bytes`` (gzip of JSON rows
+    shrinks 5-20 times; a bomb, 1,000 times). Set by the builder's options, never by a bundle.
+    """
+
+    line_bytes: int = 64 << 20
+    max_bytes: int | None = None
+    ratio: int = 200
+    floor_bytes: int = 64 << 20
+    header_bytes: int = 4 << 20
+
+    def cap(self, stored_bytes: int) -> int:
+        """The decompressed size allowed for a file of ``stored_bytes`` on disk."""
+        if self.max_bytes is not None:
+            return self.max_bytes
+        return max(self.floor_bytes, self.ratio * stored_bytes)
+
+
+DEFAULT_VOCAB_LIMITS = VocabLimits()
+_FIX_SIZE = ("if the bundle is trusted and the table really is that large, raise "
+             "--max-vocab-size; else refuse the bundle")
+
+
+class _Bounded(io.RawIOBase):
+    """The decompressed bytes of a vocabulary file, refused once they pass ``limit``; with
+    ``expected`` (the size a signed manifest records), any other size is refused."""
+
+    def __init__(self, raw: IO[bytes], limit: int, expected: int | None, where: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._limit = limit if expected is None else min(limit, expected)
+        self._expected = expected
+        self._where = where
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        count = self._raw.readinto(view[:min(len(view), self._limit - self.total + 1)])  # type: ignore[attr-defined]
+        self.total += count
+        if self.total > self._limit:
+            if self._expected is not None and self._limit == self._expected:
+                raise SynthgateError(
+                    f"the file unpacks to more than the {self._expected} bytes its manifest "
+                    "entry records", where=self._where, fix="the bundle was made wrongly or "
+                    "altered before signing: refuse it")
+            raise SynthgateError(
+                f"refused vocabulary file: it unpacks to more than {self._limit} bytes",
+                where=self._where, fix=_FIX_SIZE)
+        if not count and self._expected is not None and self.total != self._expected:
+            raise SynthgateError(
+                f"the file unpacks to {self.total} bytes, its manifest entry records "
+                f"{self._expected}", where=self._where,
+                fix="the bundle was made wrongly or altered before signing: refuse it")
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _open_binary(path: Path, limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
+                 expected: int | None = None) -> IO[bytes]:
+    """The decompressed bytes of ``path``, within ``limits`` (see ``_Bounded``)."""
     try:
         with path.open("rb") as probe:
             compressed = probe.read(2) == _GZIP_MAGIC
+            stored = os.fstat(probe.fileno()).st_size
     except FileNotFoundError:
         raise SynthgateError("vocabulary file not found", where=str(path)) from None
-    return typing.cast(IO[bytes], igzip.open(path, "rb")) if compressed else path.open("rb")
-
-
-def _open_text(path: Path) -> TextIO:
-    return io.TextIOWrapper(_open_binary(path), encoding="utf-8", newline="\n")
+    except IsADirectoryError:
+        raise SynthgateError("a folder, not a vocabulary file", where=str(path)) from None
+    cap = limits.cap(stored)
+    if expected is not None and expected > cap:
+        raise SynthgateError(
+            f"refused vocabulary file: its manifest entry says it unpacks to {expected} "
+            f"bytes; the limit is {cap}", where=str(path), fix=_FIX_SIZE)
+    raw = typing.cast(IO[bytes], igzip.open(path, "rb")) if compressed else path.open("rb")
+    return io.BufferedReader(_Bounded(raw, cap, expected, str(path)), READ_CHUNK)
 
 
 class RowChunk(NamedTuple):
@@ -323,11 +399,15 @@ def _is_blank_or_comment(line: bytes) -> bool:
 class VocabFile:
     """A vocabulary file opened for reading: its ``columns`` and a stream of decoded ``rows``."""
 
-    def __init__(self, path: Path, table: Table) -> None:
+    def __init__(self, path: Path, table: Table, limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
+                 expected_bytes: int | None = None) -> None:
         """Read the header of ``path`` and check its columns against ``table`` (rows are read
-        only when iterated)."""
+        only when iterated). Reading stays within ``limits``; ``expected_bytes`` is the
+        decompressed size a signed manifest records, if it does."""
         self.path = Path(path)
         self.table = table
+        self._limits = limits
+        self._expected = expected_bytes
         self._streaming, file_columns = self._read_header()
         known = set(table.column_names)
         unknown = [c for c in file_columns if c not in known]
@@ -343,17 +423,49 @@ class VocabFile:
             if (decode := value_decoder(table.column(name).portable)) is not None
         ]
 
+    def _open(self) -> IO[bytes]:
+        return _open_binary(self.path, self._limits, self._expected)
+
+    def _long_line(self, number: int) -> SynthgateError:
+        return SynthgateError(
+            f"refused vocabulary file: a line longer than {self._limits.line_bytes} bytes",
+            where=f"{self.path}:{number}", fix=_FIX_SIZE.replace("--max-vocab-size",
+                                                                 "--max-vocab-line"))
+
+    def _header_lines(self, stream: IO[bytes]) -> tuple[list[bytes], bool]:
+        """(the lines before ``rows:``, whether a ``rows:`` line ended them); reads at most
+        ``header_bytes``, stopping early at a row item (a SqlSynthGen list)."""
+        head: list[bytes] = []
+        size = 0
+        while size <= self._limits.header_bytes:
+            line = stream.readline(self._limits.line_bytes + 1)
+            if len(line) > self._limits.line_bytes:
+                raise self._long_line(len(head) + 1)
+            if not line or line.startswith(b"- "):
+                return head, False
+            if line.rstrip(b"\r\n") == _ROWS_LINE.encode():
+                return head, True
+            head.append(line)
+            size += len(line)
+        return head, False
+
     def _read_header(self) -> tuple[bool, list[str]]:
         """(whether this is the streaming format, the columns the file holds)."""
-        with _open_text(self.path) as text:
-            head: list[str] = []
-            for line in text:
-                if line.rstrip("\n") == _ROWS_LINE:
-                    break
-                head.append(line)
-            else:
-                return False, self._fallback_columns()
-        data = load_yaml_text("".join(head), str(self.path))
+        with self._open() as stream:
+            head, found = self._header_lines(stream)
+        marked = any(line.startswith(_FORMAT_KEY.encode() + b":") for line in head)
+        if marked and not found:
+            raise SynthgateError(
+                f"not a complete vocabulary file: no {_ROWS_LINE!r} line after the header",
+                where=str(self.path), fix="export the vocabulary again")
+        if not found:
+            return False, self._fallback_columns()
+        try:
+            text = b"".join(head).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
+                                 where=str(self.path)) from None
+        data = load_yaml_text(text, str(self.path))
         if not isinstance(data, dict) or _FORMAT_KEY not in data:
             return False, self._fallback_columns()
         if data[_FORMAT_KEY] != VOCAB_FORMAT_VERSION:
@@ -364,12 +476,29 @@ class VocabFile:
                 f"the file holds table {data.get('table')!r}, not {self.table.name!r}",
                 where=str(self.path),
             )
-        return True, [str(c) for c in data.get("columns") or {}]
+        columns = data.get("columns") or {}
+        if not isinstance(columns, dict):
+            raise SynthgateError("the header's columns are not a mapping", where=str(self.path),
+                                 fix="export the vocabulary again")
+        return True, [str(c) for c in columns]
 
     def _fallback_rows(self) -> list[dict[str, Any]]:
-        """The rows of a file read as one YAML document (a list, or a mapping with ``rows``)."""
-        with _open_text(self.path) as text:
-            data = load_yaml_text(text.read(), str(self.path))
+        """The rows of a file read as one YAML document (a list, or a mapping with ``rows``),
+        within the YAML size limits."""
+        limit = DEFAULT_YAML_LIMITS.document_bytes
+        with self._open() as stream:
+            data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise SynthgateError(
+                f"refused vocabulary file: a plain YAML list larger than {limit} bytes",
+                where=str(self.path), fix="export it again with `synthgate-agent make-vocab`, "
+                "which streams")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
+                                 where=str(self.path)) from None
+        data = load_yaml_text(text, str(self.path))
         if isinstance(data, dict):
             data = data.get("rows")
         if data is None:
@@ -427,12 +556,9 @@ class VocabFile:
         """
         seen = 0
         count: int | None = None
-        with _open_binary(self.path) as stream:
-            number = 1
-            for line in stream:
-                number += 1
-                if line.rstrip(b"\r\n") == _ROWS_LINE.encode():
-                    break
+        with self._open() as stream:
+            head, _ = self._header_lines(stream)
+            number = len(head) + 2
             rest = b""
             while True:
                 data = stream.read(size)
@@ -440,6 +566,8 @@ class VocabFile:
                     data = rest + data
                     end = data.rfind(b"\n") + 1
                     if not end:  # a line longer than size: read on
+                        if len(data) > self._limits.line_bytes:
+                            raise self._long_line(number)
                         rest = data
                         continue
                     block, rest = data[:end], data[end:]
