@@ -49,6 +49,16 @@ class BuilderInputs:
 
         return vocab_files_in(self._vocab_dir, self.config)
 
+    @property
+    def vocab_sizes(self) -> dict[str, int]:
+        """Table -> the decompressed size of its vocabulary file, where a bundle's signed
+        manifest records one (loose files record none)."""
+        if self.bundle is None:
+            return {}
+        recorded = self.bundle.uncompressed_sizes
+        return {table: recorded[rel] for table, rel in self.bundle.vocab_files.items()
+                if rel in recorded}
+
 
 def _stats_file(path: Path, config: Config) -> dict[str, Any]:
     if not Path(path).exists() and not config.src_stats:

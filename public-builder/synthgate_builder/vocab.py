@@ -15,7 +15,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any, AnyStr, Generic
@@ -27,7 +27,13 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
 from synthgate_shared.sqla import family, orm_to_metadata, table_order
 from synthgate_shared.types import PortableType
-from synthgate_shared.vocabfile import RowChunk, VocabFile, find_vocab_file
+from synthgate_shared.vocabfile import (
+    DEFAULT_VOCAB_LIMITS,
+    RowChunk,
+    VocabFile,
+    VocabLimits,
+    find_vocab_file,
+)
 
 INSERT_BATCH = 5_000
 COPY_CHUNK = 1 << 16
@@ -412,10 +418,13 @@ def _existing_tables(conn: sa.Connection, schema: str | None) -> set[str]:
 
 
 def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
-               vocab_files: dict[str, Path], schema: str | None = None) -> dict[str, int]:
+               vocab_files: dict[str, Path], schema: str | None = None,
+               limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
+               sizes: Mapping[str, int] | None = None) -> dict[str, int]:
     """Load each vocabulary file into its table, parents first, in one transaction.
 
-    Returns the rows loaded per table. Afterwards database-filled keys are advanced past
+    Files are read within ``limits``; ``sizes`` (table -> decompressed size a signed
+    manifest records) bounds a file exactly. Returns the rows loaded per table. Afterwards database-filled keys are advanced past
     the loaded values. A missing table, rows already present or a damaged file is a clear
     error, and nothing is kept.
     """
@@ -435,7 +444,8 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
         bulk = _copy if family(engine.dialect.name) == "postgresql" else _insert
         dbapi_error = engine.dialect.loaded_dbapi.Error
         for name in names:
-            vocab = VocabFile(vocab_files[name], model.table(name))
+            vocab = VocabFile(vocab_files[name], model.table(name), limits,
+                              (sizes or {}).get(name))
             try:
                 loaded[name] = bulk(conn, sa_tables[name], vocab)
             except (DBAPIError, dbapi_error) as exc:

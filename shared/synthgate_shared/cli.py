@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import re
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import typer
 
 try:  # typer >= 0.29 carries its own copy of click
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover - older typer runs on click itself
-    from click import ClickException  # type: ignore[no-redef]
+    from click import ClickException, UsageError  # type: ignore[no-redef,assignment]
 from dotenv import load_dotenv
 
 from synthgate_shared.errors import SynthgateError
@@ -31,6 +33,33 @@ _signals_received: list[str] = []
 def _interrupt(signum: int, _frame: object) -> None:
     _signals_received.append(signal.Signals(signum).name)
     raise Interrupted(_signals_received[-1])
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """A byte size option (``20G``, ``512M``, ``4096``; K/M/G/T are powers of 1024), at
+    least one byte; anything else is an option error naming the value."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([KMGT]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    if not match or int(match.group(1)) < 1:
+        raise typer.BadParameter(f"{text!r} is not a size such as 4096, 512M or 20G")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+
+
+def finite_number(*, minimum: float, inclusive: bool) -> Callable[[float | None], float | None]:
+    """An option callback refusing inf, nan and numbers below ``minimum`` (or equal to it
+    unless ``inclusive``), as one option error; None (not given) passes."""
+    bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            raise typer.BadParameter(f"{value!r} is not a finite number {bound}")
+        return value
+
+    return check
 
 
 def _first_line(text: str) -> str:
@@ -78,8 +107,9 @@ def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
     except typer.Abort:
         print(f"{prog_name}: aborted", file=sys.stderr)
         return EXIT_ERROR
-    except ClickException as exc:
-        exc.show()
+    except ClickException as exc:  # a bad option or argument: one line, with the way to help
+        hint = " (see --help)" if isinstance(exc, UsageError) else ""
+        print(f"{prog_name}: error: {_first_line(exc.format_message())}{hint}", file=sys.stderr)
         return exc.exit_code
     except (Interrupted, KeyboardInterrupt):
         print(f"{prog_name}: interrupted; no partial output was kept", file=sys.stderr)
