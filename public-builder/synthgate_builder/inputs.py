@@ -10,7 +10,6 @@ Every builder command reads its inputs here::
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from synthgate_shared.bundle import VOCAB_FOLDER, VerifiedBundle, stats_from_data, verify_bundle
 from synthgate_shared.config import Config, load_config, load_config_text
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.files import temp_folder
 from synthgate_shared.orm import OrmModel, load_orm, load_orm_text
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.yamlio import load_yaml_file, load_yaml_text
@@ -93,5 +93,5 @@ def load_inputs(
     orm = load_orm_text(verified.text("orm.yaml"), f"{bundle}: orm.yaml")
     stats = stats_from_data(load_yaml_text(verified.text("src-stats.yaml"), stats_where),
                             stats_where)
-    with tempfile.TemporaryDirectory(prefix="synthgate-bundle-") as tmp:
-        yield BuilderInputs(config, orm, stats, Path(tmp) / VOCAB_FOLDER, verified)
+    with temp_folder("synthgate-bundle-") as tmp:
+        yield BuilderInputs(config, orm, stats, tmp / VOCAB_FOLDER, verified)
