@@ -62,6 +62,10 @@ def finite_number(*, minimum: float, inclusive: bool) -> Callable[[float | None]
     return check
 
 
+def _quiet_excepthook(*_args: object) -> None:
+    """Print nothing: every exception that ends a command is reported by ``_report``."""
+
+
 def _first_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0]
 
@@ -76,6 +80,14 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]
     load_dotenv(dotenv_path=".env", override=False)
+    if not verbose:
+        # drivers report some errors with PyErr_Print (psycopg2 when the server ends a COPY),
+        # which writes a bare exception chain; the error itself reaches _report. Typer puts
+        # its own hook in place when the app runs, which calls the one it saw at import.
+        sys.excepthook = _quiet_excepthook
+        typer_main = sys.modules.get("typer.main")
+        if typer_main is not None and hasattr(typer_main, "_original_except_hook"):
+            typer_main._original_except_hook = _quiet_excepthook
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)  # docker stop
     try:
@@ -123,6 +135,11 @@ def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
         if verbose:
             traceback.print_exc()
         detail = _first_line(str(getattr(exc, "orig", None) or exc))
+        if getattr(exc, "connection_invalidated", False):
+            print(f"{prog_name}: error: the connection to the database was lost ({detail}); "
+                  "the server rolled back the open transaction. Check the server, then run "
+                  "the command again.", file=sys.stderr)
+            return EXIT_ERROR
         print(f"{prog_name}: database error: {detail} (run with --verbose for details)",
               file=sys.stderr)
         return EXIT_ERROR

@@ -98,3 +98,18 @@ def check_connection(engine: Engine) -> None:
             pass
     except DBAPIError as exc:
         raise connection_error(exc, engine.url) from None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection to the server is gone (SQLAlchemy recognised a
+    disconnect: the server ended the session, the network dropped, the server stopped)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def first_cause(exc: BaseException) -> str:
+    """The first line of the earliest exception ``exc`` was raised while handling (what
+    went wrong first, e.g. "terminating connection due to administrator command")."""
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0]
