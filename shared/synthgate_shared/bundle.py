@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import stat
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -455,9 +456,13 @@ def _scan(path: Path, limits: Limits, visit: Visitor) -> None:
     path = Path(path)
     where = str(path)
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except FileNotFoundError:
         raise SynthgateError("bundle file not found", where=where) from None
+    if not stat.S_ISREG(status.st_mode):
+        raise SynthgateError("a folder or other non-file, not a bundle file", where=where,
+                             fix="give the path of the bundle.tar.gz itself")
+    size = status.st_size
     if size > limits.bundle_bytes:
         raise SynthgateError(f"bundle too large ({size} bytes; the limit is "
                              f"{limits.bundle_bytes})", where=where)
