@@ -424,9 +424,9 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
     """Load each vocabulary file into its table, parents first, in one transaction.
 
     Files are read within ``limits``; ``sizes`` (table -> decompressed size a signed
-    manifest records) bounds a file exactly. Returns the rows loaded per table. Afterwards database-filled keys are advanced past
-    the loaded values. A missing table, rows already present or a damaged file is a clear
-    error, and nothing is kept.
+    manifest records) bounds a file exactly. Returns the rows loaded per table. Afterwards
+    database-filled keys are advanced past the loaded values. A missing table, rows already
+    present or a damaged file is a clear error, and nothing is kept.
     """
     for name in vocab_files:
         if name not in model.tables:

@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from isal import isal_zlib
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from isal import isal_zlib
 
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import atomic_output

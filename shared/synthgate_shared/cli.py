@@ -14,7 +14,7 @@ import typer
 try:  # typer >= 0.29 carries its own copy of click
     from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover - older typer runs on click itself
-    from click import ClickException, UsageError  # type: ignore[no-redef,assignment]
+    from click import ClickException, UsageError  # type: ignore[no-redef]
 from dotenv import load_dotenv
 
 from synthgate_shared.errors import SynthgateError
@@ -87,7 +87,7 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
         sys.excepthook = _quiet_excepthook
         typer_main = sys.modules.get("typer.main")
         if typer_main is not None and hasattr(typer_main, "_original_except_hook"):
-            typer_main._original_except_hook = _quiet_excepthook
+            typer_main._original_except_hook = _quiet_excepthook  # type: ignore[attr-defined]
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)  # docker stop
     try:

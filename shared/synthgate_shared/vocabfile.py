@@ -487,14 +487,14 @@ class VocabFile:
         within the YAML size limits."""
         limit = DEFAULT_YAML_LIMITS.document_bytes
         with self._open() as stream:
-            data = stream.read(limit + 1)
-        if len(data) > limit:
+            raw = stream.read(limit + 1)
+        if len(raw) > limit:
             raise SynthgateError(
                 f"refused vocabulary file: a plain YAML list larger than {limit} bytes",
                 where=str(self.path), fix="export it again with `synthgate-agent make-vocab`, "
                 "which streams")
         try:
-            text = data.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
                                  where=str(self.path)) from None

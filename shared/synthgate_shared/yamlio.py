@@ -62,6 +62,7 @@ def check_yaml_limits(text: str, where: str, limits: YamlLimits = DEFAULT_YAML_L
     starts: list[int] = []  # ``total`` when each open collection started
     anchored: dict[str, int] = {}  # anchor -> nodes of its (closed) node, expanded
     open_anchors: list[str | None] = []
+    event: Any
     for event in yaml.parse(text, Loader=SafeLoader):
         kind = type(event)
         if kind is yaml.ScalarEvent:

@@ -279,7 +279,7 @@ def test_sigkill_leaves_a_bundle_folder_the_next_run_removes(work: Path, pg_url:
         time.sleep(0.01)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
-    assert [p.name for p in tmp.iterdir()][0].startswith(f"synthgate-bundle-{run.pid}-")
+    assert next(p.name for p in tmp.iterdir()).startswith(f"synthgate-bundle-{run.pid}-")
     result = subprocess.run([str(BUILDER), "create-tables", *args, "--dsn", "sqlite:///x.db"],
                             cwd=work, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -29,6 +29,7 @@ OrmOption = typer.Option(Path("orm.yaml"), "--orm-file", help="The orm.yaml to u
 StatsOption = typer.Option(Path("src-stats.yaml"), "--stats-file", help="The src-stats.yaml.")
 ForceOption = typer.Option(False, "--force", help="Overwrite output files that exist.")
 TimeoutOption = typer.Option(
-    None, "--timeout", callback=finite_number(minimum=0, inclusive=False), help="Statement timeout in seconds (default: config statement-timeout, "
+    None, "--timeout", callback=finite_number(minimum=0, inclusive=False),
+    help="Statement timeout in seconds (default: config statement-timeout, "
     "or 300).",
 )
