@@ -59,6 +59,15 @@ class BuilderInputs:
         return {table: recorded[rel] for table, rel in self.bundle.vocab_files.items()
                 if rel in recorded}
 
+    @property
+    def vocab_labels(self) -> dict[str, str]:
+        """Table -> how errors name its vocabulary file (``bundle.tar.gz: vocab/x.yaml``
+        from a bundle; loose files by their path)."""
+        if self.bundle is None:
+            return {}
+        return {table: f"{self.bundle.path}: {rel}"
+                for table, rel in self.bundle.vocab_files.items()}
+
 
 def _stats_file(path: Path, config: Config) -> dict[str, Any]:
     if not Path(path).exists() and not config.src_stats:

@@ -420,11 +420,13 @@ def _existing_tables(conn: sa.Connection, schema: str | None) -> set[str]:
 def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
                vocab_files: dict[str, Path], schema: str | None = None,
                limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
-               sizes: Mapping[str, int] | None = None) -> dict[str, int]:
+               sizes: Mapping[str, int] | None = None,
+               labels: Mapping[str, str] | None = None) -> dict[str, int]:
     """Load each vocabulary file into its table, parents first, in one transaction.
 
     Files are read within ``limits``; ``sizes`` (table -> decompressed size a signed
-    manifest records) bounds a file exactly. Returns the rows loaded per table. Afterwards
+    manifest records) bounds a file exactly; errors name a file by ``labels`` (table ->
+    its place in the bundle) where given. Returns the rows loaded per table. Afterwards
     database-filled keys are advanced past the loaded values. A missing table, rows already
     present or a damaged file is a clear error, and nothing is kept.
     """
@@ -445,7 +447,7 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
         dbapi_error = engine.dialect.loaded_dbapi.Error
         for name in names:
             vocab = VocabFile(vocab_files[name], model.table(name), limits,
-                              (sizes or {}).get(name))
+                              (sizes or {}).get(name), (labels or {}).get(name))
             try:
                 loaded[name] = bulk(conn, sa_tables[name], vocab)
             except (DBAPIError, dbapi_error) as exc:

@@ -362,23 +362,25 @@ class _Bounded(io.RawIOBase):
 
 
 def _open_binary(path: Path, limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
-                 expected: int | None = None) -> IO[bytes]:
-    """The decompressed bytes of ``path``, within ``limits`` (see ``_Bounded``)."""
+                 expected: int | None = None, label: str | None = None) -> IO[bytes]:
+    """The decompressed bytes of ``path``, within ``limits`` (see ``_Bounded``); errors
+    name ``label``, else the path."""
+    where = label or str(path)
     try:
         with path.open("rb") as probe:
             compressed = probe.read(2) == _GZIP_MAGIC
             stored = os.fstat(probe.fileno()).st_size
     except FileNotFoundError:
-        raise SynthgateError("vocabulary file not found", where=str(path)) from None
+        raise SynthgateError("vocabulary file not found", where=where) from None
     except IsADirectoryError:
-        raise SynthgateError("a folder, not a vocabulary file", where=str(path)) from None
+        raise SynthgateError("a folder, not a vocabulary file", where=where) from None
     cap = limits.cap(stored)
     if expected is not None and expected > cap:
         raise SynthgateError(
             f"refused vocabulary file: its manifest entry says it unpacks to {expected} "
-            f"bytes; the limit is {cap}", where=str(path), fix=_FIX_SIZE)
+            f"bytes; the limit is {cap}", where=where, fix=_FIX_SIZE)
     raw = typing.cast(IO[bytes], igzip.open(path, "rb")) if compressed else path.open("rb")
-    return io.BufferedReader(_Bounded(raw, cap, expected, str(path)), READ_CHUNK)
+    return io.BufferedReader(_Bounded(raw, cap, expected, where), READ_CHUNK)
 
 
 class RowChunk(NamedTuple):
@@ -400,11 +402,13 @@ class VocabFile:
     """A vocabulary file opened for reading: its ``columns`` and a stream of decoded ``rows``."""
 
     def __init__(self, path: Path, table: Table, limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
-                 expected_bytes: int | None = None) -> None:
+                 expected_bytes: int | None = None, label: str | None = None) -> None:
         """Read the header of ``path`` and check its columns against ``table`` (rows are read
         only when iterated). Reading stays within ``limits``; ``expected_bytes`` is the
-        decompressed size a signed manifest records, if it does."""
+        decompressed size a signed manifest records, if it does. Errors name ``label``
+        (such as ``bundle.tar.gz: vocab/x.yaml``), else the path."""
         self.path = Path(path)
+        self.label = label or str(self.path)
         self.table = table
         self._limits = limits
         self._expected = expected_bytes
@@ -414,7 +418,7 @@ class VocabFile:
         if unknown:
             raise SynthgateError(
                 f"column {unknown[0]!r} is not a column of table {table.name!r} in orm.yaml",
-                where=str(self.path), fix="export the vocabulary again with make-vocab",
+                where=self.label, fix="export the vocabulary again with make-vocab",
             )
         self._names = frozenset(file_columns)
         self.columns: list[str] = [c for c in table.column_names if c in self._names]
@@ -424,12 +428,12 @@ class VocabFile:
         ]
 
     def _open(self) -> IO[bytes]:
-        return _open_binary(self.path, self._limits, self._expected)
+        return _open_binary(self.path, self._limits, self._expected, self.label)
 
     def _long_line(self, number: int) -> SynthgateError:
         return SynthgateError(
             f"refused vocabulary file: a line longer than {self._limits.line_bytes} bytes",
-            where=f"{self.path}:{number}", fix=_FIX_SIZE.replace("--max-vocab-size",
+            where=f"{self.label}:{number}", fix=_FIX_SIZE.replace("--max-vocab-size",
                                                                  "--max-vocab-line"))
 
     def _header_lines(self, stream: IO[bytes]) -> tuple[list[bytes], bool]:
@@ -457,28 +461,28 @@ class VocabFile:
         if marked and not found:
             raise SynthgateError(
                 f"not a complete vocabulary file: no {_ROWS_LINE!r} line after the header",
-                where=str(self.path), fix="export the vocabulary again")
+                where=self.label, fix="export the vocabulary again")
         if not found:
             return False, self._fallback_columns()
         try:
             text = b"".join(head).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
-                                 where=str(self.path)) from None
-        data = load_yaml_text(text, str(self.path))
+                                 where=self.label) from None
+        data = load_yaml_text(text, self.label)
         if not isinstance(data, dict) or _FORMAT_KEY not in data:
             return False, self._fallback_columns()
         if data[_FORMAT_KEY] != VOCAB_FORMAT_VERSION:
             raise SynthgateError(f"unsupported vocabulary format {data[_FORMAT_KEY]!r}",
-                                 where=str(self.path))
+                                 where=self.label)
         if data.get("table") != self.table.name:
             raise SynthgateError(
                 f"the file holds table {data.get('table')!r}, not {self.table.name!r}",
-                where=str(self.path),
+                where=self.label,
             )
         columns = data.get("columns") or {}
         if not isinstance(columns, dict):
-            raise SynthgateError("the header's columns are not a mapping", where=str(self.path),
+            raise SynthgateError("the header's columns are not a mapping", where=self.label,
                                  fix="export the vocabulary again")
         return True, [str(c) for c in columns]
 
@@ -491,21 +495,21 @@ class VocabFile:
         if len(raw) > limit:
             raise SynthgateError(
                 f"refused vocabulary file: a plain YAML list larger than {limit} bytes",
-                where=str(self.path), fix="export it again with `synthgate-agent make-vocab`, "
+                where=self.label, fix="export it again with `synthgate-agent make-vocab`, "
                 "which streams")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
-                                 where=str(self.path)) from None
-        data = load_yaml_text(text, str(self.path))
+                                 where=self.label) from None
+        data = load_yaml_text(text, self.label)
         if isinstance(data, dict):
             data = data.get("rows")
         if data is None:
             return []
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise SynthgateError("not a vocabulary file (expected a list of row mappings)",
-                                 where=str(self.path))
+                                 where=self.label)
         return [{str(k): v for k, v in row.items()} for row in data]
 
     def _fallback_columns(self) -> list[str]:
@@ -516,7 +520,7 @@ class VocabFile:
 
     def _where(self, number: int) -> str:
         """The place of a row: the line of a streaming file, else the row's position."""
-        return f"{self.path}:{number}" if self._streaming else f"{self.path}: row {number}"
+        return f"{self.label}:{number}" if self._streaming else f"{self.label}: row {number}"
 
     def _values(self, mapping: dict[str, Any], number: int) -> tuple[Any, ...]:
         if mapping.keys() != self._names:
@@ -593,10 +597,10 @@ class VocabFile:
                     number += tail.count(b"\n")
         if count is None:
             raise SynthgateError("the file is truncated (no row_count at its end)",
-                                 where=str(self.path), fix="export the vocabulary again")
+                                 where=self.label, fix="export the vocabulary again")
         if count != seen:
             raise SynthgateError(f"row_count says {count} rows but the file holds {seen}",
-                                 where=str(self.path), fix="export the vocabulary again")
+                                 where=self.label, fix="export the vocabulary again")
 
     def _split_count(self, block: bytes, number: int) -> tuple[bytes, bytes]:
         """(the lines before the ``row_count`` line, that line and the lines after it)."""
@@ -608,7 +612,7 @@ class VocabFile:
         if not first[len(key):].strip().isdigit():
             line = number + block.count(b"\n", 0, at)
             raise SynthgateError("unexpected line in a vocabulary file",
-                                 where=f"{self.path}:{line}")
+                                 where=f"{self.label}:{line}")
         return block[:at], block[at:]
 
     def _check_after_count(self, lines: bytes, number: int) -> None:
@@ -616,7 +620,7 @@ class VocabFile:
         for offset, line in enumerate(lines.split(b"\n")[:-1]):
             if not _is_blank_or_comment(line):
                 raise SynthgateError("unexpected line in a vocabulary file",
-                                     where=f"{self.path}:{number + offset}")
+                                     where=f"{self.label}:{number + offset}")
 
     def decode_chunk(self, chunk: RowChunk) -> Iterator[tuple[Any, ...]]:
         """The rows of one chunk, one JSON row at a time, decoded by their orm.yaml types
@@ -625,7 +629,7 @@ class VocabFile:
             text = chunk.data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
-                                 where=f"{self.path}:{chunk.first_line}") from None
+                                 where=f"{self.label}:{chunk.first_line}") from None
         loads = json.loads
         # split("\n"), not splitlines(): U+2028 and friends are not line breaks here
         for number, line in enumerate(text.split("\n")[:-1], chunk.first_line):
@@ -634,14 +638,14 @@ class VocabFile:
                     mapping = loads(line[2:])
                 except ValueError as exc:
                     raise SynthgateError(f"not a JSON row ({exc})",
-                                         where=f"{self.path}:{number}") from None
+                                         where=f"{self.label}:{number}") from None
                 if not isinstance(mapping, dict):
                     raise SynthgateError("not a JSON row (expected an object)",
-                                         where=f"{self.path}:{number}")
+                                         where=f"{self.label}:{number}")
                 yield self._values(mapping, number)
             elif line.strip() and not line.lstrip().startswith("#"):
                 raise SynthgateError("unexpected line in a vocabulary file",
-                                     where=f"{self.path}:{number}")
+                                     where=f"{self.label}:{number}")
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """The rows as tuples in the order of ``columns``, decoded by their orm.yaml types.

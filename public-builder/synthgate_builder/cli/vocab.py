@@ -43,7 +43,7 @@ def create_vocab(
     if max_vocab_line is not None:
         limits = dataclasses.replace(limits, line_bytes=max_vocab_line)
     loaded = load_vocab(destination_engine(dsn), inputs.orm, inputs.config, inputs.vocab_files,
-                        schema, limits, inputs.vocab_sizes)
+                        schema, limits, inputs.vocab_sizes, inputs.vocab_labels)
     for name, rows in loaded.items():
         typer.echo(f"loaded {name}: {rows} rows")
     if not loaded:
