@@ -158,13 +158,19 @@ class CopyStream(Generic[AnyStr]):
         """Read from ``pieces``; ``empty`` is ``b""`` for byte pieces (text by default)."""
         self._pieces: Iterator[AnyStr] = pieces
         self._rest: AnyStr = empty if empty is not None else ""  # type: ignore[assignment]
+        # what ``pieces`` raised: the driver reports it only as text inside its own error
+        self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> AnyStr:
         """Up to ``size`` characters or bytes (all that is left when ``size`` is negative)."""
         parts = [self._rest]
         length = len(self._rest)
         while size < 0 or length < size:
-            piece = next(self._pieces, None)
+            try:
+                piece = next(self._pieces, None)
+            except BaseException as exc:
+                self.error = exc
+                raise
             if piece is None:
                 break
             parts.append(piece)
@@ -339,10 +345,14 @@ def _copy(conn: sa.Connection, sa_table: sa.Table, vocab: VocabFile) -> int:
     if encoding != "UTF8":
         raw.set_client_encoding("UTF8")
     cursor = raw.cursor()
+    stream = CopyStream(read_ahead(_copy_pieces(vocab)), b"")
     try:
-        cursor.copy_expert(sql, CopyStream(read_ahead(_copy_pieces(vocab)), b""),
-                           size=VOCAB_COPY_CHUNK)
+        cursor.copy_expert(sql, stream, size=VOCAB_COPY_CHUNK)
         return int(cursor.rowcount)
+    except Exception:
+        if isinstance(stream.error, SynthgateError):  # the file's error, not the server's
+            raise stream.error from None
+        raise
     finally:
         cursor.close()
         if encoding != "UTF8":
