@@ -283,7 +283,7 @@ def test_cli_prints_one_line_per_query(small_db: str, tmp_path: Path,
     assert "all_rows: 28 rows" in out.out and "wrote src-stats.yaml" in out.out
     assert run_app(app, "synthgate-agent", ["make-stats"]) == 1
     assert "--force" in capsys.readouterr().err
-    assert run_app(app, "synthgate-agent", ["make-stats", "--force", "--timeout", "0"]) == 1
+    assert run_app(app, "synthgate-agent", ["make-stats", "--force", "--timeout", "0"]) == 2
     assert "--timeout" in capsys.readouterr().err
 
 

@@ -693,7 +693,7 @@ def test_damaged_file_fails_the_copy_and_loads_nothing(pg_url: str, tmp_path: Pa
         load_vocab(engine, model, _config("tricky"), {"tricky": path})
     bad = [line.replace('"n":"1.50"', '"n":"x"') for line in lines]
     path.write_text("".join(bad), encoding="utf-8")
-    with pytest.raises(SynthgateError, match="cannot load vocabulary table 'tricky'"):
+    with pytest.raises(SynthgateError, match=r"tricky\.yaml:\d+: bad value 'x' for column 'n'"):
         load_vocab(engine, model, _config("tricky"), {"tricky": path})
     engine.dispose()
     assert _raw_rows(pg_url, "tricky", "id") == []

@@ -10,7 +10,6 @@ Every builder command reads its inputs here::
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from synthgate_shared.bundle import VOCAB_FOLDER, VerifiedBundle, stats_from_data, verify_bundle
 from synthgate_shared.config import Config, load_config, load_config_text
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.files import temp_folder
 from synthgate_shared.orm import OrmModel, load_orm, load_orm_text
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.yamlio import load_yaml_file, load_yaml_text
@@ -48,6 +48,25 @@ class BuilderInputs:
         from synthgate_builder.vocab import vocab_files_in
 
         return vocab_files_in(self._vocab_dir, self.config)
+
+    @property
+    def vocab_sizes(self) -> dict[str, int]:
+        """Table -> the decompressed size of its vocabulary file, where a bundle's signed
+        manifest records one (loose files record none)."""
+        if self.bundle is None:
+            return {}
+        recorded = self.bundle.uncompressed_sizes
+        return {table: recorded[rel] for table, rel in self.bundle.vocab_files.items()
+                if rel in recorded}
+
+    @property
+    def vocab_labels(self) -> dict[str, str]:
+        """Table -> how errors name its vocabulary file (``bundle.tar.gz: vocab/x.yaml``
+        from a bundle; loose files by their path)."""
+        if self.bundle is None:
+            return {}
+        return {table: f"{self.bundle.path}: {rel}"
+                for table, rel in self.bundle.vocab_files.items()}
 
 
 def _stats_file(path: Path, config: Config) -> dict[str, Any]:
@@ -83,5 +102,5 @@ def load_inputs(
     orm = load_orm_text(verified.text("orm.yaml"), f"{bundle}: orm.yaml")
     stats = stats_from_data(load_yaml_text(verified.text("src-stats.yaml"), stats_where),
                             stats_where)
-    with tempfile.TemporaryDirectory(prefix="synthgate-bundle-") as tmp:
-        yield BuilderInputs(config, orm, stats, Path(tmp) / VOCAB_FOLDER, verified)
+    with temp_folder("synthgate-bundle-") as tmp:
+        yield BuilderInputs(config, orm, stats, tmp / VOCAB_FOLDER, verified)

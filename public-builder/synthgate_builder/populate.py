@@ -53,7 +53,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from synthgate_shared.config import Config
-from synthgate_shared.db import connection_error, mask_dsn
+from synthgate_shared.db import connection_error, connection_lost, first_cause, mask_dsn
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import ForeignKey, OrmModel, Table
@@ -1640,6 +1640,13 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
                     where=mask_dsn(engine.url),
                     fix="check the row and story generators of the table named",
                 ) from exc
+            except DBAPIError as exc:
+                if not connection_lost(exc):
+                    raise
+                raise SynthgateError(
+                    f"the connection to the database was lost ({first_cause(exc)}); {kept}",
+                    where=mask_dsn(engine.url), fix="check the server, then run create-data "
+                    "again for the passes still needed") from None
             except SynthgateError as exc:
                 raise SynthgateError(f"{exc.what}; {kept}" if done else exc.what,
                                      where=exc.where, fix=exc.fix) from exc

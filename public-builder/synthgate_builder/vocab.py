@@ -15,7 +15,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any, AnyStr, Generic
@@ -27,7 +27,13 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
 from synthgate_shared.sqla import family, orm_to_metadata, table_order
 from synthgate_shared.types import PortableType
-from synthgate_shared.vocabfile import RowChunk, VocabFile, find_vocab_file
+from synthgate_shared.vocabfile import (
+    DEFAULT_VOCAB_LIMITS,
+    RowChunk,
+    VocabFile,
+    VocabLimits,
+    find_vocab_file,
+)
 
 INSERT_BATCH = 5_000
 COPY_CHUNK = 1 << 16
@@ -152,13 +158,19 @@ class CopyStream(Generic[AnyStr]):
         """Read from ``pieces``; ``empty`` is ``b""`` for byte pieces (text by default)."""
         self._pieces: Iterator[AnyStr] = pieces
         self._rest: AnyStr = empty if empty is not None else ""  # type: ignore[assignment]
+        # what ``pieces`` raised: the driver reports it only as text inside its own error
+        self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> AnyStr:
         """Up to ``size`` characters or bytes (all that is left when ``size`` is negative)."""
         parts = [self._rest]
         length = len(self._rest)
         while size < 0 or length < size:
-            piece = next(self._pieces, None)
+            try:
+                piece = next(self._pieces, None)
+            except BaseException as exc:
+                self.error = exc
+                raise
             if piece is None:
                 break
             parts.append(piece)
@@ -333,10 +345,14 @@ def _copy(conn: sa.Connection, sa_table: sa.Table, vocab: VocabFile) -> int:
     if encoding != "UTF8":
         raw.set_client_encoding("UTF8")
     cursor = raw.cursor()
+    stream = CopyStream(read_ahead(_copy_pieces(vocab)), b"")
     try:
-        cursor.copy_expert(sql, CopyStream(read_ahead(_copy_pieces(vocab)), b""),
-                           size=VOCAB_COPY_CHUNK)
+        cursor.copy_expert(sql, stream, size=VOCAB_COPY_CHUNK)
         return int(cursor.rowcount)
+    except Exception:
+        if isinstance(stream.error, SynthgateError):  # the file's error, not the server's
+            raise stream.error from None
+        raise
     finally:
         cursor.close()
         if encoding != "UTF8":
@@ -412,12 +428,17 @@ def _existing_tables(conn: sa.Connection, schema: str | None) -> set[str]:
 
 
 def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
-               vocab_files: dict[str, Path], schema: str | None = None) -> dict[str, int]:
+               vocab_files: dict[str, Path], schema: str | None = None,
+               limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
+               sizes: Mapping[str, int] | None = None,
+               labels: Mapping[str, str] | None = None) -> dict[str, int]:
     """Load each vocabulary file into its table, parents first, in one transaction.
 
-    Returns the rows loaded per table. Afterwards database-filled keys are advanced past
-    the loaded values. A missing table, rows already present or a damaged file is a clear
-    error, and nothing is kept.
+    Files are read within ``limits``; ``sizes`` (table -> decompressed size a signed
+    manifest records) bounds a file exactly; errors name a file by ``labels`` (table ->
+    its place in the bundle) where given. Returns the rows loaded per table. Afterwards
+    database-filled keys are advanced past the loaded values. A missing table, rows already
+    present or a damaged file is a clear error, and nothing is kept.
     """
     for name in vocab_files:
         if name not in model.tables:
@@ -435,7 +456,8 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
         bulk = _copy if family(engine.dialect.name) == "postgresql" else _insert
         dbapi_error = engine.dialect.loaded_dbapi.Error
         for name in names:
-            vocab = VocabFile(vocab_files[name], model.table(name))
+            vocab = VocabFile(vocab_files[name], model.table(name), limits,
+                              (sizes or {}).get(name), (labels or {}).get(name))
             try:
                 loaded[name] = bulk(conn, sa_tables[name], vocab)
             except (DBAPIError, dbapi_error) as exc:

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import stat
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from isal import isal_zlib
 
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import atomic_output
@@ -50,6 +52,8 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 DOCUMENTS = ("config.yaml", "orm.yaml", "src-stats.yaml")
 VOCAB_FOLDER = "vocab"
+# optional in a file entry of format version 1: the decompressed size of a gzip member
+UNCOMPRESSED = "uncompressed_size"
 # zlib's default level: nearly the size of level 9 in a third of the time
 GZIP_LEVEL = 6
 # What Python's gzip writes with mtime=0, no file name and GZIP_LEVEL (extra flags 0).
@@ -70,6 +74,15 @@ class Limits:
     unpacked_bytes: int = 8 << 30  # everything after decompression
     members: int = 10_000
     document_bytes: int = 256 << 20  # manifest, config, orm, stats: held in memory
+    # the tar stream may unpack to at most this many times the bundle's size (at least
+    # unpacked_floor): its members are YAML (~10x) and vocabulary files already gzipped
+    unpacked_ratio: int = 200
+    unpacked_floor: int = 256 << 20
+
+    def unpacked_cap(self, bundle_size: int) -> int:
+        """The decompressed size allowed for a bundle of ``bundle_size`` bytes."""
+        return min(self.unpacked_bytes, max(self.unpacked_floor,
+                                            self.unpacked_ratio * bundle_size))
 
 
 DEFAULT_LIMITS = Limits()
@@ -115,6 +128,23 @@ def file_entry(rel: str, path: Path) -> FileEntry:
             digest.update(chunk)
             size += len(chunk)
     return FileEntry(rel, size, digest.hexdigest())
+
+
+def uncompressed_size(path: Path) -> int:
+    """The decompressed size of the gzip file ``path`` (every member), streamed in bounded
+    pieces."""
+    total = 0
+    inflater = isal_zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    with Path(path).open("rb") as handle:
+        data = b""
+        while data or (data := handle.read(_CHUNK)):
+            total += len(inflater.decompress(data, _CHUNK))
+            if inflater.eof:
+                data = inflater.unused_data
+                inflater = isal_zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            else:
+                data = inflater.unconsumed_tail
+    return total + len(inflater.flush())
 
 
 def creation_time(inputs: Sequence[Path], override: datetime | None = None) -> datetime:
@@ -177,11 +207,15 @@ def build_manifest(
     entries: Sequence[FileEntry], *, agent_version: str, created_at: datetime,
     source: Mapping[str, Any], privacy: Mapping[str, Any], signer_key_id: str,
     source_role: Mapping[str, Any] | None = None,
+    unpacked: Mapping[str, int] | None = None,
 ) -> bytes:
     """The exact bytes of ``manifest.json`` (stable key order, files sorted by path).
 
     ``source_role`` (optional, absent from older bundles): ``{"name": ..., "privileged":
-    bool}``, the role the agent read the source as."""
+    bool}``, the role the agent read the source as. ``unpacked`` gives the decompressed size
+    of gzip files (the optional ``uncompressed_size`` field of a file entry, which readers use
+    as the exact bound when they decompress)."""
+    unpacked = unpacked or {}
     data = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -190,7 +224,8 @@ def build_manifest(
         "signer": {"algorithm": "ed25519", "key_id": signer_key_id},
         "source": dict(source),
         "files": [
-            {"path": e.path, "size": e.size, "sha256": e.sha256}
+            {"path": e.path, "size": e.size, "sha256": e.sha256,
+             **({UNCOMPRESSED: unpacked[e.path]} if e.path in unpacked else {})}
             for e in sorted(entries, key=lambda e: e.path)
         ],
         "privacy": dict(privacy),
@@ -234,6 +269,10 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
                 and isinstance(item.get("size"), int) and item["size"] >= 0
                 and isinstance(item.get("sha256"), str) and _SHA256_RE.fullmatch(item["sha256"])):
             raise _bad_manifest(f"has a malformed file entry {item!r}", where)
+        extra = item.get(UNCOMPRESSED)
+        if UNCOMPRESSED in item and (isinstance(extra, bool) or not isinstance(extra, int)
+                                     or extra < 0):
+            raise _bad_manifest(f"has a malformed {UNCOMPRESSED} in {item['path']!r}", where)
         if not _is_content_path(item["path"]) or item["path"] in seen:
             raise _bad_manifest(f"lists an unexpected or repeated file {item['path']!r}", where)
         seen.add(item["path"])
@@ -304,10 +343,13 @@ def write_signed_bundle(
         if doc not in files:
             raise SynthgateError(f"a bundle needs {doc}")
     entries = {rel: file_entry(rel, path) for rel, path in files.items()}
+    unpacked = {rel: uncompressed_size(path) for rel, path in files.items()
+                if rel.endswith(".gz")}
     manifest = build_manifest(
         list(entries.values()), agent_version=agent_version, created_at=created_at,
         source=source, privacy=privacy, signer_key_id=key_id(private_key.public_key()),
         source_role=source_role,
+        unpacked=unpacked,
     )
     blobs = {MANIFEST: manifest, SIGNATURE: sign(private_key, manifest)}
     mtime = int(created_at.timestamp())
@@ -421,9 +463,13 @@ def _scan(path: Path, limits: Limits, visit: Visitor) -> None:
     path = Path(path)
     where = str(path)
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except FileNotFoundError:
         raise SynthgateError("bundle file not found", where=where) from None
+    if not stat.S_ISREG(status.st_mode):
+        raise SynthgateError("a folder or other non-file, not a bundle file", where=where,
+                             fix="give the path of the bundle.tar.gz itself")
+    size = status.st_size
     if size > limits.bundle_bytes:
         raise SynthgateError(f"bundle too large ({size} bytes; the limit is "
                              f"{limits.bundle_bytes})", where=where)
@@ -434,7 +480,7 @@ def _scan(path: Path, limits: Limits, visit: Visitor) -> None:
                 fix="give the bundle.tar.gz written by `synthgate-agent bundle`, unmodified",
             )
         raw.seek(0)
-        stream = io.BufferedReader(_Gunzip(raw, limits.unpacked_bytes, where), _CHUNK)
+        stream = io.BufferedReader(_Gunzip(raw, limits.unpacked_cap(size), where), _CHUNK)
         seen: set[str] = set()
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
@@ -551,6 +597,12 @@ class VerifiedBundle:
     def files(self) -> list[FileEntry]:
         """The manifest's files, sorted by path."""
         return [FileEntry(f["path"], f["size"], f["sha256"]) for f in self.manifest["files"]]
+
+    @property
+    def uncompressed_sizes(self) -> dict[str, int]:
+        """Bundle path -> decompressed size, for the files whose manifest entry records one."""
+        return {f["path"]: f[UNCOMPRESSED] for f in self.manifest["files"]
+                if UNCOMPRESSED in f}
 
     @property
     def vocab_files(self) -> dict[str, str]:

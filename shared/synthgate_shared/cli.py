@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import re
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import typer
 
 try:  # typer >= 0.29 carries its own copy of click
-    from typer._click.exceptions import ClickException
+    from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # pragma: no cover - older typer runs on click itself
-    from click import ClickException  # type: ignore[no-redef]
+    from click import ClickException, UsageError  # type: ignore[no-redef]
 from dotenv import load_dotenv
 
 from synthgate_shared.errors import SynthgateError
@@ -33,6 +35,37 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(_signals_received[-1])
 
 
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """A byte size option (``20G``, ``512M``, ``4096``; K/M/G/T are powers of 1024), at
+    least one byte; anything else is an option error naming the value."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([KMGT]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    if not match or int(match.group(1)) < 1:
+        raise typer.BadParameter(f"{text!r} is not a size such as 4096, 512M or 20G")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+
+
+def finite_number(*, minimum: float, inclusive: bool) -> Callable[[float | None], float | None]:
+    """An option callback refusing inf, nan and numbers below ``minimum`` (or equal to it
+    unless ``inclusive``), as one option error; None (not given) passes."""
+    bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            raise typer.BadParameter(f"{value!r} is not a finite number {bound}")
+        return value
+
+    return check
+
+
+def _quiet_excepthook(*_args: object) -> None:
+    """Print nothing: every exception that ends a command is reported by ``_report``."""
+
+
 def _first_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0]
 
@@ -47,6 +80,14 @@ def run_app(app: typer.Typer, prog_name: str, argv: Sequence[str] | None = None)
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]
     load_dotenv(dotenv_path=".env", override=False)
+    if not verbose:
+        # drivers report some errors with PyErr_Print (psycopg2 when the server ends a COPY),
+        # which writes a bare exception chain; the error itself reaches _report. Typer puts
+        # its own hook in place when the app runs, which calls the one it saw at import.
+        sys.excepthook = _quiet_excepthook
+        typer_main = sys.modules.get("typer.main")
+        if typer_main is not None and hasattr(typer_main, "_original_except_hook"):
+            typer_main._original_except_hook = _quiet_excepthook  # type: ignore[attr-defined]
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)  # docker stop
     try:
@@ -78,8 +119,9 @@ def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
     except typer.Abort:
         print(f"{prog_name}: aborted", file=sys.stderr)
         return EXIT_ERROR
-    except ClickException as exc:
-        exc.show()
+    except ClickException as exc:  # a bad option or argument: one line, with the way to help
+        hint = " (see --help)" if isinstance(exc, UsageError) else ""
+        print(f"{prog_name}: error: {_first_line(exc.format_message())}{hint}", file=sys.stderr)
         return exc.exit_code
     except (Interrupted, KeyboardInterrupt):
         print(f"{prog_name}: interrupted; no partial output was kept", file=sys.stderr)
@@ -93,6 +135,11 @@ def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
         if verbose:
             traceback.print_exc()
         detail = _first_line(str(getattr(exc, "orig", None) or exc))
+        if getattr(exc, "connection_invalidated", False):
+            print(f"{prog_name}: error: the connection to the database was lost ({detail}); "
+                  "the server rolled back the open transaction. Check the server, then run "
+                  "the command again.", file=sys.stderr)
+            return EXIT_ERROR
         print(f"{prog_name}: database error: {detail} (run with --verbose for details)",
               file=sys.stderr)
         return EXIT_ERROR

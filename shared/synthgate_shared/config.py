@@ -163,7 +163,8 @@ class Config(_Strict):
     )
     min_count: int = Field(default=DEFAULT_MIN_COUNT, alias="min-count", ge=0)
     privacy_budget: PrivacyBudget | None = Field(default=None, alias="privacy-budget")
-    statement_timeout: float = Field(default=300.0, alias="statement-timeout", gt=0)
+    statement_timeout: float = Field(default=300.0, alias="statement-timeout", gt=0,
+                                     allow_inf_nan=False)
     locale: str = "en"
     bounds: dict[str, Bounds] = Field(default_factory=dict)
     allow_functions: list[str] = Field(default_factory=list, alias="allow-functions")

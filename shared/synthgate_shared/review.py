@@ -14,7 +14,6 @@ import json
 import math
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from markupsafe import Markup
 
 from synthgate_shared.bundle import VerifiedBundle, stats_from_data, verify_bundle
 from synthgate_shared.config import DEFAULT_MIN_COUNT, dotted_name_problem, identifier_problem
-from synthgate_shared.files import refuse_overwrite, write_text_atomic
+from synthgate_shared.files import refuse_overwrite, temp_folder, write_text_atomic
 from synthgate_shared.orm import OrmModel, load_orm_text
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.sqltext import row_level_warning
@@ -413,8 +412,8 @@ def write_review(verified: VerifiedBundle, out_dir: Path, force: bool = False
     html_path, md_path = out_dir / "review.html", out_dir / "review.md"
     refuse_overwrite(html_path, force)
     refuse_overwrite(md_path, force)
-    with tempfile.TemporaryDirectory(prefix="synthgate-review-") as tmp:
-        paths = verified.extract(Path(tmp), list(verified.vocab_files.values()))
+    with temp_folder("synthgate-review-") as tmp:
+        paths = verified.extract(tmp, list(verified.vocab_files.values()))
         model = review_model(verified, paths)
     write_text_atomic(html_path, render_html(model))
     write_text_atomic(md_path, render_markdown(model))

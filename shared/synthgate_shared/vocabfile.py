@@ -31,11 +31,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import queue
 import re
 import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple, TextIO
 
@@ -44,7 +46,7 @@ from isal import igzip
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Table
 from synthgate_shared.values import value_decoder, value_encoder
-from synthgate_shared.yamlio import dump_yaml, load_yaml_text
+from synthgate_shared.yamlio import DEFAULT_YAML_LIMITS, dump_yaml, load_yaml_text
 
 VOCAB_FORMAT_VERSION = 1
 PLAIN_SUFFIX = ".yaml"
@@ -292,17 +294,93 @@ def write_vocab(handle: TextIO, table: Table, rows: Iterable[Sequence[Any]]) -> 
     return count
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+@dataclass(frozen=True)
+class VocabLimits:
+    """How large a vocabulary file may be once decompressed, and its longest line.
+
+    ``max_bytes`` caps the decompressed size of each file; when it is None the cap is
+    ``ratio`` times the file's size on disk, at least ``floor_bytes`` (gzip of JSON rows
+    shrinks 5-20 times; a bomb, 1,000 times). Set by the builder's options, never by a bundle.
+    """
+
+    line_bytes: int = 64 << 20
+    max_bytes: int | None = None
+    ratio: int = 200
+    floor_bytes: int = 64 << 20
+    header_bytes: int = 4 << 20
+
+    def cap(self, stored_bytes: int) -> int:
+        """The decompressed size allowed for a file of ``stored_bytes`` on disk."""
+        if self.max_bytes is not None:
+            return self.max_bytes
+        return max(self.floor_bytes, self.ratio * stored_bytes)
+
+
+DEFAULT_VOCAB_LIMITS = VocabLimits()
+_FIX_SIZE = ("if the bundle is trusted and the table really is that large, raise "
+             "--max-vocab-size; else refuse the bundle")
+
+
+class _Bounded(io.RawIOBase):
+    """The decompressed bytes of a vocabulary file, refused once they pass ``limit``; with
+    ``expected`` (the size a signed manifest records), any other size is refused."""
+
+    def __init__(self, raw: IO[bytes], limit: int, expected: int | None, where: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._limit = limit if expected is None else min(limit, expected)
+        self._expected = expected
+        self._where = where
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        count = self._raw.readinto(view[:min(len(view), self._limit - self.total + 1)])  # type: ignore[attr-defined]
+        self.total += count
+        if self.total > self._limit:
+            if self._expected is not None and self._limit == self._expected:
+                raise SynthgateError(
+                    f"the file unpacks to more than the {self._expected} bytes its manifest "
+                    "entry records", where=self._where, fix="the bundle was made wrongly or "
+                    "altered before signing: refuse it")
+            raise SynthgateError(
+                f"refused vocabulary file: it unpacks to more than {self._limit} bytes",
+                where=self._where, fix=_FIX_SIZE)
+        if not count and self._expected is not None and self.total != self._expected:
+            raise SynthgateError(
+                f"the file unpacks to {self.total} bytes, its manifest entry records "
+                f"{self._expected}", where=self._where,
+                fix="the bundle was made wrongly or altered before signing: refuse it")
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _open_binary(path: Path, limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
+                 expected: int | None = None, label: str | None = None) -> IO[bytes]:
+    """The decompressed bytes of ``path``, within ``limits`` (see ``_Bounded``); errors
+    name ``label``, else the path."""
+    where = label or str(path)
     try:
         with path.open("rb") as probe:
             compressed = probe.read(2) == _GZIP_MAGIC
+            stored = os.fstat(probe.fileno()).st_size
     except FileNotFoundError:
-        raise SynthgateError("vocabulary file not found", where=str(path)) from None
-    return typing.cast(IO[bytes], igzip.open(path, "rb")) if compressed else path.open("rb")
-
-
-def _open_text(path: Path) -> TextIO:
-    return io.TextIOWrapper(_open_binary(path), encoding="utf-8", newline="\n")
+        raise SynthgateError("vocabulary file not found", where=where) from None
+    except IsADirectoryError:
+        raise SynthgateError("a folder, not a vocabulary file", where=where) from None
+    cap = limits.cap(stored)
+    if expected is not None and expected > cap:
+        raise SynthgateError(
+            f"refused vocabulary file: its manifest entry says it unpacks to {expected} "
+            f"bytes; the limit is {cap}", where=where, fix=_FIX_SIZE)
+    raw = typing.cast(IO[bytes], igzip.open(path, "rb")) if compressed else path.open("rb")
+    return io.BufferedReader(_Bounded(raw, cap, expected, where), READ_CHUNK)
 
 
 class RowChunk(NamedTuple):
@@ -323,18 +401,24 @@ def _is_blank_or_comment(line: bytes) -> bool:
 class VocabFile:
     """A vocabulary file opened for reading: its ``columns`` and a stream of decoded ``rows``."""
 
-    def __init__(self, path: Path, table: Table) -> None:
+    def __init__(self, path: Path, table: Table, limits: VocabLimits = DEFAULT_VOCAB_LIMITS,
+                 expected_bytes: int | None = None, label: str | None = None) -> None:
         """Read the header of ``path`` and check its columns against ``table`` (rows are read
-        only when iterated)."""
+        only when iterated). Reading stays within ``limits``; ``expected_bytes`` is the
+        decompressed size a signed manifest records, if it does. Errors name ``label``
+        (such as ``bundle.tar.gz: vocab/x.yaml``), else the path."""
         self.path = Path(path)
+        self.label = label or str(self.path)
         self.table = table
+        self._limits = limits
+        self._expected = expected_bytes
         self._streaming, file_columns = self._read_header()
         known = set(table.column_names)
         unknown = [c for c in file_columns if c not in known]
         if unknown:
             raise SynthgateError(
                 f"column {unknown[0]!r} is not a column of table {table.name!r} in orm.yaml",
-                where=str(self.path), fix="export the vocabulary again with make-vocab",
+                where=self.label, fix="export the vocabulary again with make-vocab",
             )
         self._names = frozenset(file_columns)
         self.columns: list[str] = [c for c in table.column_names if c in self._names]
@@ -343,40 +427,89 @@ class VocabFile:
             if (decode := value_decoder(table.column(name).portable)) is not None
         ]
 
+    def _open(self) -> IO[bytes]:
+        return _open_binary(self.path, self._limits, self._expected, self.label)
+
+    def _long_line(self, number: int) -> SynthgateError:
+        return SynthgateError(
+            f"refused vocabulary file: a line longer than {self._limits.line_bytes} bytes",
+            where=f"{self.label}:{number}", fix=_FIX_SIZE.replace("--max-vocab-size",
+                                                                 "--max-vocab-line"))
+
+    def _header_lines(self, stream: IO[bytes]) -> tuple[list[bytes], bool]:
+        """(the lines before ``rows:``, whether a ``rows:`` line ended them); reads at most
+        ``header_bytes``, stopping early at a row item (a SqlSynthGen list)."""
+        head: list[bytes] = []
+        size = 0
+        while size <= self._limits.header_bytes:
+            line = stream.readline(self._limits.line_bytes + 1)
+            if len(line) > self._limits.line_bytes:
+                raise self._long_line(len(head) + 1)
+            if not line or line.startswith(b"- "):
+                return head, False
+            if line.rstrip(b"\r\n") == _ROWS_LINE.encode():
+                return head, True
+            head.append(line)
+            size += len(line)
+        return head, False
+
     def _read_header(self) -> tuple[bool, list[str]]:
         """(whether this is the streaming format, the columns the file holds)."""
-        with _open_text(self.path) as text:
-            head: list[str] = []
-            for line in text:
-                if line.rstrip("\n") == _ROWS_LINE:
-                    break
-                head.append(line)
-            else:
-                return False, self._fallback_columns()
-        data = load_yaml_text("".join(head), str(self.path))
+        with self._open() as stream:
+            head, found = self._header_lines(stream)
+        marked = any(line.startswith(_FORMAT_KEY.encode() + b":") for line in head)
+        if marked and not found:
+            raise SynthgateError(
+                f"not a complete vocabulary file: no {_ROWS_LINE!r} line after the header",
+                where=self.label, fix="export the vocabulary again")
+        if not found:
+            return False, self._fallback_columns()
+        try:
+            text = b"".join(head).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
+                                 where=self.label) from None
+        data = load_yaml_text(text, self.label)
         if not isinstance(data, dict) or _FORMAT_KEY not in data:
             return False, self._fallback_columns()
         if data[_FORMAT_KEY] != VOCAB_FORMAT_VERSION:
             raise SynthgateError(f"unsupported vocabulary format {data[_FORMAT_KEY]!r}",
-                                 where=str(self.path))
+                                 where=self.label)
         if data.get("table") != self.table.name:
             raise SynthgateError(
                 f"the file holds table {data.get('table')!r}, not {self.table.name!r}",
-                where=str(self.path),
+                where=self.label,
             )
-        return True, [str(c) for c in data.get("columns") or {}]
+        columns = data.get("columns") or {}
+        if not isinstance(columns, dict):
+            raise SynthgateError("the header's columns are not a mapping", where=self.label,
+                                 fix="export the vocabulary again")
+        return True, [str(c) for c in columns]
 
     def _fallback_rows(self) -> list[dict[str, Any]]:
-        """The rows of a file read as one YAML document (a list, or a mapping with ``rows``)."""
-        with _open_text(self.path) as text:
-            data = load_yaml_text(text.read(), str(self.path))
+        """The rows of a file read as one YAML document (a list, or a mapping with ``rows``),
+        within the YAML size limits."""
+        limit = DEFAULT_YAML_LIMITS.document_bytes
+        with self._open() as stream:
+            raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise SynthgateError(
+                f"refused vocabulary file: a plain YAML list larger than {limit} bytes",
+                where=self.label, fix="export it again with `synthgate-agent make-vocab`, "
+                "which streams")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
+                                 where=self.label) from None
+        data = load_yaml_text(text, self.label)
         if isinstance(data, dict):
             data = data.get("rows")
         if data is None:
             return []
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise SynthgateError("not a vocabulary file (expected a list of row mappings)",
-                                 where=str(self.path))
+                                 where=self.label)
         return [{str(k): v for k, v in row.items()} for row in data]
 
     def _fallback_columns(self) -> list[str]:
@@ -387,7 +520,7 @@ class VocabFile:
 
     def _where(self, number: int) -> str:
         """The place of a row: the line of a streaming file, else the row's position."""
-        return f"{self.path}:{number}" if self._streaming else f"{self.path}: row {number}"
+        return f"{self.label}:{number}" if self._streaming else f"{self.label}: row {number}"
 
     def _values(self, mapping: dict[str, Any], number: int) -> tuple[Any, ...]:
         if mapping.keys() != self._names:
@@ -427,12 +560,9 @@ class VocabFile:
         """
         seen = 0
         count: int | None = None
-        with _open_binary(self.path) as stream:
-            number = 1
-            for line in stream:
-                number += 1
-                if line.rstrip(b"\r\n") == _ROWS_LINE.encode():
-                    break
+        with self._open() as stream:
+            head, _ = self._header_lines(stream)
+            number = len(head) + 2
             rest = b""
             while True:
                 data = stream.read(size)
@@ -440,6 +570,8 @@ class VocabFile:
                     data = rest + data
                     end = data.rfind(b"\n") + 1
                     if not end:  # a line longer than size: read on
+                        if len(data) > self._limits.line_bytes:
+                            raise self._long_line(number)
                         rest = data
                         continue
                     block, rest = data[:end], data[end:]
@@ -465,10 +597,10 @@ class VocabFile:
                     number += tail.count(b"\n")
         if count is None:
             raise SynthgateError("the file is truncated (no row_count at its end)",
-                                 where=str(self.path), fix="export the vocabulary again")
+                                 where=self.label, fix="export the vocabulary again")
         if count != seen:
             raise SynthgateError(f"row_count says {count} rows but the file holds {seen}",
-                                 where=str(self.path), fix="export the vocabulary again")
+                                 where=self.label, fix="export the vocabulary again")
 
     def _split_count(self, block: bytes, number: int) -> tuple[bytes, bytes]:
         """(the lines before the ``row_count`` line, that line and the lines after it)."""
@@ -480,7 +612,7 @@ class VocabFile:
         if not first[len(key):].strip().isdigit():
             line = number + block.count(b"\n", 0, at)
             raise SynthgateError("unexpected line in a vocabulary file",
-                                 where=f"{self.path}:{line}")
+                                 where=f"{self.label}:{line}")
         return block[:at], block[at:]
 
     def _check_after_count(self, lines: bytes, number: int) -> None:
@@ -488,7 +620,7 @@ class VocabFile:
         for offset, line in enumerate(lines.split(b"\n")[:-1]):
             if not _is_blank_or_comment(line):
                 raise SynthgateError("unexpected line in a vocabulary file",
-                                     where=f"{self.path}:{number + offset}")
+                                     where=f"{self.label}:{number + offset}")
 
     def decode_chunk(self, chunk: RowChunk) -> Iterator[tuple[Any, ...]]:
         """The rows of one chunk, one JSON row at a time, decoded by their orm.yaml types
@@ -497,7 +629,7 @@ class VocabFile:
             text = chunk.data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SynthgateError(f"the file is not UTF-8 ({exc.reason})",
-                                 where=f"{self.path}:{chunk.first_line}") from None
+                                 where=f"{self.label}:{chunk.first_line}") from None
         loads = json.loads
         # split("\n"), not splitlines(): U+2028 and friends are not line breaks here
         for number, line in enumerate(text.split("\n")[:-1], chunk.first_line):
@@ -506,14 +638,14 @@ class VocabFile:
                     mapping = loads(line[2:])
                 except ValueError as exc:
                     raise SynthgateError(f"not a JSON row ({exc})",
-                                         where=f"{self.path}:{number}") from None
+                                         where=f"{self.label}:{number}") from None
                 if not isinstance(mapping, dict):
                     raise SynthgateError("not a JSON row (expected an object)",
-                                         where=f"{self.path}:{number}")
+                                         where=f"{self.label}:{number}")
                 yield self._values(mapping, number)
             elif line.strip() and not line.lstrip().startswith("#"):
                 raise SynthgateError("unexpected line in a vocabulary file",
-                                     where=f"{self.path}:{number}")
+                                     where=f"{self.label}:{number}")
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """The rows as tuples in the order of ``columns``, decoded by their orm.yaml types.

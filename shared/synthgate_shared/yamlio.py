@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import decimal
+import os
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,88 @@ except ImportError:  # pragma: no cover
     from yaml import SafeDumper, SafeLoader  # type: ignore[assignment]
 
 
-def load_yaml_text(text: str, where: str) -> Any:
-    """Parse YAML text with the safe loader; a syntax error names ``where``, line and column."""
+@dataclass(frozen=True)
+class YamlLimits:
+    """Upper bounds on one YAML document, checked before anything is built from it.
+
+    ``alias_nodes`` bounds the nodes that aliases add when expanded (the "billion laughs"
+    of a few hundred bytes expands to 10**9 nodes); the document's own nodes are bounded
+    by its size.
+    """
+
+    document_bytes: int = 256 << 20
+    aliases: int = 1_000
+    alias_nodes: int = 100_000
+    depth: int = 200
+
+
+DEFAULT_YAML_LIMITS = YamlLimits()
+_FIX_LIMIT = ("synthgate never writes such YAML: regenerate the file, and do not trust a bundle "
+              "that holds it")
+_STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _refuse(what: str, where: str, event: Any = None) -> SynthgateError:
+    mark = getattr(event, "start_mark", None)
+    place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+    return SynthgateError(f"refused YAML: {what}", where=place, fix=_FIX_LIMIT)
+
+
+def check_yaml_limits(text: str, where: str, limits: YamlLimits = DEFAULT_YAML_LIMITS) -> None:
+    """Refuse ``text`` (one line naming ``where`` and the limit) when it is larger, nests
+    deeper, or uses more or bigger aliases than ``limits`` allow.
+
+    Reads the parser's event stream only (flat memory, no recursion), so a bomb is refused
+    in milliseconds and nothing deep reaches the recursive composer (which crashes the
+    interpreter on ~100,000 nested brackets).
+    """
+    if len(text) > limits.document_bytes:
+        raise _refuse(f"the document is larger than {limits.document_bytes} bytes", where)
+    depth = aliases = unique = total = 0
+    starts: list[int] = []  # ``total`` when each open collection started
+    anchored: dict[str, int] = {}  # anchor -> nodes of its (closed) node, expanded
+    open_anchors: list[str | None] = []
+    event: Any
+    for event in yaml.parse(text, Loader=SafeLoader):
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            unique += 1
+            total += 1
+            if event.anchor is not None:
+                anchored[event.anchor] = 1
+        elif kind in _STARTS:
+            depth += 1
+            if depth > limits.depth:
+                raise _refuse(f"nested deeper than {limits.depth} levels", where, event)
+            unique += 1
+            total += 1
+            starts.append(total - 1)
+            open_anchors.append(event.anchor)
+        elif kind in _ENDS:
+            depth -= 1
+            anchor = open_anchors.pop()
+            size = total - starts.pop()
+            if anchor is not None:
+                anchored[anchor] = size
+        elif kind is yaml.AliasEvent:
+            aliases += 1
+            if aliases > limits.aliases:
+                raise _refuse(f"more than {limits.aliases} aliases", where, event)
+            if event.anchor in open_anchors:
+                raise _refuse(f"the alias *{event.anchor} refers to a node that contains it",
+                              where, event)
+            total += anchored.get(event.anchor, 0)  # an unknown anchor: the loader says so
+            if total - unique > limits.alias_nodes:
+                raise _refuse(f"aliases expand to more than {limits.alias_nodes} extra nodes",
+                              where, event)
+
+
+def load_yaml_text(text: str, where: str, limits: YamlLimits = DEFAULT_YAML_LIMITS) -> Any:
+    """Parse YAML text with the safe loader, within ``limits`` (see ``check_yaml_limits``);
+    a syntax error names ``where``, line and column."""
     try:
+        check_yaml_limits(text, where, limits)
         return yaml.load(text, Loader=SafeLoader)  # the C safe loader: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -30,18 +112,48 @@ def load_yaml_text(text: str, where: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise SynthgateError(f"not valid YAML ({exc})", where=where) from None
+    except (ValueError, OverflowError) as exc:  # a scalar the constructor cannot convert
+        raise SynthgateError(f"not valid YAML ({_first_line(str(exc))})", where=where,
+                             fix="correct the value") from None
 
 
-def load_yaml_file(path: Path) -> Any:
-    """Read and safely parse a YAML file; a missing file is a clear error."""
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def read_text_bounded(path: Path, limit: int, what: str = "file") -> str:
+    """The UTF-8 text of the regular file ``path``, refused (one line) when it is missing,
+    a folder or other non-file, not UTF-8, or larger than ``limit`` bytes; reads at most
+    ``limit + 1`` bytes, so a device or FIFO cannot exhaust memory."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise SynthgateError(f"not a regular {what}", where=str(path),
+                                     fix=f"give the path of a {what}")
+            data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise SynthgateError("file not found", where=str(path)) from None
+        raise SynthgateError(f"{what} not found", where=str(path)) from None
+    except IsADirectoryError:
+        raise SynthgateError(f"a folder, not a {what}", where=str(path),
+                             fix=f"give the path of the {what} itself") from None
+    except OSError as exc:
+        raise SynthgateError(f"cannot read the {what} ({exc.strerror})",
+                             where=str(path)) from None
+    if len(data) > limit:
+        raise SynthgateError(f"refused {what}: larger than {limit} bytes", where=str(path),
+                             fix=_FIX_LIMIT)
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise SynthgateError("file is not UTF-8 text", where=str(path)) from None
-    return load_yaml_text(text, str(path))
+        raise SynthgateError(f"{what} is not UTF-8 text", where=str(path)) from None
+
+
+def load_yaml_file(path: Path, limits: YamlLimits = DEFAULT_YAML_LIMITS) -> Any:
+    """Read and safely parse a YAML file within ``limits``; a missing file, a folder or an
+    oversized file is a clear error."""
+    text = read_text_bounded(Path(path), limits.document_bytes)
+    return load_yaml_text(text, str(path), limits)
 
 
 class FlowMapping(dict[str, Any]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from synthgate_shared.cli import finite_number
 
 app = typer.Typer(
     name="synthgate-agent",
@@ -28,7 +29,8 @@ OrmOption = typer.Option(Path("orm.yaml"), "--orm-file", help="The orm.yaml to u
 StatsOption = typer.Option(Path("src-stats.yaml"), "--stats-file", help="The src-stats.yaml.")
 ForceOption = typer.Option(False, "--force", help="Overwrite output files that exist.")
 TimeoutOption = typer.Option(
-    None, "--timeout", help="Statement timeout in seconds (default: config statement-timeout, "
+    None, "--timeout", callback=finite_number(minimum=0, inclusive=False),
+    help="Statement timeout in seconds (default: config statement-timeout, "
     "or 300).",
 )
 AllowPrivilegedOption = typer.Option(

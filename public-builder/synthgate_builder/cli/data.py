@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from synthgate_shared.cli import finite_number
 
 from synthgate_builder.cli.app import (
     DsnOption,
@@ -23,7 +24,8 @@ def create_data_command(
     num_passes: int = typer.Option(1, "--num-passes", min=1, help="Passes to run; each adds "
                                    "num_rows_per_pass rows per table in one transaction."),
     scale: float | None = typer.Option(
-        None, "--scale", help="Make round(F x the source's row count) rows per table in each "
+        None, "--scale", callback=finite_number(minimum=0, inclusive=False),
+        help="Make round(F x the source's row count) rows per table in each "
         "pass instead of num_rows_per_pass (counts from src-stats.yaml). Use it with one pass "
         "(the default) to get children per parent as in the source."),
     seed: int | None = typer.Option(None, "--seed", help="Seed: the same seed gives the same "

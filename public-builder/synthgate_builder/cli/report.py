@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from synthgate_shared.cli import finite_number
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import THRESHOLDS
 
@@ -25,7 +26,9 @@ def report_command(
     schema: str | None = SchemaOption,
     out_dir: Path = typer.Option(Path("."), "--out-dir", help="Where report.html and "
                                  "report.md are written."),
-    scale: float = typer.Option(1.0, "--scale", help="The --scale of create-data: row counts "
+    scale: float = typer.Option(1.0, "--scale",
+                                callback=finite_number(minimum=0, inclusive=False),
+                                help="The --scale of create-data: row counts "
                                 "are compared with this many times the source's."),
     fail_under: list[str] = typer.Option(
         [], "--fail-under", help="KEY=VALUE: exit non-zero when the figure is above VALUE "

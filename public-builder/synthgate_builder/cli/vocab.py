@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
+from synthgate_shared.cli import parse_size
 from synthgate_shared.db import mask_dsn
 
 from synthgate_builder.cli.app import (
@@ -22,13 +25,25 @@ def create_vocab(
     inputs: BuilderInputs,
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
+    max_vocab_size: int | None = typer.Option(
+        None, "--max-vocab-size", metavar="SIZE", parser=parse_size,
+        help="Largest decompressed size of one vocabulary file, e.g. 20G (default: 200 times "
+        "its compressed size, at least 64M). A bundle's recorded sizes must fit it too."),
+    max_vocab_line: int | None = typer.Option(
+        None, "--max-vocab-line", metavar="SIZE", parser=parse_size,
+        help="Longest line (one row) of a vocabulary file, e.g. 256M (default: 64M)."),
 ) -> None:
     """Load every vocabulary table from its <table>.yaml[.gz] file (parents first, one
     transaction, COPY on PostgreSQL), then move sequences past the loaded keys."""
+    from synthgate_shared.vocabfile import VocabLimits
+
     from synthgate_builder.vocab import load_vocab
 
+    limits = VocabLimits(max_bytes=max_vocab_size)
+    if max_vocab_line is not None:
+        limits = dataclasses.replace(limits, line_bytes=max_vocab_line)
     loaded = load_vocab(destination_engine(dsn), inputs.orm, inputs.config, inputs.vocab_files,
-                        schema)
+                        schema, limits, inputs.vocab_sizes, inputs.vocab_labels)
     for name, rows in loaded.items():
         typer.echo(f"loaded {name}: {rows} rows")
     if not loaded:
