@@ -3,8 +3,8 @@
 This is the only module of the agent that opens connections to the source. Every
 connection it hands out is read only at the database level (not by convention):
 PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
-READ ONLY``, SQLite ``mode=ro``. PostgreSQL sessions also get ``WORK_MEM`` for their sorts
-and no JIT compilation.
+READ ONLY``, SQLite ``mode=ro``, DuckDB ``access_mode=read_only``. PostgreSQL sessions
+also get ``WORK_MEM`` for their sorts and no JIT compilation.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,6 +51,17 @@ def _sqlite_read_only(url: URL) -> URL:
     query = dict(url.query)
     query.update({"mode": "ro", "uri": "true"})
     return url.set(database=f"file:{database}", query=query)
+
+
+def _duckdb_file(url: URL) -> None:
+    """Refuse an in-memory DuckDB database, or a file that is not there, as a source."""
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        raise SynthgateError("an in-memory DuckDB database cannot be a source",
+                             fix="give the path of a DuckDB file, or use --csv-dir/--parquet-dir")
+    if not Path(database).is_file():
+        raise SynthgateError(f"DuckDB file {database!r} does not exist",
+                             where="SRC_DSN", fix="check the path after duckdb:///")
 
 
 def _install_sqlite_timeout(engine: Engine, timeout_s: float) -> None:
@@ -99,6 +111,9 @@ def open_source(dsn: str, schema: str | None = None,
         }
     elif backend in ("mysql", "mariadb"):
         kwargs["connect_args"] = {"connect_timeout": 10}
+    elif backend == "duckdb":
+        kwargs["connect_args"] = {"read_only": True, "config": {"access_mode": "read_only"}}
+        _duckdb_file(url)
     engine = create_engine_for(url, **kwargs)
     if backend == "sqlite":
         _install_sqlite_timeout(engine, timeout_s)

@@ -367,7 +367,7 @@ def advance_sequences(conn: sa.Connection, model: OrmModel, tables: Iterable[str
     rely on the default do not collide with loaded rows (PostgreSQL sequences and
     identities, MariaDB AUTO_INCREMENT; SQLite needs nothing)."""
     dest = family(conn.dialect.name)
-    if dest == "sqlite":
+    if dest == "sqlite" and conn.dialect.name != "duckdb":
         return
     preparer = conn.dialect.identifier_preparer
     for name in tables:
@@ -385,7 +385,11 @@ def advance_sequences(conn: sa.Connection, model: OrmModel, tables: Iterable[str
                 )
             else:
                 top = conn.execute(sa.text(f"SELECT max({col}) FROM {qualified}")).scalar()
-                if top is not None:
+                if top is not None and conn.dialect.name == "duckdb":
+                    from synthgate_builder.duckdb_load import advance_duckdb_sequence
+
+                    advance_duckdb_sequence(conn, name, column.name, schema, int(top))
+                elif top is not None:
                     conn.exec_driver_sql(f"ALTER TABLE {qualified} AUTO_INCREMENT = {int(top) + 1}")
 
 
@@ -433,6 +437,8 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
                 raise SynthgateError(f"table {name!r} does not exist in the destination",
                                      fix="run create-tables first")
         bulk = _copy if family(engine.dialect.name) == "postgresql" else _insert
+        if engine.dialect.name == "duckdb":  # Arrow batches, imported only for DuckDB
+            from synthgate_builder.duckdb_load import load_vocab_rows as bulk
         dbapi_error = engine.dialect.loaded_dbapi.Error
         for name in names:
             vocab = VocabFile(vocab_files[name], model.table(name))
