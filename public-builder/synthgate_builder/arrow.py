@@ -69,7 +69,9 @@ def _as_text(value: Any) -> Any:
 def arrow_array(ptype: PortableType, values: Sequence[Any]) -> pa.Array:
     """``values`` (driver values of ``ptype``, None for NULL) as one typed Arrow array."""
     atype = arrow_type(ptype)
-    if atype == pa.string() and ptype.base not in ("char", "varchar", "text"):
+    if ptype.is_array:  # destinations other than PostgreSQL keep arrays as JSON text
+        values = [json.loads(v) if isinstance(v, str) else v for v in values]
+    elif atype == pa.string() and ptype.base not in ("char", "varchar", "text"):
         values = [_as_text(v) for v in values]
     elif ptype.base == "numeric" and not ptype.is_array and any(
             isinstance(v, float) for v in values):
