@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from conftest import ROOT
@@ -180,3 +184,75 @@ def test_pagila_into_duckdb_keeps_keys(pagila_url: str, tmp_path: Path) -> None:
                     f'SELECT count(*) FROM "{table.name}" c LEFT JOIN "{fk.ref_table}" p '
                     f'ON {on} WHERE {set_} AND p."{fk.ref_columns[0]}" IS NULL').fetchone()
                 assert orphans == (0,), (table.name, fk.columns)
+
+
+@pytest.fixture
+def duck_built(duck_source: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A DuckDB destination filled from the DuckDB source (config, orm, vocab in tmp_path)."""
+    src = {"SRC_DSN": f"duckdb:///{duck_source}"}
+    for args in (["make-tables"], ["generate-config", "--vocabulary", "shop"], ["make-stats"],
+                 ["make-vocab"]):
+        ok(run(AGENT, *args, cwd=tmp_path, env=src))
+    dst_path = tmp_path / "dst.duckdb"
+    dst = {"DST_DSN": f"duckdb:///{dst_path}"}
+    for args in (["create-generators"], ["create-tables"], ["create-vocab"],
+                 ["create-data", "--scale", "1", "--seed", "3"]):
+        ok(run(BUILDER, *args, cwd=tmp_path, env=dst))
+    return dst_path, dst
+
+
+def test_dump_data_parquet_round_trips(duck_built: tuple[Path, dict[str, str]],
+                                       tmp_path: Path) -> None:
+    dst_path, dst = duck_built
+    out = ok(run(BUILDER, "dump-data", "--format", "parquet", "--out", "pq", cwd=tmp_path,
+                 env=dst))
+    assert "wrote 2 tables" in out
+    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == ["item.parquet",
+                                                                    "shop.parquet"]
+    item = pq.read_table(tmp_path / "pq" / "item.parquet")
+    types = {f.name: f.type for f in item.schema}
+    assert types["price"] == pa.decimal128(10, 2) and types["tags"] == pa.list_(pa.string())
+    assert types["sold_at"] == pa.timestamp("us") and types["id"] == pa.int32()
+    with duckdb.connect(str(dst_path), read_only=True) as conn:
+        for name in ("shop", "item"):
+            expected = conn.execute(f"SELECT * FROM {name} ORDER BY id").fetchall()
+            back = pq.read_table(tmp_path / "pq" / f"{name}.parquet").to_pylist()
+            got = [tuple(row.values()) for row in sorted(back, key=lambda r: r["id"])]
+            if name == "item":  # the destination keeps arrays as JSON text
+                expected = [(*r[:-1], json.loads(r[-1]) if r[-1] else r[-1]) for r in expected]
+            assert got == expected, name
+
+
+def test_dump_data_csv_refuses_a_full_folder(duck_built: tuple[Path, dict[str, str]],
+                                             tmp_path: Path) -> None:
+    _, dst = duck_built
+    ok(run(BUILDER, "dump-data", "--format", "csv", "--out", "csv", cwd=tmp_path, env=dst))
+    frame = pd.read_csv(tmp_path / "csv" / "item.csv")
+    assert len(frame) == 2000 and list(frame.columns)[:3] == ["id", "shop_id", "price"]
+    again = run(BUILDER, "dump-data", "--format", "csv", "--out", "csv", cwd=tmp_path, env=dst)
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+    (tmp_path / "csv" / "stale.csv").write_text("x\n")
+    ok(run(BUILDER, "dump-data", "--format", "csv", "--out", "csv", "--force", cwd=tmp_path,
+           env=dst))
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["item.csv", "shop.csv"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".csv.")]
+
+
+def test_dump_data_from_postgresql_keeps_pagila_types(pagila_url: str, tmp_path: Path) -> None:
+    ok(run(AGENT, "make-tables", "--dsn", pagila_url, cwd=tmp_path))
+    ok(run(AGENT, "generate-config", "--plain", "--dsn", pagila_url, cwd=tmp_path))
+    ok(run(BUILDER, "dump-data", "--dsn", pagila_url, "--format", "parquet", "--out", "pq",
+           cwd=tmp_path))
+    film = pq.read_table(tmp_path / "pq" / "film.parquet")
+    assert film.schema.field("special_features").type == pa.list_(pa.string())
+    assert film.schema.field("last_update").type == pa.timestamp("us", tz="UTC")
+    assert film.schema.field("rental_rate").type == pa.decimal128(4, 2)
+    engine = sa.create_engine(pagila_url)
+    with engine.connect() as conn:
+        expected = [tuple(r) for r in conn.execute(sa.text(
+            "SELECT film_id, title, rental_rate FROM film ORDER BY film_id"))]
+    engine.dispose()
+    got = sorted(tuple(r.values()) for r in
+                 film.select(["film_id", "title", "rental_rate"]).to_pylist())
+    assert got == expected
