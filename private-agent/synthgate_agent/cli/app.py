@@ -31,3 +31,11 @@ TimeoutOption = typer.Option(
     None, "--timeout", help="Statement timeout in seconds (default: config statement-timeout, "
     "or 300).",
 )
+CsvDirOption = typer.Option(
+    None, "--csv-dir", help="Read a folder of CSV files instead of a database: one table per "
+    "file, keys guessed from the names and the data (confirm them in orm.yaml).",
+)
+ParquetDirOption = typer.Option(
+    None, "--parquet-dir", help="Read a folder of Parquet files instead of a database (as "
+    "--csv-dir).",
+)

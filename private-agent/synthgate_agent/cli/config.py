@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from synthgate_agent.cli.app import DsnOption, ForceOption, SchemaOption, TimeoutOption, app
+from synthgate_agent.cli.app import (
+    CsvDirOption,
+    DsnOption,
+    ForceOption,
+    ParquetDirOption,
+    SchemaOption,
+    TimeoutOption,
+    app,
+)
 
 
 @app.command("generate-config")
@@ -33,6 +41,8 @@ def generate_config(
                                "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
+    csv_dir: Path | None = CsvDirOption,
+    parquet_dir: Path | None = ParquetDirOption,
 ) -> None:
     """Write a first config.yaml listing every table of the source, with proposed aggregate
     statistics (src-stats) and generators that follow them, all commented and editable."""
@@ -40,19 +50,21 @@ def generate_config(
     from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
     from synthgate_agent.configgen import render_config
+    from synthgate_agent.filesource import source_dsn_for
     from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
     from synthgate_agent.source import DEFAULT_TIMEOUT_S, open_source
 
     bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)
-    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S)
-    model = reflect_schema(source)
-    settings = config_from_data({"bounds": bounds, "tables": {
-        **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
-        **{model.table(t).name: {"ignore": True} for t in ignore or []},
-    }})
-    proposal = None if plain else propose(model, settings, epsilon, delta)
+    with source_dsn_for(dsn, csv_dir, parquet_dir) as files:
+        source = open_source(files.dsn, schema, timeout or DEFAULT_TIMEOUT_S)
+        model = reflect_schema(source)
+        settings = config_from_data({"bounds": bounds, "tables": {
+            **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
+            **{model.table(t).name: {"ignore": True} for t in ignore or []},
+        }})
+        proposal = None if plain else propose(model, settings, epsilon, delta)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "

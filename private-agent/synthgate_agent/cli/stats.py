@@ -9,8 +9,10 @@ import typer
 
 from synthgate_agent.cli.app import (
     ConfigOption,
+    CsvDirOption,
     DsnOption,
     ForceOption,
+    ParquetDirOption,
     SchemaOption,
     StatsOption,
     TimeoutOption,
@@ -36,12 +38,17 @@ def make_stats(
     stats_file: Path = StatsOption,
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
+    csv_dir: Path | None = CsvDirOption,
+    parquet_dir: Path | None = ParquetDirOption,
 ) -> None:
     """Run each src-stats query of the config read only and write src-stats.yaml.
 
     dp-query entries run through SmartNoise SQL; plain ones lose rows below min-count (7).
     """
+    from synthgate_agent.filesource import source_dsn_for
     from synthgate_agent.stats import make_stats_file
 
-    data = make_stats_file(dsn, schema, config_file, stats_file, force, timeout, _report)
+    with source_dsn_for(dsn, csv_dir, parquet_dir) as files:
+        data = make_stats_file(files.dsn, schema, config_file, stats_file, force, timeout,
+                               _report)
     typer.echo(f"wrote {stats_file} ({len(data)} queries)")
