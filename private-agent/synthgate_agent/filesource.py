@@ -42,6 +42,8 @@ class _Guess:
 
     primary_key: str | None = None
     foreign_keys: dict[str, str] = field(default_factory=dict)  # column -> parent table
+    # a table with no key of its own whose references together are unique (film_actor)
+    composite_key: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,22 +101,22 @@ def _columns(conn: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]
     return [(str(r[0]), str(r[1])) for r in conn.execute(f"DESCRIBE {view}").fetchall()]
 
 
-def _check_types(conn: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str) -> None:
-    """Every column has a type synthgate knows; in CSV, where the type is inferred from the
-    values, also some value."""
+def _check_types(conn: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str,
+                 lines: list[str]) -> None:
+    """Every column has a type synthgate knows. A CSV column with no value at all is read
+    as text, and ``lines`` says so (its type is a guess)."""
     columns = _columns(conn, _staged(table))
     counts = conn.execute("SELECT " + ", ".join(f"count({_quote(c)})" for c, _ in columns)
                           + f" FROM {_staged(table)}").fetchone() or ()
-    total = conn.execute(f"SELECT count(*) FROM {_staged(table)}").fetchone()
     for (column, data_type), count in zip(columns, counts, strict=True):
-        unknown = isinstance(duckdb_type(data_type), NullType)
-        if unknown or (kind == "csv" and count == 0 and total and total[0] > 0):
-            why = f"type {data_type}" if unknown and data_type != '"NULL"' else \
-                "every value is empty"
+        if isinstance(duckdb_type(data_type), NullType):
+            why = "no value has a type" if data_type == '"NULL"' else f"type {data_type}"
             raise SynthgateError(
                 f"the type of column {table}.{column} cannot be inferred ({why})",
-                where=str(path), fix="give the column values (or a type, in Parquet), or "
+                where=str(path), fix="give the column a type (in Parquet) or values, or "
                 "drop it from the file")
+        if kind == "csv" and count == 0:
+            lines.append(f"guessed type varchar for {table}.{column}: every value is empty")
 
 
 def _key_candidates(table: str) -> list[str]:
@@ -170,7 +172,26 @@ def _guess_keys(conn: duckdb.DuckDBPyConnection, tables: list[str],
             guesses[table].foreign_keys[column] = parent
             lines.append(f"guessed foreign key {table}.{column} -> {parent}.{parent_key} "
                          "(named after it, every value found there): confirm it")
+    for table in tables:
+        _guess_composite_key(conn, table, guesses[table], lines)
     return guesses
+
+
+def _guess_composite_key(conn: duckdb.DuckDBPyConnection, table: str, guess: _Guess,
+                         lines: list[str]) -> None:
+    """A table without a key of its own, with two or more references that are together
+    unique and never empty, gets them as its primary key (a link table)."""
+    references = list(guess.foreign_keys)
+    if guess.primary_key or len(references) < 2:
+        return
+    cols = ", ".join(_quote(c) for c in references)
+    filled = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in references)
+    row = conn.execute(f"SELECT count(*) = count(DISTINCT ({cols})) AND count(*) = "
+                       f"count(*) FILTER (WHERE {filled}) FROM {_staged(table)}").fetchone()
+    if row and row[0]:
+        guess.composite_key = references
+        lines.append(f"guessed primary key {table}({', '.join(references)}) (its references, "
+                     "together unique in the data): confirm it")
 
 
 def _parent_of(column: str, table: str, tables: list[str],
@@ -214,8 +235,9 @@ def _create_table(conn: duckdb.DuckDBPyConnection, name: str, guess: _Guess,
                   guesses: dict[str, _Guess]) -> None:
     """The table ``name`` with its guessed keys declared, filled from its staging view."""
     parts = [f"{_quote(c)} {_MICROSECONDS.get(t, t)}" for c, t in _columns(conn, _staged(name))]
-    if guess.primary_key:
-        parts.append(f"PRIMARY KEY ({_quote(guess.primary_key)})")
+    key = [guess.primary_key] if guess.primary_key else guess.composite_key
+    if key:
+        parts.append(f"PRIMARY KEY ({', '.join(_quote(c) for c in key)})")
     for column, parent in guess.foreign_keys.items():
         parent_key = guesses[parent].primary_key
         assert parent_key is not None
@@ -225,7 +247,8 @@ def _create_table(conn: duckdb.DuckDBPyConnection, name: str, guess: _Guess,
     conn.execute(f"INSERT INTO {_quote(name)} SELECT * FROM {_staged(name)}")
 
 
-def _load(conn: duckdb.DuckDBPyConnection, files: dict[str, Path], kind: str) -> None:
+def _load(conn: duckdb.DuckDBPyConnection, files: dict[str, Path], kind: str,
+          lines: list[str]) -> None:
     """Each file as a table of the schema ``stage`` (read once, types inferred)."""
     conn.execute("CREATE SCHEMA stage")
     for name, path in files.items():
@@ -237,7 +260,7 @@ def _load(conn: duckdb.DuckDBPyConnection, files: dict[str, Path], kind: str) ->
             raise SynthgateError(f"{path.name} cannot be read as {kind.upper()} ({detail})",
                                  where=str(path), fix=f"give a valid {kind.upper()} file"
                                  ) from None
-        _check_types(conn, name, path, kind)
+        _check_types(conn, name, path, kind, lines)
 
 
 @contextlib.contextmanager
@@ -251,7 +274,7 @@ def files_source(folder: Path, kind: str) -> Iterator[FilesSource]:
         lines: list[str] = []
         conn = duckdb.connect(str(path))
         try:
-            _load(conn, files, kind)
+            _load(conn, files, kind, lines)
             guesses = _guess_keys(conn, list(files), lines)
             for name in _create_order(guesses, lines):
                 _create_table(conn, name, guesses[name], guesses)
