@@ -256,3 +256,16 @@ def test_dump_data_from_postgresql_keeps_pagila_types(pagila_url: str, tmp_path:
     got = sorted(tuple(r.values()) for r in
                  film.select(["film_id", "title", "rental_rate"]).to_pylist())
     assert got == expected
+
+
+def test_remove_data_vocab_and_tables_on_duckdb(duck_built: tuple[Path, dict[str, str]],
+                                                tmp_path: Path) -> None:
+    dst_path, dst = duck_built
+    assert "deleted 2000 rows" in ok(run(BUILDER, "remove-data", "--yes", cwd=tmp_path,
+                                         env=dst))
+    assert "removed shop: 20 rows" in ok(run(BUILDER, "remove-vocab", "--yes", cwd=tmp_path,
+                                             env=dst))
+    ok(run(BUILDER, "remove-tables", "--yes", cwd=tmp_path, env=dst))
+    with duckdb.connect(str(dst_path), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM duckdb_sequences()").fetchone() == (0,)

@@ -84,3 +84,15 @@ def load_vocab_rows(conn: Connection, sa_table: sa.Table, vocab: VocabFile) -> i
             conn.execute(sa_table.insert(), [dict(zip(columns, r, strict=True)) for r in batch])
         total += len(batch)
     return total
+
+
+def delete_each_committed(conn: Connection, sa_tables: Sequence[sa.Table]) -> dict[str, int]:
+    """Delete every row of each table (children first), each in a transaction of its own:
+    DuckDB checks a parent's DELETE against its children as last committed, so one
+    transaction cannot empty both. Returns the rows deleted per table."""
+    deleted: dict[str, int] = {}
+    conn.rollback()  # the transaction a caller's inspector began
+    for table in sa_tables:
+        with conn.begin():
+            deleted[table.name] = conn.execute(sa.delete(table)).rowcount
+    return deleted

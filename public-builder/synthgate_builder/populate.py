@@ -67,7 +67,11 @@ from synthgate_builder.distributions import (
     row_count,
     run_builtin,
 )
-from synthgate_builder.duckdb_load import arrow_insert, duckdb_sequence
+from synthgate_builder.duckdb_load import (
+    arrow_insert,
+    delete_each_committed,
+    duckdb_sequence,
+)
 from synthgate_builder.generators import (
     Distribution,
     config_fingerprint,
@@ -1610,6 +1614,10 @@ def remove_data(engine: Engine, model: OrmModel, config: Config,
         conn = engine.connect()
     except DBAPIError as exc:
         raise connection_error(exc, engine.url) from None
+    if engine.dialect.name == "duckdb":  # no cycle keys are declared there (sqla.py)
+        with conn:
+            present = set(sa.inspect(conn).get_table_names(schema=schema))
+            return delete_each_committed(conn, [sa_tables[n] for n in names if n in present])
     with conn, conn.begin():
         present = set(sa.inspect(conn).get_table_names(schema=schema))
         names = [n for n in names if n in present]

@@ -10,6 +10,7 @@ are moved past the largest loaded key so later inserts that rely on defaults do 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import queue
@@ -461,13 +462,17 @@ def remove_vocab(engine: sa.Engine, model: OrmModel, config: Config,
     names = [n for n in reversed(table_order(model)) if n in vocab]
     sa_tables = _sa_tables(engine, model, schema)
     deleted: dict[str, int] = {}
-    with engine.begin() as conn:
+    duckdb = engine.dialect.name == "duckdb"
+    with engine.connect() if duckdb else engine.begin() as conn:
         existing = _existing_tables(conn, schema)
+        if duckdb:
+            conn.rollback()  # each table in a transaction of its own (delete_each_committed)
         for name in names:
             if name not in existing:
                 continue
             try:
-                deleted[name] = conn.execute(sa.delete(sa_tables[name])).rowcount
+                with conn.begin() if duckdb else contextlib.nullcontext():
+                    deleted[name] = conn.execute(sa.delete(sa_tables[name])).rowcount
             except IntegrityError as exc:
                 raise SynthgateError(
                     f"cannot delete the rows of vocabulary table {name!r}: rows of other "
