@@ -269,3 +269,21 @@ def test_remove_data_vocab_and_tables_on_duckdb(duck_built: tuple[Path, dict[str
     with duckdb.connect(str(dst_path), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM duckdb_sequences()").fetchone() == (0,)
+
+
+def test_create_data_straight_to_parquet_files(duck_source: Path, tmp_path: Path) -> None:
+    src = {"SRC_DSN": f"duckdb:///{duck_source}"}
+    for args in (["make-tables"], ["generate-config", "--vocabulary", "shop"], ["make-stats"],
+                 ["make-vocab"]):
+        ok(run(AGENT, *args, cwd=tmp_path, env=src))
+    ok(run(BUILDER, "create-generators", cwd=tmp_path))
+    out = ok(run(BUILDER, "create-data", "--dst-dir", "synthetic", "--scale", "1", "--seed",
+                 "1", cwd=tmp_path))
+    assert "into 2 files in synthetic" in out
+    shop = pq.read_table(tmp_path / "synthetic" / "shop.parquet").to_pylist()
+    item = pq.read_table(tmp_path / "synthetic" / "item.parquet").to_pylist()
+    assert len(shop) == 20 and len(item) == 2000
+    assert len({r["id"] for r in item}) == 2000
+    assert {r["shop_id"] for r in item} <= {r["id"] for r in shop}
+    again = run(BUILDER, "create-data", "--dst-dir", "synthetic", cwd=tmp_path)
+    assert again.returncode == 1 and "not empty" in again.stderr

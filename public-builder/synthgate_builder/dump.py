@@ -14,10 +14,10 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -32,6 +32,9 @@ from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.sqla import orm_to_metadata, table_order
 
 from synthgate_builder.arrow import arrow_array, arrow_batch, arrow_schema
+
+if TYPE_CHECKING:
+    from synthgate_builder.populate import DataSummary
 
 FORMATS = ("csv", "parquet")
 CHUNK_ROWS = 50_000
@@ -52,20 +55,25 @@ def dumped_tables(model: OrmModel, config: Config) -> list[str]:
     return [n for n in table_order(model) if not config.table(n).ignore]
 
 
-@contextlib.contextmanager
-def atomic_folder(out: Path, force: bool) -> Iterator[Path]:
-    """A temporary folder beside ``out`` that becomes ``out`` when the block succeeds.
-
-    Refuses a non-empty ``out`` without ``force``; with it, the old folder is replaced only
-    once the new one is complete. On any error the temporary folder is removed.
-    """
-    out = Path(out)
+def refuse_folder(out: Path, force: bool) -> None:
+    """Refuse an output folder that is a file, or that holds files, without ``force``."""
     if out.exists() and not out.is_dir():
         raise SynthgateError("the output folder is a file", where=str(out),
                              fix="give the path of a folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise SynthgateError("output folder already exists and is not empty", where=str(out),
                              fix="give a new folder, or use --force to replace it")
+
+
+@contextlib.contextmanager
+def atomic_folder(out: Path, force: bool) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that becomes ``out`` when the block succeeds.
+
+    Refuses what ``refuse_folder`` refuses; with ``force``, the old folder is replaced only
+    once the new one is complete. On any error the temporary folder is removed.
+    """
+    out = Path(out)
+    refuse_folder(out, force)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -183,3 +191,30 @@ def dump_data(engine: Engine, model: OrmModel, config: Config, out: Path, fmt: s
                 done.append(DumpedTable(name, Path(out) / f"{name}.{fmt}", rows,
                                         time.perf_counter() - started))
     return done
+
+
+def create_data_files(model: OrmModel, config: Config, vocab_files: dict[str, Path],
+                      out: Path, fmt: str, force: bool,
+                      generate: Callable[[Engine], DataSummary]) -> tuple[DataSummary,
+                                                                          list[DumpedTable]]:
+    """Synthetic tables straight to files, no database given: the tables are made in a
+    temporary DuckDB file (so keys and constraints are checked as in any destination), the
+    vocabulary loaded and ``generate`` run on it, then every table dumped into ``out``."""
+    from synthgate_shared.db import create_engine_for, parse_dsn
+
+    from synthgate_builder.tables import create_tables
+    from synthgate_builder.vocab import load_vocab
+
+    if fmt not in FORMATS:
+        raise SynthgateError(f"unknown format {fmt!r}", fix="use --format csv or parquet")
+    refuse_folder(Path(out), force)  # before the work, not after it
+    with tempfile.TemporaryDirectory(prefix="synthgate-data-") as work:
+        engine = create_engine_for(parse_dsn(f"duckdb:///{work}/synthetic.duckdb"))
+        try:
+            create_tables(engine, model)
+            load_vocab(engine, model, config, vocab_files)
+            summary = generate(engine)
+            dumped = dump_data(engine, model, config, out, fmt, force)
+        finally:
+            engine.dispose()
+    return summary, dumped
