@@ -101,6 +101,14 @@ def test_duckdb_source_is_read_only(duck_source: Path) -> None:
         open_source(f"duckdb:///{duck_source.parent / 'missing.duckdb'}")
 
 
+def test_duckdb_source_has_a_statement_timeout(duck_source: Path) -> None:
+    source = open_source(f"duckdb:///{duck_source}", timeout_s=0.5)
+    with read_only(source) as conn, pytest.raises(sa.exc.DBAPIError, match="INTERRUPT"):
+        conn.exec_driver_sql("SELECT count(*) FROM range(100000000000)")
+    with read_only(source) as conn:  # the next statement runs as usual
+        assert conn.exec_driver_sql("SELECT count(*) FROM item").scalar() == 2000
+
+
 def test_locked_duckdb_file_is_one_line(duck_source: Path, tmp_path: Path) -> None:
     holder = duckdb.connect(str(duck_source))  # a writer in this process holds the lock
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,6 +81,27 @@ def _install_sqlite_timeout(engine: Engine, timeout_s: float) -> None:
         dbapi_conn.set_trace_callback(lambda _sql: started.__setitem__(0, time.monotonic()))
 
 
+def _install_duckdb_timeout(engine: Engine, timeout_s: float) -> None:
+    """DuckDB has no statement timeout: a timer interrupts a statement that runs past it."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Connection, *_args: Any) -> None:
+        raw: Any = conn.connection.dbapi_connection
+        timer = threading.Timer(timeout_s, raw.interrupt)
+        timer.daemon = True
+        timer.start()
+        conn.info["synthgate_timer"] = timer
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _stop(conn: Connection, *_args: Any) -> None:
+        conn.info.pop("synthgate_timer").cancel()
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _stop_on_error(context: Any) -> None:
+        if context.connection is not None and "synthgate_timer" in context.connection.info:
+            context.connection.info.pop("synthgate_timer").cancel()
+
+
 def _install_mysql_session(engine: Engine, timeout_s: float) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -119,6 +141,8 @@ def open_source(dsn: str, schema: str | None = None,
         _install_sqlite_timeout(engine, timeout_s)
     elif backend in ("mysql", "mariadb"):
         _install_mysql_session(engine, timeout_s)
+    elif backend == "duckdb":
+        _install_duckdb_timeout(engine, timeout_s)
     check_connection(engine)
     return Source(engine=engine, schema=schema, timeout_s=timeout_s)
 
