@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PIP_FLAGS := -q --disable-pip-version-check
 
-.PHONY: install services test lint demo bench clean
+.PHONY: install services test lint demo demo-files bench clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ lint: install
 
 demo: install
 	@bash scripts/demo.sh
+
+demo-files: install
+	@bash scripts/demo-files.sh
 
 bench: install services
 	$(BIN)/python bench/run_all.py

@@ -26,6 +26,7 @@ import case4_create_vocab
 import case5_make_stats
 import case6_story
 import case7_create_data_sqlite_mariadb
+import case8_create_data_duckdb
 from case1_create_data_pg import measure_create_data, prepare_config
 from case3_make_vocab import make_vocab, vocab_source
 from common import (
@@ -53,6 +54,7 @@ CASES: dict[str, Callable[[float], list[Result]]] = {
     "5": case5_make_stats.run_case,
     "6": case6_story.run_case,
     "7": case7_create_data_sqlite_mariadb.run_case,
+    "8": case8_create_data_duckdb.run_case,
 }
 
 

@@ -18,7 +18,8 @@ BUILDER = ROOT / ".venv" / "bin" / "synthgate-builder"
 AGENT_COMMANDS = ["make-tables", "generate-config", "make-stats", "make-vocab", "keygen",
                   "bundle", "review", "approve"]
 BUILDER_COMMANDS = ["verify", "review", "create-generators", "create-tables", "remove-tables",
-                    "create-vocab", "remove-vocab", "create-data", "remove-data", "report",
+                    "create-vocab", "remove-vocab", "create-data", "remove-data", "dump-data",
+                    "report",
                     "validate-config"]
 
 

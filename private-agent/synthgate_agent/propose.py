@@ -108,6 +108,7 @@ _DIALECTS: dict[str, Callable[[], Dialect]] = {
     "sqlite": sqlite.dialect,
     "mysql": mysql.dialect,
     "mariadb": mysql.dialect,
+    "duckdb": postgresql.dialect,  # DuckDB quotes, and spells these aggregates, as PostgreSQL
 }
 
 
@@ -294,10 +295,13 @@ class _Sql:
         if factory is None:
             raise SynthgateError(
                 f"cannot propose statistics for a {dialect!r} source",
-                where="orm.yaml: source.dialect", fix="use PostgreSQL, MariaDB/MySQL or SQLite",
+                where="orm.yaml: source.dialect",
+                fix="use PostgreSQL, MariaDB/MySQL, SQLite or DuckDB",
             )
         self.dialect = "mysql" if dialect == "mariadb" else dialect
         self._preparer = factory().identifier_preparer
+        # percentile_cont(ARRAY[...]), corr() and extract(epoch ...) as on PostgreSQL
+        self.pg_functions = self.dialect in ("postgresql", "duckdb")
 
     def q(self, name: str) -> str:
         """A quoted identifier."""
@@ -322,7 +326,7 @@ class _Sql:
                 ref = f"CAST({ref} AS timestamp)"
         elif col.role != "temporal":
             return ref
-        if self.dialect == "postgresql":
+        if self.pg_functions:
             return f"extract(epoch from {ref})"
         if self.dialect == "sqlite":
             return f"CAST(strftime('%s', {ref}) AS INTEGER)"
@@ -335,7 +339,7 @@ class _Sql:
 
     def quantiles(self, expr: str, table: str) -> str:
         """An aggregate (or scalar subquery) giving the quantiles of ``expr``."""
-        if self.dialect == "postgresql":
+        if self.pg_functions:
             probs = ", ".join(str(p) for p in QUANTILE_PROBS)
             return f"percentile_cont(ARRAY[{probs}]) WITHIN GROUP (ORDER BY {expr})"
         buckets = ", ".join(str(round(p * 100)) for p in QUANTILE_PROBS)
@@ -352,7 +356,7 @@ class _Sql:
 
     def correlation(self, a: str, b: str) -> tuple[str, str]:
         """(alias suffix, aggregate) giving the correlation of two numeric expressions."""
-        if self.dialect == "postgresql":
+        if self.pg_functions:
             return "corr", f"corr({a}, {b})"
         both = f"CASE WHEN {a} IS NOT NULL AND {b} IS NOT NULL THEN 1.0 END"
         parts = [f"count({both})", f"sum({both} * {a})", f"sum({both} * {b})",

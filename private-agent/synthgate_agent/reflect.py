@@ -31,6 +31,7 @@ from synthgate_shared.orm import (
 )
 from synthgate_shared.types import PortableType, parse_type
 
+from synthgate_agent.duckdb_catalog import DuckDBCatalog
 from synthgate_agent.source import Source, read_only
 
 # PostgreSQL writes "NULL::character varying"; MariaDB writes "NULL": both mean no default.
@@ -164,7 +165,8 @@ class _Reader:
 
     def __init__(self, conn: Connection, source: Source) -> None:
         self.conn = conn
-        self.insp: Inspector = sa.inspect(conn)
+        self.insp: Inspector = (DuckDBCatalog(conn)  # type: ignore[assignment]
+                                if source.dialect == "duckdb" else sa.inspect(conn))
         # mysql+pymysql and mariadb+pymysql read MariaDB alike
         self.dialect = "mysql" if source.dialect in ("mysql", "mariadb") else source.dialect
         self.is_mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
@@ -227,6 +229,8 @@ class _Reader:
     def fingerprint(self, table_count: int) -> SourceFingerprint:
         info = self.conn.dialect.server_version_info or ()
         version = ".".join(str(p) for p in info) or None
+        if self.dialect == "duckdb":  # duckdb-engine reports the PostgreSQL it imitates
+            version = str(self.conn.exec_driver_sql("SELECT version()").scalar()).lstrip("v")
         dialect = "mariadb" if self.is_mariadb else self.dialect
         return SourceFingerprint(dialect=dialect, server_version=version,
                                  schema=self.schema_name or None, table_count=table_count)

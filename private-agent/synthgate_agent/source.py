@@ -3,8 +3,8 @@
 This is the only module of the agent that opens connections to the source. Every
 connection it hands out is read only at the database level (not by convention):
 PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
-READ ONLY``, SQLite ``mode=ro``. PostgreSQL sessions also get ``WORK_MEM`` for their sorts
-and no JIT compilation.
+READ ONLY``, SQLite ``mode=ro``, DuckDB ``access_mode=read_only``. PostgreSQL sessions
+also get ``WORK_MEM`` for their sorts and no JIT compilation.
 
 At connect, the role is checked (``roles``): one that may do more than read is refused
 unless allowed. While a connection is in use it is registered, so that SIGINT/SIGTERM
@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,6 +80,17 @@ def _sqlite_read_only(url: URL) -> URL:
     return url.set(database=f"file:{database}", query=query)
 
 
+def _duckdb_file(url: URL) -> None:
+    """Refuse an in-memory DuckDB database, or a file that is not there, as a source."""
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        raise SynthgateError("an in-memory DuckDB database cannot be a source",
+                             fix="give the path of a DuckDB file, or use --csv-dir/--parquet-dir")
+    if not Path(database).is_file():
+        raise SynthgateError(f"DuckDB file {database!r} does not exist",
+                             where="SRC_DSN", fix="check the path after duckdb:///")
+
+
 def _install_sqlite_timeout(engine: Engine, timeout_s: float) -> None:
     """SQLite has no statement timeout: abort statements from a progress handler instead."""
 
@@ -93,6 +105,27 @@ def _install_sqlite_timeout(engine: Engine, timeout_s: float) -> None:
         dbapi_conn.execute("PRAGMA query_only = ON")
         # reset the clock at each statement
         dbapi_conn.set_trace_callback(lambda _sql: started.__setitem__(0, time.monotonic()))
+
+
+def _install_duckdb_timeout(engine: Engine, timeout_s: float) -> None:
+    """DuckDB has no statement timeout: a timer interrupts a statement that runs past it."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Connection, *_args: Any) -> None:
+        raw: Any = conn.connection.dbapi_connection
+        timer = threading.Timer(timeout_s, raw.interrupt)
+        timer.daemon = True
+        timer.start()
+        conn.info["synthgate_timer"] = timer
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _stop(conn: Connection, *_args: Any) -> None:
+        conn.info.pop("synthgate_timer").cancel()
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _stop_on_error(context: Any) -> None:
+        if context.connection is not None and "synthgate_timer" in context.connection.info:
+            context.connection.info.pop("synthgate_timer").cancel()
 
 
 def _install_mysql_session(engine: Engine, timeout_s: float) -> None:
@@ -131,11 +164,16 @@ def open_source(dsn: str, schema: str | None = None, timeout_s: float = DEFAULT_
         }
     elif backend in ("mysql", "mariadb"):
         kwargs["connect_args"] = {"connect_timeout": 10}
+    elif backend == "duckdb":
+        kwargs["connect_args"] = {"read_only": True, "config": {"access_mode": "read_only"}}
+        _duckdb_file(url)
     engine = create_engine_for(url, **kwargs)
     if backend == "sqlite":
         _install_sqlite_timeout(engine, timeout_s)
     elif backend in ("mysql", "mariadb"):
         _install_mysql_session(engine, timeout_s)
+    elif backend == "duckdb":
+        _install_duckdb_timeout(engine, timeout_s)
     check_connection(engine)
     with engine.connect() as conn:
         role = inspect_role(conn)
@@ -184,7 +222,7 @@ def cancel_running() -> None:
 def _canceller(source: Source, dbapi_conn: Any) -> Callable[[], None]:
     if source.dialect == "postgresql":
         return dbapi_conn.cancel
-    if source.dialect == "sqlite":
+    if source.dialect in ("sqlite", "duckdb"):
         return dbapi_conn.interrupt
     thread_id = int(dbapi_conn.thread_id())
 

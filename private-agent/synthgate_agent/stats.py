@@ -139,7 +139,7 @@ def _query_error(exc: DBAPIError, stat: SrcStat, source: Source) -> SynthgateErr
         return SynthgateError(
             f"refused: the source is read only and this query tries to write ({detail})",
             where=_where(stat), fix="src-stats queries may only read (SELECT)")
-    if codes & _TIMEOUT or "statement timeout" in detail:
+    if codes & _TIMEOUT or "statement timeout" in detail or "INTERRUPT Error" in detail:
         return SynthgateError(
             f"the query ran past the statement timeout of {source.timeout_s:g} s ({detail})",
             where=_where(stat), fix="make the query cheaper, or raise `statement-timeout` in "

@@ -70,6 +70,11 @@ from synthgate_builder.distributions import (
     row_count,
     run_builtin,
 )
+from synthgate_builder.duckdb_load import (
+    arrow_insert,
+    delete_each_committed,
+    duckdb_sequence,
+)
 from synthgate_builder.fit import TableFit, cannot_generate, generator_sources, story_source
 from synthgate_builder.generators import (
     Distribution,
@@ -356,6 +361,7 @@ class _Run:
         self.schema = schema
         self.dialect = family(engine.dialect.name)
         self.copy = self.dialect == "postgresql" and engine.dialect.driver == "psycopg2"
+        self.duckdb = engine.dialect.name == "duckdb"  # batches go in as Arrow tables
         self.rng = np.random.default_rng(seed)
         self.tries = config.max_unique_constraint_tries
         self.order = table_order(model)
@@ -1063,6 +1069,8 @@ class _Run:
 
     def _sequence(self, conn: Connection, plan: _Plan, column: str) -> str | None:
         key = (plan.name, column)
+        if key not in self.sequences and self.duckdb:
+            self.sequences[key] = duckdb_sequence(conn, plan.name, column, self.schema)
         if key not in self.sequences:
             self.settle()
             preparer = conn.dialect.identifier_preparer
@@ -1144,7 +1152,7 @@ class _Run:
                     out[i] = got
             elif self.copy:
                 self._copy(conn, plan, list(columns), part)
-            else:
+            elif not (self.duckdb and arrow_insert(conn, plan.sa_table, plan.table, part)):
                 conn.execute(plan.sa_table.insert(), _dicts(part, list(columns)))
         self.rows[plan.name] += n
         return out if returning else None
@@ -1316,11 +1324,11 @@ class _Run:
         """Generate one pass: every table's rows, then the stories, then close cycles."""
         if self.dialect == "postgresql":
             conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
-        elif self.dialect == "sqlite":
+        elif self.dialect == "sqlite" and not self.duckdb:  # DuckDB checks keys at once
             conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
         pending: list[_Pending] = []
         self.pass_start = {key: len(pool) for key, pool in self.pools.items()}
-        if self.copy:
+        if self.copy or self.duckdb:
             self._reserve_ahead(conn)
         try:
             for name in self.generated:
@@ -1330,8 +1338,8 @@ class _Run:
                 while left > 0:
                     n = min(left, BATCH_ROWS)
                     values = self.fill(plan, conn, n)
-                    returning = self._reserve_keys(conn, plan, values, n, left) if self.copy \
-                        else plan.returning
+                    returning = self._reserve_keys(conn, plan, values, n, left) \
+                        if self.copy or self.duckdb else plan.returning
                     self.add_rows(conn, plan, values, pending, returning, n=n)
                     left -= n
             self.settle()
@@ -1617,7 +1625,8 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
         conn = engine.connect()
     except DBAPIError as exc:
         raise connection_error(exc, engine.url) from None
-    dbapi_error = engine.dialect.loaded_dbapi.IntegrityError
+    # duckdb-engine's DB-API module has no IntegrityError (SQLAlchemy's wraps DuckDB's)
+    dbapi_error = getattr(engine.dialect.loaded_dbapi, "IntegrityError", IntegrityError)
     with conn, run.copier:
         with conn.begin():
             run.load_state(conn)
@@ -1673,6 +1682,10 @@ def remove_data(engine: Engine, model: OrmModel, config: Config,
         conn = engine.connect()
     except DBAPIError as exc:
         raise connection_error(exc, engine.url) from None
+    if engine.dialect.name == "duckdb":  # no cycle keys are declared there (sqla.py)
+        with conn:
+            present = set(sa.inspect(conn).get_table_names(schema=schema))
+            return delete_each_committed(conn, [sa_tables[n] for n in names if n in present])
     with conn, conn.begin():
         present = set(sa.inspect(conn).get_table_names(schema=schema))
         names = [n for n in names if n in present]

@@ -10,6 +10,7 @@ are moved past the largest loaded key so later inserts that rely on defaults do 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import queue
@@ -383,7 +384,7 @@ def advance_sequences(conn: sa.Connection, model: OrmModel, tables: Iterable[str
     rely on the default do not collide with loaded rows (PostgreSQL sequences and
     identities, MariaDB AUTO_INCREMENT; SQLite needs nothing)."""
     dest = family(conn.dialect.name)
-    if dest == "sqlite":
+    if dest == "sqlite" and conn.dialect.name != "duckdb":
         return
     preparer = conn.dialect.identifier_preparer
     for name in tables:
@@ -401,7 +402,11 @@ def advance_sequences(conn: sa.Connection, model: OrmModel, tables: Iterable[str
                 )
             else:
                 top = conn.execute(sa.text(f"SELECT max({col}) FROM {qualified}")).scalar()
-                if top is not None:
+                if top is not None and conn.dialect.name == "duckdb":
+                    from synthgate_builder.duckdb_load import advance_duckdb_sequence
+
+                    advance_duckdb_sequence(conn, name, column.name, schema, int(top))
+                elif top is not None:
                     conn.exec_driver_sql(f"ALTER TABLE {qualified} AUTO_INCREMENT = {int(top) + 1}")
 
 
@@ -454,6 +459,8 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
                 raise SynthgateError(f"table {name!r} does not exist in the destination",
                                      fix="run create-tables first")
         bulk = _copy if family(engine.dialect.name) == "postgresql" else _insert
+        if engine.dialect.name == "duckdb":  # Arrow batches, imported only for DuckDB
+            from synthgate_builder.duckdb_load import load_vocab_rows as bulk
         dbapi_error = engine.dialect.loaded_dbapi.Error
         for name in names:
             vocab = VocabFile(vocab_files[name], model.table(name), limits,
@@ -477,13 +484,17 @@ def remove_vocab(engine: sa.Engine, model: OrmModel, config: Config,
     names = [n for n in reversed(table_order(model)) if n in vocab]
     sa_tables = _sa_tables(engine, model, schema)
     deleted: dict[str, int] = {}
-    with engine.begin() as conn:
+    duckdb = engine.dialect.name == "duckdb"
+    with engine.connect() if duckdb else engine.begin() as conn:
         existing = _existing_tables(conn, schema)
+        if duckdb:
+            conn.rollback()  # each table in a transaction of its own (delete_each_committed)
         for name in names:
             if name not in existing:
                 continue
             try:
-                deleted[name] = conn.execute(sa.delete(sa_tables[name])).rowcount
+                with conn.begin() if duckdb else contextlib.nullcontext():
+                    deleted[name] = conn.execute(sa.delete(sa_tables[name])).rowcount
             except IntegrityError as exc:
                 raise SynthgateError(
                     f"cannot delete the rows of vocabulary table {name!r}: rows of other "

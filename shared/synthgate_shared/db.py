@@ -34,7 +34,8 @@ def parse_dsn(dsn: str, what: str = "DSN") -> URL:
         reason = " (the port is not a number)" if isinstance(exc, ValueError) else ""
         raise SynthgateError(
             f"cannot parse {what} as a database URL{reason}",
-            fix="use a URL such as postgresql://user@host:5432/dbname or sqlite:///file.db",
+            fix="use a URL such as postgresql://user@host:5432/dbname, sqlite:///file.db or "
+            "duckdb:///file.duckdb",
         ) from None
     driver = _DEFAULT_DRIVERS.get(url.drivername)
     return url.set(drivername=driver) if driver else url
@@ -71,7 +72,7 @@ def create_engine_for(url: URL, **kwargs: Any) -> Engine:
         raise SynthgateError(
             f"unsupported database type {url.drivername!r}{missing}",
             where=mask_dsn(url),
-            fix="use postgresql://, mysql://, mariadb:// or sqlite:///",
+            fix="use postgresql://, mysql://, mariadb://, sqlite:/// or duckdb:///",
         ) from None
 
 
@@ -79,7 +80,9 @@ def connection_error(exc: DBAPIError, url: URL) -> SynthgateError:
     """Turn a failed connection into one line that names the masked DSN."""
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     lowered = detail.lower()
-    if "password" in lowered or "access denied" in lowered or "authentication" in lowered:
+    if "lock" in lowered and url.get_backend_name() == "duckdb":
+        fix = "another process holds this DuckDB file open: close it, or work on a copy"
+    elif "password" in lowered or "access denied" in lowered or "authentication" in lowered:
         fix = "check the user name and password"
     elif "does not exist" in lowered or "unknown database" in lowered:
         fix = "check the database name"

@@ -47,6 +47,11 @@ def family(dialect_name: str) -> str:
     return "sqlite"
 
 
+def duckdb_sequence_name(table: str, column: str) -> str:
+    """The sequence that fills a database-filled key column on DuckDB."""
+    return f"{table}_{column}_seq"
+
+
 # --- foreign-key order --------------------------------------------------------------------
 
 def _edges(model: OrmModel) -> dict[str, set[str]]:
@@ -476,6 +481,7 @@ class _TableBuilder:
         self.model = model
         self.source = model.source.dialect
         self.dest = family(dest)
+        self.duckdb = dest == "duckdb"
         self.same = family(self.source) == self.dest
         self.schema = schema
         self.types = _Types(model, dest, metadata, schema)
@@ -506,6 +512,11 @@ class _TableBuilder:
         if column.autoincrement and not autoincrement and self.dest == "postgresql":
             args.append(sa.Identity())
         server_default = self.default(table, column, default)
+        if autoincrement and self.duckdb:  # DuckDB has no SERIAL: a sequence of its own
+            sequence = sa.Sequence(duckdb_sequence_name(table.name, column.name),
+                                   schema=self.schema, metadata=self.metadata)
+            args.append(sequence)
+            server_default = str(sequence.next_value().compile(dialect=postgresql.dialect()))
         return sa.Column(
             column.name, coltype, *args, nullable=nullable, autoincrement=autoincrement,
             server_default=sa.text(server_default) if server_default is not None else None,
@@ -560,14 +571,26 @@ class _TableBuilder:
         prefix = f"{self.schema}." if self.schema else ""
         closing = id(fk) in self.closing
         name = fk.name or (f"{table.name}_{'_'.join(fk.columns)}_fkey" if closing else None)
-        deferrable = fk.deferrable and self.dest != "mysql"
+        deferrable = fk.deferrable and self.dest != "mysql" and not self.duckdb
+        # DuckDB has no ON DELETE/UPDATE actions: the builder never deletes parents anyway
+        actions = (None, None) if self.duckdb else (fk.on_delete, fk.on_update)
         return sa.ForeignKeyConstraint(
             fk.columns, [f"{prefix}{fk.ref_table}.{c}" for c in fk.ref_columns], name=name,
-            ondelete=fk.on_delete, onupdate=fk.on_update,
+            ondelete=actions[0], onupdate=actions[1],
             deferrable=True if deferrable else None,
             initially="DEFERRED" if deferrable and fk.initially_deferred else None,
             use_alter=closing and self.dest != "sqlite",  # SQLite: no ALTER, none needed
         )
+
+    def _duckdb_cycle(self, table: Table, fk: ForeignKey) -> bool:
+        """DuckDB can neither add a key later (ALTER) nor defer one: the key that closes a
+        cycle, or points back at its own table, is left out, and the builder's own checks
+        keep it."""
+        if id(fk) not in self.closing and fk.ref_table != table.name:
+            return False
+        self.warn(f"{table.name}: foreign key {fk.name or fk.columns}",
+                  "a key closing a cycle cannot be declared on DuckDB")
+        return True
 
     def key_order(self, table: Table) -> list[str]:
         """Primary-key columns; InnoDB wants an AUTO_INCREMENT column to lead its key."""
@@ -585,7 +608,8 @@ class _TableBuilder:
         constraints: list[SchemaItem] = []
         if table.primary_key:
             constraints.append(sa.PrimaryKeyConstraint(*self.key_order(table)))
-        constraints.extend(self.foreign_key(table, fk) for fk in table.foreign_keys)
+        constraints.extend(self.foreign_key(table, fk) for fk in table.foreign_keys
+                           if not (self.duckdb and self._duckdb_cycle(table, fk)))
         constraints.extend(sa.UniqueConstraint(*u.columns, name=u.name) for u in table.unique)
         constraints.extend(self.checks(table))
         constraints.extend(extra_checks)

@@ -38,3 +38,11 @@ AllowPrivilegedOption = typer.Option(
     help="Accept a source role that may do more than read (a superuser, file or program "
     "access, write grants); refused otherwise. A warning says what it may do.",
 )
+CsvDirOption = typer.Option(
+    None, "--csv-dir", help="Read a folder of CSV files instead of a database: one table per "
+    "file, keys guessed from the names and the data (confirm them in orm.yaml).",
+)
+ParquetDirOption = typer.Option(
+    None, "--parquet-dir", help="Read a folder of Parquet files instead of a database (as "
+    "--csv-dir).",
+)

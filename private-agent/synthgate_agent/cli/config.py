@@ -8,8 +8,10 @@ import typer
 
 from synthgate_agent.cli.app import (
     AllowPrivilegedOption,
+    CsvDirOption,
     DsnOption,
     ForceOption,
+    ParquetDirOption,
     SchemaOption,
     TimeoutOption,
     app,
@@ -41,6 +43,8 @@ def generate_config(
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
     allow_privileged_role: bool = AllowPrivilegedOption,
+    csv_dir: Path | None = CsvDirOption,
+    parquet_dir: Path | None = ParquetDirOption,
 ) -> None:
     """Write a first config.yaml listing every table of the source, with proposed aggregate
     statistics (src-stats) and generators that follow them, all commented and editable."""
@@ -48,6 +52,7 @@ def generate_config(
     from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
     from synthgate_agent.configgen import render_config
+    from synthgate_agent.filesource import source_dsn_for
     from synthgate_agent.measure import measure
     from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
@@ -60,18 +65,20 @@ def generate_config(
 
     bounds = load_config(bounds_from).bounds if bounds_from else {}
     refuse_overwrite(config_file, force)
-    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
-    with explain_denied(source):
-        model = reflect_schema(source)
-    check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
-    settings = config_from_data({"bounds": bounds, "tables": {
-        **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
-        **{model.table(t).name: {"ignore": True} for t in ignore or []},
-    }})
-    # what the data holds decides the roles; not under --epsilon, whose bundle may carry
-    # nothing measured outside the privacy budget (the roles then come from the schema)
-    facts = None if plain or epsilon is not None else measure(source, model, settings)
-    proposal = None if plain else propose(model, settings, epsilon, delta, facts)
+    with source_dsn_for(dsn, csv_dir, parquet_dir) as files:
+        source = open_source(files.dsn, schema, timeout or DEFAULT_TIMEOUT_S,
+                             allow_privileged_role)
+        with explain_denied(source):
+            model = reflect_schema(source)
+        check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
+        settings = config_from_data({"bounds": bounds, "tables": {
+            **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
+            **{model.table(t).name: {"ignore": True} for t in ignore or []},
+        }})
+        # what the data holds decides the roles; not under --epsilon, whose bundle may carry
+        # nothing measured outside the privacy budget (the roles then come from the schema)
+        facts = None if plain or epsilon is not None else measure(source, model, settings)
+        proposal = None if plain else propose(model, settings, epsilon, delta, facts)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "

@@ -10,8 +10,10 @@ import typer
 from synthgate_agent.cli.app import (
     AllowPrivilegedOption,
     ConfigOption,
+    CsvDirOption,
     DsnOption,
     ForceOption,
+    ParquetDirOption,
     SchemaOption,
     StatsOption,
     TimeoutOption,
@@ -38,13 +40,17 @@ def make_stats(
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
     allow_privileged_role: bool = AllowPrivilegedOption,
+    csv_dir: Path | None = CsvDirOption,
+    parquet_dir: Path | None = ParquetDirOption,
 ) -> None:
     """Run each src-stats query of the config read only and write src-stats.yaml.
 
     dp-query entries run through SmartNoise SQL; plain ones lose rows below min-count (7).
     """
+    from synthgate_agent.filesource import source_dsn_for
     from synthgate_agent.stats import make_stats_file
 
-    data = make_stats_file(dsn, schema, config_file, stats_file, force, timeout, _report,
-                           allow_privileged=allow_privileged_role)
+    with source_dsn_for(dsn, csv_dir, parquet_dir) as files:
+        data = make_stats_file(files.dsn, schema, config_file, stats_file, force, timeout,
+                               _report, allow_privileged=allow_privileged_role)
     typer.echo(f"wrote {stats_file} ({len(data)} queries)")

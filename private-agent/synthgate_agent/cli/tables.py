@@ -8,9 +8,11 @@ import typer
 
 from synthgate_agent.cli.app import (
     AllowPrivilegedOption,
+    CsvDirOption,
     DsnOption,
     ForceOption,
     OrmOption,
+    ParquetDirOption,
     SchemaOption,
     TimeoutOption,
     app,
@@ -25,12 +27,15 @@ def make_tables(
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
     allow_privileged_role: bool = AllowPrivilegedOption,
+    csv_dir: Path | None = CsvDirOption,
+    parquet_dir: Path | None = ParquetDirOption,
 ) -> None:
     """Read the source schema (read only) into orm.yaml: tables, columns, portable types,
     keys and constraints. The file holds no data and no password."""
     from synthgate_shared.files import refuse_overwrite, write_text_atomic
     from synthgate_shared.orm import dump_orm
 
+    from synthgate_agent.filesource import guess_comments, source_dsn_for
     from synthgate_agent.reflect import reflect_schema
     from synthgate_agent.source import (
         DEFAULT_TIMEOUT_S,
@@ -41,11 +46,15 @@ def make_tables(
     )
 
     refuse_overwrite(orm_file, force)
-    source = open_source(dsn, schema, timeout or DEFAULT_TIMEOUT_S, allow_privileged_role)
-    with explain_denied(source):
-        model = reflect_schema(source)
-    check_readable(source, list(model.tables), refuse=False)
-    model.source = role_of(source, model.source)
-    write_text_atomic(orm_file, dump_orm(model))
+    with source_dsn_for(dsn, csv_dir, parquet_dir) as files:
+        source = open_source(files.dsn, schema, timeout or DEFAULT_TIMEOUT_S,
+                             allow_privileged_role)
+        with explain_denied(source):
+            model = reflect_schema(source)
+        check_readable(source, list(model.tables), refuse=False)
+        model.source = role_of(source, model.source)
+    for line in files.guesses:
+        typer.echo(f"warning: {line}", err=True)
+    write_text_atomic(orm_file, guess_comments(files.guesses) + dump_orm(model))
     typer.echo(f"wrote {orm_file}: {len(model.tables)} tables, {len(model.enums)} enums, "
                f"{len(model.domains)} domains")

@@ -9,9 +9,11 @@ import typer
 from synthgate_agent.cli.app import (
     AllowPrivilegedOption,
     ConfigOption,
+    CsvDirOption,
     DsnOption,
     ForceOption,
     OrmOption,
+    ParquetDirOption,
     SchemaOption,
     TimeoutOption,
     app,
@@ -31,19 +33,23 @@ def make_vocab(
     force: bool = ForceOption,
     timeout: float | None = TimeoutOption,
     allow_privileged_role: bool = AllowPrivilegedOption,
+    csv_dir: Path | None = CsvDirOption,
+    parquet_dir: Path | None = ParquetDirOption,
 ) -> None:
     """Export every table marked vocabulary_table: true, streamed, into vocab/<table>.yaml[.gz]."""
     from synthgate_shared.config import load_config
     from synthgate_shared.orm import load_orm
 
+    from synthgate_agent.filesource import source_dsn_for
     from synthgate_agent.source import open_source
     from synthgate_agent.vocab import export_vocab
 
     config = load_config(config_file)
     model = load_orm(orm_file)
-    source = open_source(dsn, schema, timeout or config.statement_timeout,
-                         allow_privileged_role)
-    exports = export_vocab(source, model, config, out_dir, compress, only, force)
+    with source_dsn_for(dsn, csv_dir, parquet_dir) as files:
+        source = open_source(files.dsn, schema, timeout or config.statement_timeout,
+                             allow_privileged_role)
+        exports = export_vocab(source, model, config, out_dir, compress, only, force)
     if not exports:
         typer.echo(f"{config_file} marks no table as vocabulary_table: true; nothing to export")
     for export in exports:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from synthgate_shared.cli import finite_number
@@ -16,9 +17,14 @@ from synthgate_builder.cli.app import (
 )
 from synthgate_builder.inputs import BuilderInputs
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from synthgate_builder.populate import DataSummary
+
 
 @app.command("create-data")
-@with_inputs()
+@with_inputs(vocab=True)
 def create_data_command(
     inputs: BuilderInputs,
     num_passes: int = typer.Option(1, "--num-passes", min=1, help="Passes to run; each adds "
@@ -34,6 +40,12 @@ def create_data_command(
                                   "written by create-generators."),
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
+    dst_dir: Path | None = typer.Option(
+        None, "--dst-dir", help="No database: write every table (vocabulary too) into this "
+        "folder as files instead (built in a temporary DuckDB file, keys checked there)."),
+    fmt: str = typer.Option("parquet", "--format", help="With --dst-dir: parquet or csv."),
+    force: bool = typer.Option(False, "--force", help="With --dst-dir: replace a non-empty "
+                               "folder."),
 ) -> None:
     """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
     from rich.console import Console
@@ -51,20 +63,33 @@ def create_data_command(
 
     # checked against the inputs in use before any line of it runs
     ssg = load_ssg(ssg_file, SsgInputs(inputs.config, inputs.orm, inputs.stats))
-    engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
-    with Progress(
-            TextColumn("create-data"), BarColumn(), MofNCompleteColumn(), TextColumn("passes"),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("passes", total=num_passes)
-        summary = create_data(engine, inputs.orm, inputs.config, ssg, num_passes, seed,
-                              schema, progress=lambda done: progress.update(task, completed=done),
-                              scale=scale)
+
+    def generate(engine: Engine) -> DataSummary:
+        with Progress(
+                TextColumn("create-data"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("passes"), TimeElapsedColumn(), console=Console(stderr=True),
+                transient=True) as progress:
+            task = progress.add_task("passes", total=num_passes)
+            return create_data(engine, inputs.orm, inputs.config, ssg, num_passes, seed,
+                               schema, scale=scale,
+                               progress=lambda done: progress.update(task, completed=done))
+
+    if dst_dir is not None:
+        from synthgate_builder.dump import create_data_files
+
+        summary, dumped = create_data_files(inputs.orm, inputs.config, inputs.vocab_files,
+                                            dst_dir, fmt.lower(), force, generate)
+        where = f"{len(dumped)} files in {dst_dir}"
+    else:
+        engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+        summary = generate(engine)
+        where = mask_dsn(engine.url)
     for note in summary.notes:
         typer.echo(f"note: {note}", err=True)
     for name, rows in summary.rows.items():
         typer.echo(f"{name}: {rows} rows")
     typer.echo(f"{summary.total} rows in {summary.passes} pass(es), {summary.seconds:.1f} s "
-               f"({summary.rows_per_second:,.0f} rows/s) into {mask_dsn(engine.url)}")
+               f"({summary.rows_per_second:,.0f} rows/s) into {where}")
 
 
 @app.command("remove-data")
