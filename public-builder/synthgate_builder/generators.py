@@ -523,6 +523,57 @@ def _table_function(table: str, fname: str, body: list[str], count: int) -> list
     return [*lines, "    row = {}", *body, "    return row", "", ""]
 
 
+def _partition_parent(name: str, model: OrmModel) -> tuple[str, bool] | None:
+    """The table of ``model`` that partition ``name`` was folded into, and whether orm.yaml
+    records it (else it is a guess from the name: the longest table name it extends with
+    ``_``, as Pagila's payment_p2022_01 extends payment, for an orm.yaml that predates the
+    record)."""
+    recorded = next((t for t, table in model.tables.items() if name in table.partitions), None)
+    if recorded is not None:
+        return recorded, True
+    prefixes = [t for t in model.tables if name.startswith(f"{t}_")]
+    return (max(prefixes, key=len), False) if prefixes else None
+
+
+def config_warnings(config: Config, model: OrmModel) -> list[str]:
+    """Warnings for what config.yaml sets that synthgate accepts but does not act on: the
+    SqlSynthGen keys it ignores, entries of partitions that orm.yaml folded into their
+    parent, and ``ignore``-only entries of tables orm.yaml does not have. An entry with
+    other settings of a table orm.yaml does not have is an error (a misspelt name)."""
+    warnings = config.ignored_keys()
+    for tname, tconf in config.tables.items():
+        if tname in model.tables:
+            continue
+        where = f"config.yaml: tables.{tname}"
+        parent = _partition_parent(tname, model)
+        if parent is not None and parent[1]:
+            warnings.append(f"{where}: {tname} is a partition that orm.yaml folded into table "
+                            f"{parent[0]}; its rows are made as rows of {parent[0]}, so this "
+                            f"entry is ignored (configure {parent[0]} instead)")
+            continue
+        guess = (f" (a partition of {parent[0]}? make-tables folds partitions into their "
+                 f"parent, whose rows this entry does not change)") if parent else ""
+        if not tconf.model_dump(exclude_defaults=True, exclude={"ignore"}):
+            warnings.append(f"{where}: orm.yaml has no table {tname}{guess}; the entry has "
+                            "nothing to act on and is ignored")
+            continue
+        close = difflib.get_close_matches(tname, list(model.tables), n=1)
+        raise SynthgateError(
+            f"config.yaml names table {tname!r}, which orm.yaml does not have{guess}",
+            where=where,
+            fix=f"did you mean {close[0]!r}?" if close else "remove it from config.yaml",
+        )
+    return warnings
+
+
+def validate_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
+                 beside: Path) -> str:
+    """``render_ssg`` without writing, the user's modules imported next to ``beside`` and
+    from the working directory, as ``write_ssg`` imports them next to its output."""
+    with _user_modules_beside(beside):
+        return render_ssg(config, model, src_stats, search_path(beside))
+
+
 def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
                search: list[Path] | None = None) -> str:
     """Render ``ssg.py`` for ``config`` and ``model``; every generator name, argument and
@@ -535,14 +586,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
     check_stat_references(config, available=stats)
     resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)),
                          search if search is not None else search_path(None))
-    for tname in config.tables:
-        if tname not in model.tables:
-            close = difflib.get_close_matches(tname, list(model.tables), n=1)
-            raise SynthgateError(
-                f"config.yaml names table {tname!r}, which orm.yaml does not have",
-                where=f"config.yaml: tables.{tname}",
-                fix=f"did you mean {close[0]!r}?" if close else "remove it from config.yaml",
-            )
+    config_warnings(config, model)
 
     functions: list[str] = []
     table_entries: list[str] = []
