@@ -6,7 +6,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from synthgate_builder.generators import config_warnings, render_ssg
 from synthgate_shared.config import config_from_data
+from synthgate_shared.errors import SynthgateError
+from synthgate_shared.orm import OrmModel, load_orm, orm_from_data, orm_to_data
 from test_cli import AGENT, BUILDER, run
 
 
@@ -93,3 +96,60 @@ def test_validate_config_imports_the_module_next_to_the_config(tables_only: Path
     result = run(BUILDER, "validate-config", "--config-file", "conf/config.yaml",
                  cwd=tables_only)
     assert result.returncode == 0, result.stderr
+
+
+def _payment_orm(partitions: list[str]) -> OrmModel:
+    table: dict[str, object] = {"columns": [{"name": "payment_id", "type": "integer"}]}
+    if partitions:
+        table["partitions"] = partitions
+    return orm_from_data({"tables": {"payment": table}})
+
+
+def test_entry_of_a_recorded_partition_is_a_warning_saying_where_it_went() -> None:
+    model = _payment_orm(["payment_p2022_01", "payment_p2022_02"])
+    assert orm_from_data(orm_to_data(model)).tables["payment"].partitions == [
+        "payment_p2022_01", "payment_p2022_02"]
+    config = config_from_data({"tables": {
+        "payment_p2022_01": {"ignore": True},
+        "payment_p2022_02": {"row_generators": [
+            {"name": "generic.numeric.integer_number", "columns_assigned": "payment_id"}]}}})
+    warnings = config_warnings(config, model)
+    assert warnings == [
+        f"config.yaml: tables.payment_p2022_0{i}: payment_p2022_0{i} is a partition that "
+        "orm.yaml folded into table payment; its rows are made as rows of payment, so this "
+        "entry is ignored (configure payment instead)" for i in (1, 2)]
+    assert "def payment(dst_db_conn)" in render_ssg(config, model, {})
+
+
+def test_ignore_of_a_table_orm_yaml_lacks_is_a_warning_naming_the_likely_parent() -> None:
+    model = _payment_orm([])  # an orm.yaml written before partitions were recorded
+    config = config_from_data({"tables": {"payment_p2022_01": {"ignore": True},
+                                          "staff": {"ignore": True}}})
+    assert config_warnings(config, model) == [
+        "config.yaml: tables.payment_p2022_01: orm.yaml has no table payment_p2022_01 (a "
+        "partition of payment? make-tables folds partitions into their parent, whose rows "
+        "this entry does not change); the entry has nothing to act on and is ignored",
+        "config.yaml: tables.staff: orm.yaml has no table staff; the entry has nothing to "
+        "act on and is ignored"]
+    render_ssg(config, model, {})
+
+
+def test_settings_for_a_table_orm_yaml_lacks_stay_an_error() -> None:
+    config = config_from_data({"tables": {"paymnt": {"num_rows_per_pass": 3}}})
+    with pytest.raises(SynthgateError, match="did you mean 'payment'"):
+        config_warnings(config, _payment_orm([]))
+
+
+def test_pagila_orm_records_the_payment_partitions(pagila_url: str, tmp_path: Path) -> None:
+    made = run(AGENT, "make-tables", cwd=tmp_path, env={"SRC_DSN": pagila_url})
+    assert made.returncode == 0, made.stderr
+    model = load_orm(tmp_path / "orm.yaml")
+    assert "payment_p2022_01" in model.tables["payment"].partitions
+    assert "payment_p2022_01" not in model.tables
+    (tmp_path / "config.yaml").write_text(
+        "tables:\n  payment_p2022_01:\n    ignore: true\n  payment_p2022_02:\n    ignore: true\n")
+    for command in ("validate-config", "create-generators"):
+        result = run(BUILDER, command, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert ("warning: config.yaml: tables.payment_p2022_02: payment_p2022_02 is a "
+                "partition that orm.yaml folded into table payment") in result.stderr
