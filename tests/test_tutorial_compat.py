@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
-from synthgate_builder.generators import config_warnings, render_ssg
+import sqlalchemy as sa
+from synthgate_builder.generators import StatsRow, config_warnings, module_from_text, render_ssg
+from synthgate_builder.populate import create_data
+from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
+from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel, load_orm, orm_from_data, orm_to_data
 from test_cli import AGENT, BUILDER, run
@@ -153,3 +160,114 @@ def test_pagila_orm_records_the_payment_partitions(pagila_url: str, tmp_path: Pa
         assert result.returncode == 0, result.stderr
         assert ("warning: config.yaml: tables.payment_p2022_02: payment_p2022_02 is a "
                 "partition that orm.yaml folded into table payment") in result.stderr
+
+
+PEOPLE_ORM: dict[str, object] = {"tables": {"users": {"columns": [
+    {"name": "id", "type": "integer", "nullable": False, "autoincrement": True},
+    {"name": "age", "type": "integer"},
+    {"name": "first", "type": "varchar(20)"},
+    {"name": "last", "type": "varchar(20)"}], "primary_key": ["id"]}}}
+AGE_STATS = {"ages": {"results": [{"n": 26, "sd": 4}]}}
+
+
+def _make_users(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module_text: str,
+                generators: list[dict[str, object]]) -> tuple[sa.Engine, str]:
+    """Fill users with the generators of a fresh user module; the engine and module name."""
+    module = f"tutmod_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(module_text))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    engine = create_engine_for(parse_dsn(url))
+    model = orm_from_data(PEOPLE_ORM)
+    create_tables(engine, model)
+    config = config_from_data({"row_generators_module": module, "tables": {"users": {
+        "num_rows_per_pass": 3, "row_generators": generators}}})
+    ssg = module_from_text(render_ssg(config, model, AGE_STATS))
+    create_data(engine, model, config, ssg, num_passes=1, seed=1)
+    return engine, module
+
+
+def test_src_stats_rows_index_by_position_and_by_name(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = _make_users(sqlite_url, tmp_path, monkeypatch, """
+        def user_age_provider(query_results):
+            row = query_results[0]
+            assert row[0] == row["n"] and row[-1] == row[1] == row["sd"]
+            return row[0] + row["sd"]
+    """, [{"name": "user_age_provider", "kwargs": {"query_results": 'SRC_STATS["ages"]'},
+           "columns_assigned": "age"}])
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.text("SELECT age FROM users")).scalars()) == {30}
+
+
+def test_a_stats_row_index_out_of_range_names_the_columns() -> None:
+    row = StatsRow({"n": 1, "sd": 2})
+    with pytest.raises(IndexError, match=r"row index 2 is out of range: the row has 2 "
+                       r"column\(s\) \(n, sd\)"):
+        row[2]
+    assert row == {"n": 1, "sd": 2} and dict(row) == {"n": 1, "sd": 2}
+
+
+@pytest.mark.parametrize(("column", "expected"), [
+    ("age", "users.age: generator {m}.user_age_provider failed: KeyError: 'mean'"),
+    ("first, last", "users.first, users.last: generator {m}.names failed: "
+                    "ZeroDivisionError: division by zero"),
+])
+def test_a_row_generator_that_raises_is_named_in_one_line(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column: str,
+        expected: str) -> None:
+    fails = column.replace(", ", "")
+    with pytest.raises(SynthgateError) as info:
+        _make_users(sqlite_url, tmp_path, monkeypatch, f"""
+            def user_age_provider(query_results):
+                return query_results[0]["mean"] if {fails == "age"} else 30
+
+            def names():
+                return ("Ann", "Lee") if {fails == "age"} else 1 / 0
+        """, [{"name": "user_age_provider", "kwargs": {"query_results": 'SRC_STATS["ages"]'},
+               "columns_assigned": "age"},
+              {"name": "names", "columns_assigned": ["first", "last"]}])
+    module = next(p.stem for p in tmp_path.glob("tutmod_*.py"))
+    assert info.value.one_line() == expected.format(m=module)
+
+
+@pytest.mark.postgres
+def test_remove_vocab_with_data_ends_the_loop_of_messages(tmp_path: Path, pg_url: str) -> None:
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as con:
+        con.executescript(
+            "CREATE TABLE country (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL);"
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(20),"
+            " country_id INTEGER NOT NULL REFERENCES country (id));"
+            "CREATE TABLE note (id INTEGER PRIMARY KEY, body VARCHAR(20));"
+            "INSERT INTO country (name) VALUES ('Erewhon'), ('Utopia');")
+    (tmp_path / "config.yaml").write_text(
+        "tables:\n  country: {vocabulary_table: true}\n  users: {num_rows_per_pass: 4}\n"
+        "  note: {num_rows_per_pass: 3}\n")
+    for command in ("make-tables", "make-vocab"):
+        made = run(AGENT, command, cwd=tmp_path, env={"SRC_DSN": f"sqlite:///{source}"})
+        assert made.returncode == 0, made.stderr
+
+    def builder(*args: str) -> subprocess.CompletedProcess[str]:
+        return run(BUILDER, *args, cwd=tmp_path, env={"DST_DSN": pg_url})
+
+    for step in ("create-generators", "create-tables", "create-vocab", "create-data"):
+        done = builder(step)
+        assert done.returncode == 0, done.stderr
+    refused = builder("remove-vocab", "--yes")
+    assert refused.returncode == 1
+    assert "run remove-vocab --with-data" in refused.stderr
+    again = builder("create-vocab")
+    assert again.returncode == 1
+    assert "remove-vocab --with-data" in again.stderr
+    assert "create-vocab" not in refused.stderr  # the two messages do not send back and forth
+    removed = builder("remove-vocab", "--with-data", "--yes")
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.splitlines() == [
+        "deleted 4 rows from 1 tables referring to the vocabulary", "removed country: 2 rows"]
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                  for t in ("country", "users", "note")]
+    engine.dispose()
+    assert counts == [0, 0, 3]  # the rows that do not refer to the vocabulary stay
+    assert builder("create-vocab").returncode == 0
