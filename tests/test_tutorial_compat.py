@@ -271,3 +271,17 @@ def test_remove_vocab_with_data_ends_the_loop_of_messages(tmp_path: Path, pg_url
     engine.dispose()
     assert counts == [0, 0, 3]  # the rows that do not refer to the vocabulary stay
     assert builder("create-vocab").returncode == 0
+
+
+def test_create_data_names_the_generator_that_raised(tables_only: Path) -> None:
+    (tables_only / "my_generators.py").write_text("def pick_name():\n    return {}[0]\n")
+    (tables_only / "config.yaml").write_text(_USES_MODULE)
+    env = {"DST_DSN": f"sqlite:///{tables_only / 'dst.db'}"}
+    for step in ("create-generators", "create-tables"):
+        done = run(BUILDER, step, cwd=tables_only, env=env)
+        assert done.returncode == 0, done.stderr
+    failed = run(BUILDER, "create-data", cwd=tables_only, env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines()[-1] == (
+        "synthgate-builder: error: person.name: generator my_generators.pick_name failed: "
+        "KeyError: 0")
