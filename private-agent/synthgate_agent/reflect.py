@@ -431,6 +431,9 @@ def reflect_schema(source: Source) -> OrmModel:
         reader.load_pg_catalog()
         tables = {name: reader.table(name) for name in names}
         _fold_partition_keys(tables, reader, partitions)
+        for part, root in sorted(partitions.items()):
+            if root in tables:  # recorded so config.yaml entries of partitions are explained
+                tables[root].partitions.append(part)
         fingerprint = reader.fingerprint(len(tables))
     for table in tables.values():
         for fk in list(table.foreign_keys):

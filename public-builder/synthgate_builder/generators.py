@@ -28,10 +28,12 @@ import importlib
 import inspect
 import json
 import keyword
+import linecache
 import math
 import pprint
 import re
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -57,6 +59,7 @@ from synthgate_builder.distributions import (
 from synthgate_builder.ssgcheck import (
     TEXT_DIGEST_LINE,
     Expected,
+    callee_code,
     check_ssg_tree,
     check_user_module,
     check_user_modules,
@@ -86,6 +89,26 @@ def assign_columns(value: Any, table: str, generator: str,
             fix="return a tuple with one value per column, in the order of columns_assigned",
         )
     return dict(zip(columns, value, strict=True))
+
+
+class StatsRow(dict[str, Any]):
+    """A result row of ``SRC_STATS``: a dict by column name that also takes an integer index
+    in column order, as SqlSynthGen's rows did (``row["n"]`` and ``row[0]``)."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int) and not isinstance(key, bool) and key not in self:
+            values = list(self.values())
+            if -len(values) <= key < len(values):
+                return values[key]
+            raise IndexError(f"row index {key} is out of range: the row has {len(values)} "
+                             f"column(s) ({', '.join(map(str, self))})")
+        return super().__getitem__(key)
+
+
+def indexed_rows(src_stats: dict[str, Any]) -> dict[str, Any]:
+    """``SRC_STATS`` with each result row (a mapping) as a ``StatsRow``."""
+    return {name: [StatsRow(r) if isinstance(r, dict) else r for r in rows]
+            if isinstance(rows, list) else rows for name, rows in src_stats.items()}
 
 
 class UniqueDraws:
@@ -523,6 +546,57 @@ def _table_function(table: str, fname: str, body: list[str], count: int) -> list
     return [*lines, "    row = {}", *body, "    return row", "", ""]
 
 
+def _partition_parent(name: str, model: OrmModel) -> tuple[str, bool] | None:
+    """The table of ``model`` that partition ``name`` was folded into, and whether orm.yaml
+    records it (else it is a guess from the name: the longest table name it extends with
+    ``_``, as Pagila's payment_p2022_01 extends payment, for an orm.yaml that predates the
+    record)."""
+    recorded = next((t for t, table in model.tables.items() if name in table.partitions), None)
+    if recorded is not None:
+        return recorded, True
+    prefixes = [t for t in model.tables if name.startswith(f"{t}_")]
+    return (max(prefixes, key=len), False) if prefixes else None
+
+
+def config_warnings(config: Config, model: OrmModel) -> list[str]:
+    """Warnings for what config.yaml sets that synthgate accepts but does not act on: the
+    SqlSynthGen keys it ignores, entries of partitions that orm.yaml folded into their
+    parent, and ``ignore``-only entries of tables orm.yaml does not have. An entry with
+    other settings of a table orm.yaml does not have is an error (a misspelt name)."""
+    warnings = config.ignored_keys()
+    for tname, tconf in config.tables.items():
+        if tname in model.tables:
+            continue
+        where = f"config.yaml: tables.{tname}"
+        parent = _partition_parent(tname, model)
+        if parent is not None and parent[1]:
+            warnings.append(f"{where}: {tname} is a partition that orm.yaml folded into table "
+                            f"{parent[0]}; its rows are made as rows of {parent[0]}, so this "
+                            f"entry is ignored (configure {parent[0]} instead)")
+            continue
+        guess = (f" (a partition of {parent[0]}? make-tables folds partitions into their "
+                 f"parent, whose rows this entry does not change)") if parent else ""
+        if not tconf.model_dump(exclude_defaults=True, exclude={"ignore"}):
+            warnings.append(f"{where}: orm.yaml has no table {tname}{guess}; the entry has "
+                            "nothing to act on and is ignored")
+            continue
+        close = difflib.get_close_matches(tname, list(model.tables), n=1)
+        raise SynthgateError(
+            f"config.yaml names table {tname!r}, which orm.yaml does not have{guess}",
+            where=where,
+            fix=f"did you mean {close[0]!r}?" if close else "remove it from config.yaml",
+        )
+    return warnings
+
+
+def validate_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
+                 beside: Path) -> str:
+    """``render_ssg`` without writing, the user's modules imported next to ``beside`` and
+    from the working directory, as ``write_ssg`` imports them next to its output."""
+    with _user_modules_beside(beside):
+        return render_ssg(config, model, src_stats, search_path(beside))
+
+
 def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
                search: list[Path] | None = None) -> str:
     """Render ``ssg.py`` for ``config`` and ``model``; every generator name, argument and
@@ -535,14 +609,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
     check_stat_references(config, available=stats)
     resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)),
                          search if search is not None else search_path(None))
-    for tname in config.tables:
-        if tname not in model.tables:
-            close = difflib.get_close_matches(tname, list(model.tables), n=1)
-            raise SynthgateError(
-                f"config.yaml names table {tname!r}, which orm.yaml does not have",
-                where=f"config.yaml: tables.{tname}",
-                fix=f"did you mean {close[0]!r}?" if close else "remove it from config.yaml",
-            )
+    config_warnings(config, model)
 
     functions: list[str] = []
     table_entries: list[str] = []
@@ -636,8 +703,9 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
         "",
         "from mimesis import Generic",
         "",
-        "from synthgate_builder.generators import Distribution, UniqueDraws, assign_columns"
-        "  # noqa: F401",
+        "from synthgate_builder.generators import (  # noqa: F401",
+        "    Distribution, UniqueDraws, assign_columns, indexed_rows,",
+        ")",
         "",
         *[f"import {m}  # noqa: E402" for m in modules],
         "",
@@ -650,8 +718,9 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
         "",
         f"generic = Generic(locale={config.locale!r})",
         "",
-        "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen.",
-        "SRC_STATS = " + _Literals(width=96, sort_dicts=False).pformat(stats),
+        "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen;",
+        "# a row takes a column name or, in column order, an index (row['n'], row[0]).",
+        "SRC_STATS = indexed_rows(" + _Literals(width=96, sort_dicts=False).pformat(stats) + ")",
         "",
         "# Mimesis generators given unique: true. Mimesis would make their values from uuid4,",
         "# which --seed does not reach, so these call them without unique (from the seeded",
@@ -773,8 +842,64 @@ def _user_modules_beside(path: Path) -> Iterator[None]:
 def module_from_text(text: str, name: str = "ssg") -> types.ModuleType:
     """Execute rendered ``ssg.py`` text as a module (for running without a file)."""
     module = types.ModuleType(name)
-    exec(compile(text, f"<{name}>", "exec"), module.__dict__)
+    filename = f"<{name}>"
+    # tracebacks and row_generator_error read the lines of the row functions from here
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    exec(compile(text, filename, "exec"), module.__dict__)
     return module
+
+
+def _statement_columns(stmt: ast.stmt) -> list[str] | None:
+    """The columns a row function statement assigns (``row[c] = ...`` or
+    ``row.update(assign_columns(..., columns))``); None for any other statement."""
+    if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Subscript)
+            and isinstance(stmt.targets[0].slice, ast.Constant)):
+        return [str(stmt.targets[0].slice.value)]
+    if (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and stmt.value.args and isinstance(stmt.value.args[0], ast.Call)
+            and len(stmt.value.args[0].args) == 4):
+        with contextlib.suppress(ValueError):
+            return [str(c) for c in ast.literal_eval(stmt.value.args[0].args[3])]
+    return None
+
+
+def failed_columns(exc: BaseException, row_fn: Callable[..., Any]) -> list[str] | None:
+    """The columns whose generator call in ``row_fn`` (a row function of ``ssg.py``) raised
+    ``exc``; None when the traceback or the function's source does not tell."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code is row_fn.__code__:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    try:
+        source, first = inspect.getsourcelines(row_fn)
+    except (OSError, TypeError):
+        return None
+    if line is None:
+        return None
+    func = ast.parse(textwrap.dedent("".join(source))).body[0]
+    assert isinstance(func, ast.FunctionDef)
+    for stmt in func.body:
+        end = stmt.end_lineno or stmt.lineno
+        if stmt.lineno + first - 1 <= line <= end + first - 1:
+            return _statement_columns(stmt)
+    return None
+
+
+def row_generator_error(exc: Exception, row_fn: Callable[..., Any], table: str,
+                        config: Config) -> SynthgateError:
+    """One line for a row generator of ``table`` that raised ``exc``: the column(s), the
+    generator as config.yaml names it (module-qualified) and the exception."""
+    columns = failed_columns(exc, row_fn)
+    gen = next((g for g in config.table(table).row_generators if g.columns == columns), None)
+    if columns is None or gen is None:
+        return SynthgateError(
+            f"a row generator of table {table} failed ({type(exc).__name__}: {exc})",
+            where="ssg.py", fix="check the row generators of this table in config.yaml")
+    name = callee_code(gen.name, config.row_generators_module)
+    return SynthgateError(f"generator {name} failed: {type(exc).__name__}: {exc}",
+                          where=", ".join(f"{table}.{c}" for c in columns))
 
 
 def write_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any], out: Path,

@@ -33,12 +33,16 @@ class BuilderInputs:
     """
 
     def __init__(self, config: Config, orm: OrmModel, stats: dict[str, Any], vocab_dir: Path,
-                 bundle: VerifiedBundle | None = None) -> None:
+                 bundle: VerifiedBundle | None = None, config_file: Path | None = None,
+                 notes: Sequence[str] = ()) -> None:
         self.config = config
         self.orm = orm
         self.stats = stats
         self.bundle = bundle
         self._vocab_dir = vocab_dir
+        # the loose config.yaml read (None from a bundle): user modules may sit next to it
+        self.config_file = config_file
+        self.notes = list(notes)
 
     @cached_property
     def vocab_files(self) -> dict[str, Path]:
@@ -79,21 +83,30 @@ def _stats_file(path: Path, config: Config) -> dict[str, Any]:
 def load_inputs(
     bundle: Path | None, trust: Sequence[Path], require_approval: Sequence[Path],
     config_file: Path, orm_file: Path, stats_file: Path, vocab_dir: Path,
+    config_optional: bool = False,
 ) -> Iterator[BuilderInputs]:
     """The inputs of a builder command, valid inside the ``with`` block.
 
     With ``bundle``: it must verify against the ``trust`` keys (and carry an approval by
     one of the ``require_approval`` keys when given); the file options are ignored.
     Without: ``config_file``, ``orm_file``, ``stats_file`` and ``vocab_dir`` are read, and
-    ``require_approval`` is refused, since loose files carry no approval.
+    ``require_approval`` is refused, since loose files carry no approval. With
+    ``config_optional``, a missing ``config_file`` is read as an empty config (as SqlSynthGen
+    does), with a note saying so.
     """
     if bundle is None:
         if require_approval:
             raise SynthgateError("--require-approval needs --bundle: loose files carry no "
                                  "approval", fix="pass the approved bundle with --bundle")
-        config = load_config(config_file)
+        notes: list[str] = []
+        if config_optional and not Path(config_file).exists():
+            config = Config()
+            notes.append(f"{config_file} not found; running with an empty config (defaults "
+                         "for every table)")
+        else:
+            config = load_config(config_file)
         yield BuilderInputs(config, load_orm(orm_file), _stats_file(stats_file, config),
-                            Path(vocab_dir))
+                            Path(vocab_dir), config_file=Path(config_file), notes=notes)
         return
     verified = verify_bundle(Path(bundle), load_public_keys(trust),
                              load_public_keys(require_approval))

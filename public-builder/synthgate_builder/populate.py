@@ -82,6 +82,7 @@ from synthgate_builder.generators import (
     load_ssg,
     module_from_text,
     render_ssg,
+    row_generator_error,
 )
 from synthgate_builder.parents import ParentAttributes
 from synthgate_builder.vocab import advance_sequences, copy_text_column
@@ -690,10 +691,7 @@ class _Run:
         except SynthgateError:
             raise
         except Exception as exc:
-            raise SynthgateError(
-                f"a row generator of table {plan.name} failed ({type(exc).__name__}: {exc})",
-                where="ssg.py", fix="check the row generators of this table in config.yaml",
-            ) from exc
+            raise row_generator_error(exc, plan.row_fn, plan.name, self.config) from exc
 
     def _dist_values(self, dist: _Dist, n: int, values: Rows | None = None
                      ) -> list[list[Any]]:
@@ -1670,13 +1668,14 @@ def _first_line(exc: Exception) -> str:
 
 
 def remove_data(engine: Engine, model: OrmModel, config: Config,
-                schema: str | None = None) -> dict[str, int]:
-    """Delete every row of the generated tables (not vocabulary, not ignored), children first,
-    in one transaction. Returns the rows deleted per table."""
+                schema: str | None = None, only: set[str] | None = None) -> dict[str, int]:
+    """Delete every row of the generated tables (not vocabulary, not ignored; of ``only``
+    when given), children first, in one transaction. Returns the rows deleted per table."""
     metadata = orm_to_metadata(model, engine.dialect.name, schema)
     sa_tables = {t.name: t for t in metadata.tables.values()}
     names = [n for n in reversed(table_order(model))
-             if not config.table(n).vocabulary_table and not config.table(n).ignore]
+             if not config.table(n).vocabulary_table and not config.table(n).ignore
+             and (only is None or n in only)]
     deleted: dict[str, int] = {}
     try:
         conn = engine.connect()

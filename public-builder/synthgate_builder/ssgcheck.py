@@ -35,7 +35,7 @@ from synthgate_shared.orm import OrmModel, orm_to_data
 ALLOW_MODULES_ENV = "SYNTHGATE_ALLOW_MODULES"
 TEXT_DIGEST_LINE = "TEXT_DIGEST = "
 # names the rendered file binds or imports itself; a user module may not take them
-HELPERS = frozenset({"Distribution", "UniqueDraws", "assign_columns"})
+HELPERS = frozenset({"Distribution", "UniqueDraws", "assign_columns", "indexed_rows"})
 RESERVED = frozenset({"float", "generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS",
                       "STORY_GENERATORS", "DISTRIBUTIONS", "UNIQUE_DRAWS", "datetime", "Generic",
                       "row", "mimesis", "synthgate_builder", "CONFIG_FINGERPRINT",

@@ -417,7 +417,8 @@ def _load_error(name: str, exc: Exception) -> SynthgateError:
     if isinstance(exc, IntegrityError) or "duplicate key" in detail or "violates" in detail:
         return SynthgateError(
             f"cannot load vocabulary table {name!r} ({detail})", where="destination",
-            fix="remove the rows already there with remove-vocab, then run create-vocab again",
+            fix="remove the rows already there with remove-vocab --with-data (which also "
+            "removes the generated rows that refer to them), then run create-vocab again",
         )
     return SynthgateError(f"cannot load vocabulary table {name!r} ({detail})",
                           where="destination")
@@ -473,12 +474,27 @@ def load_vocab(engine: sa.Engine, model: OrmModel, config: Config,
     return loaded
 
 
+def tables_referring_to(model: OrmModel, config: Config) -> set[str]:
+    """The tables other than vocabulary tables whose rows refer to a vocabulary table of
+    ``config``, directly or through other such tables (their rows go before the vocabulary's)."""
+    vocab = set(config.vocabulary_tables())
+    found: set[str] = set()
+    while True:
+        more = {name for name, table in model.tables.items()
+                if name not in vocab | found
+                and any(fk.ref_table in vocab | found for fk in table.foreign_keys)}
+        if not more:
+            return found
+        found |= more
+
+
 def remove_vocab(engine: sa.Engine, model: OrmModel, config: Config,
                  schema: str | None = None) -> dict[str, int]:
     """Delete every row of the vocabulary tables (children first), in one transaction.
 
     Returns the rows deleted per table; tables that do not exist are skipped. Rows of other
-    tables that still refer to them are a clear error (run remove-data first).
+    tables that still refer to them are a clear error (``tables_referring_to`` names the
+    tables whose data to remove first).
     """
     vocab = set(config.vocabulary_tables()) & set(model.tables)
     names = [n for n in reversed(table_order(model)) if n in vocab]
@@ -499,6 +515,7 @@ def remove_vocab(engine: sa.Engine, model: OrmModel, config: Config,
                 raise SynthgateError(
                     f"cannot delete the rows of vocabulary table {name!r}: rows of other "
                     "tables refer to them", where="destination",
-                    fix="run remove-data first",
+                    fix="run remove-vocab --with-data, which removes those rows first (as "
+                    "remove-data would)",
                 ) from exc
     return deleted

@@ -58,6 +58,14 @@ def identifier_problem(key: Any) -> str | None:
     return f"kwargs key {key!r} is not a Python identifier"
 
 
+def _null_as_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _null_as_empty_dict(value: Any) -> Any:
+    return {} if value is None else value
+
+
 def _identifier_keys(kwargs: dict[Any, Any]) -> dict[Any, Any]:
     for key in kwargs:
         problem = identifier_problem(key)
@@ -81,6 +89,9 @@ class RowGenerator(_Strict):
 
     _name = field_validator("name")(_dotted)
     _kwargs = field_validator("kwargs")(_identifier_keys)
+    # SqlSynthGen configs write `args: null` / `kwargs: null` for none
+    _null_args = field_validator("args", mode="before")(_null_as_empty_list)
+    _null_kwargs = field_validator("kwargs", mode="before")(_null_as_empty_dict)
 
     @property
     def columns(self) -> list[str]:
@@ -133,6 +144,9 @@ class StoryGenerator(_Strict):
 
     _name = field_validator("name")(_dotted)
     _kwargs = field_validator("kwargs")(_identifier_keys)
+    # SqlSynthGen configs write `args: null` / `kwargs: null` for none
+    _null_args = field_validator("args", mode="before")(_null_as_empty_list)
+    _null_kwargs = field_validator("kwargs", mode="before")(_null_as_empty_dict)
 
 
 class PrivacyBudget(_Strict):
@@ -168,6 +182,8 @@ class Config(_Strict):
     locale: str = "en"
     bounds: dict[str, Bounds] = Field(default_factory=dict)
     allow_functions: list[str] = Field(default_factory=list, alias="allow-functions")
+    # SqlSynthGen's union tables: accepted so its configs load, not used (see ignored_keys)
+    unions: Any = None
 
     @field_validator("allow_functions")
     @classmethod
@@ -188,6 +204,14 @@ class Config(_Strict):
                 raise ValueError(f"duplicate src-stats name {stat.name!r}")
             seen.add(stat.name)
         return stats
+
+    def ignored_keys(self) -> list[str]:
+        """Warnings for the SqlSynthGen keys this config sets that synthgate accepts but
+        does not act on."""
+        if self.unions is None:
+            return []
+        return ["config.yaml: unions is a SqlSynthGen key that synthgate ignores (it makes "
+                "no union tables); each table is generated on its own"]
 
     def table(self, name: str) -> TableConfig:
         """The settings of table ``name`` (defaults when the config does not list it)."""

@@ -114,6 +114,8 @@ class Table:
     unique: list[UniqueConstraint] = field(default_factory=list)
     checks: list[CheckConstraint] = field(default_factory=list)
     comment: str | None = None
+    # PostgreSQL partitions folded into this partitioned table (their rows are its rows)
+    partitions: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         """The column called ``name``; a clear error when there is none."""
@@ -188,6 +190,8 @@ def orm_to_data(model: OrmModel) -> dict[str, Any]:
             entry["checks"] = [_compact(c) for c in table.checks]
         if table.comment:
             entry["comment"] = table.comment
+        if table.partitions:
+            entry["partitions"] = FlowSequence(table.partitions)
         tables[name] = entry
     data: dict[str, Any] = {
         "synthgate-orm": ORM_FORMAT_VERSION,
@@ -267,6 +271,7 @@ def orm_from_data(data: Any, where: str = "orm.yaml") -> OrmModel:
                 for i, c in enumerate(tdata.pop("checks", []) or [])
             ],
             comment=tdata.pop("comment", None),
+            partitions=[str(p) for p in tdata.pop("partitions", []) or []],
         )
         if tdata:
             raise SynthgateError(f"unknown key {sorted(tdata)[0]!r}", where=place)

@@ -67,10 +67,12 @@ _INPUT_PARAMETERS = [
 ]
 
 
-def with_inputs(*, vocab: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def with_inputs(*, vocab: bool = False, config_optional: bool = False
+                ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command whose first parameter is ``inputs: BuilderInputs`` the input options every
     builder command shares (``--bundle/--trust/--require-approval``, or the loose files, and
-    ``--vocab-dir`` when ``vocab``), and run it inside ``load_inputs``."""
+    ``--vocab-dir`` when ``vocab``), and run it inside ``load_inputs`` (a missing config.yaml
+    read as an empty one when ``config_optional``)."""
     shared = [*_INPUT_PARAMETERS, *([("vocab_dir", Path, VocabDirOption)] if vocab else [])]
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
@@ -87,7 +89,8 @@ def with_inputs(*, vocab: bool = False) -> Callable[[Callable[..., None]], Calla
             with load_inputs(given["bundle"], given["trust"] or [],
                              given["require_approval"] or [], given["config_file"],
                              given["orm_file"], given["stats_file"],
-                             given.get("vocab_dir", Path("."))) as inputs:
+                             given.get("vocab_dir", Path(".")),
+                             config_optional=config_optional) as inputs:
                 command(inputs, **kwargs)
 
         # Typer reads the options from the signature and the type hints

@@ -55,17 +55,29 @@ def create_vocab(
 def remove_vocab_command(
     inputs: BuilderInputs,
     yes: bool = YesOption,
+    with_data: bool = typer.Option(False, "--with-data", help="First delete the generated "
+                                   "rows of the tables that refer to the vocabulary tables."),
     dsn: str = DsnOption,
     schema: str | None = SchemaOption,
 ) -> None:
-    """Delete every row of the vocabulary tables, children first (asks unless --yes)."""
-    from synthgate_builder.vocab import remove_vocab
+    """Delete every row of the vocabulary tables, children first (asks unless --yes); with
+    --with-data, the generated rows that refer to them first."""
+    from synthgate_builder.vocab import remove_vocab, tables_referring_to
 
     engine = destination_engine(dsn)
     names = ", ".join(inputs.config.vocabulary_tables()) or "none"
+    referring = tables_referring_to(inputs.orm, inputs.config) if with_data else set()
     if not yes:
-        typer.confirm(f"Delete every row of the vocabulary tables ({names}) in "
+        also = f" and of the tables referring to them ({', '.join(sorted(referring))})" \
+            if referring else ""
+        typer.confirm(f"Delete every row of the vocabulary tables ({names}){also} in "
                       f"{mask_dsn(engine.url)}?", abort=True)
+    if referring:
+        from synthgate_builder.populate import remove_data
+
+        deleted = remove_data(engine, inputs.orm, inputs.config, schema, only=referring)
+        typer.echo(f"deleted {sum(deleted.values())} rows from {len(deleted)} tables "
+                   "referring to the vocabulary")
     removed = remove_vocab(engine, inputs.orm, inputs.config, schema)
     for name, rows in removed.items():
         typer.echo(f"removed {name}: {rows} rows")
