@@ -52,7 +52,7 @@ INSERT INTO item SELECT range, 1 + range % 20, (range % 97) * 1.25,
 def run(program: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
         ) -> subprocess.CompletedProcess[str]:
     """Run a CLI with no .env and no inherited DSNs."""
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "SYNTHGATE_ALLOW_PRIVILEGED_ROLE": "1"}
     return subprocess.run([str(program), *args], capture_output=True, text=True, cwd=cwd,
                           env={**base, **(env or {})}, stdin=subprocess.DEVNULL, check=False)
 

@@ -79,7 +79,9 @@ def test_pagila_parquet_gives_the_tables_of_postgresql(pagila_url: str,
     pg_stats = {s.name for s in load_config(pg / "config.yaml").src_stats}
     files_stats = {s.name for s in load_config(files / "config.yaml").src_stats}
     assert files_stats <= pg_stats
-    assert pg_stats - files_stats == {"auto__film__original_language_id__children",
+    # original_language_id is always NULL, so no key is guessed for it; rating is an enum in
+    # PostgreSQL and measured as a category in the files (where generate-config measures it)
+    assert pg_stats - files_stats <= {"auto__film__original_language_id__children",
                                       "auto__film__original_language_id__parents",
                                       "auto__film__rating__freq"}
 

@@ -109,6 +109,8 @@ class _Dialect:
             return f"{ref} ~ '{PATTERNS[pattern]}'"
         if self.name == "mysql":
             return f"{ref} REGEXP '{PATTERNS[pattern]}'"
+        if self.name == "duckdb":  # its GLOB has no [^...]; RE2 reads these patterns
+            return f"regexp_matches({ref}, '{PATTERNS[pattern]}')"
         return _sqlite_glob(ref, pattern)
 
     def dot(self, ref: str) -> str:

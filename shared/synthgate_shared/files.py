@@ -76,9 +76,13 @@ def _temp_prefix(path: Path) -> str:
 def _locked(make: Callable[[], tuple[int, str]]) -> tuple[int, str]:
     """``make()`` a new temporary entry (fd, name) and lock it; should another run's
     ``remove_stale`` lock it first (and so remove it), make another."""
+    name = ""
     for _ in range(_ATTEMPTS):
-        fd, name = make()
-        if _lock(fd) is not False:
+        try:
+            fd, name = make()
+        except FileNotFoundError:  # removed between its creation and its opening
+            continue
+        if _lock(fd) is not False and _still_there(fd, name):
             return fd, name
         os.close(fd)
     raise SynthgateError("cannot create a temporary file: another run removes them",
@@ -86,6 +90,15 @@ def _locked(make: Callable[[], tuple[int, str]]) -> tuple[int, str]:
 
 
 _ATTEMPTS = 5
+
+
+def _still_there(fd: int, name: str) -> bool:
+    """Whether ``name`` is still the entry ``fd`` opened: another run's ``remove_stale`` may
+    have locked and removed it in the moment between its creation and our lock."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(name, follow_symlinks=False))
+    except OSError:
+        return False
 
 
 def temp_file_beside(path: Path) -> tuple[int, Path]:

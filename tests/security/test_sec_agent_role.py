@@ -374,8 +374,11 @@ def test_mariadb_statement_timeout_holds_for_a_long_select(maria_url: str,
 
 def _running(url: str, marker: str) -> int:
     if url.startswith("postgresql"):
+        # make-stats streams results through a server-side cursor: while the query runs,
+        # pg_stat_activity shows the FETCH of that cursor, not the SELECT
         sql = ("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-               f"AND state = 'active' AND query LIKE '%{marker}%'")
+               "AND datname = current_database() AND state = 'active' "
+               f"AND (query LIKE '%{marker}%' OR query LIKE 'FETCH %')")
     else:
         sql = ("SELECT count(*) FROM information_schema.processlist WHERE id <> "
                f"connection_id() AND info LIKE '%{marker}%'")
