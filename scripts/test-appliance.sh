@@ -131,7 +131,7 @@ RUN=(docker run --rm --label synthgate-test=1 --read-only --tmpfs /tmp --cap-dro
      --security-opt no-new-privileges:true)
 for image in "$AGENT_IMAGE" "$BUILDER_IMAGE"; do
     expect_help "$image with no command prints help" 'Usage' "${RUN[@]}" --network none "$image"
-    expect_help "$image with a wrong command" 'No such command' "${RUN[@]}" --network none "$image" frobnicate
+    expect_error "$image with a wrong command" 'No such command' "${RUN[@]}" --network none "$image" frobnicate
 done
 expect_error "agent: unreachable source database" '(could not|cannot|unreachable|resolve|connect)' \
     "${RUN[@]}" --network none -e SRC_DSN=postgresql://reader@source-db:5432/pagila "$AGENT_IMAGE" make-tables
