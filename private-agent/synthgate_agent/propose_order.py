@@ -21,6 +21,14 @@ quantiles:
   child) and ``children``. The builder uses it when every count of the children statistic
   was suppressed (a few parents with many children each), instead of spreading the
   children over every parent.
+* ``auto__<t>__<fk columns>__per_parent`` — for a foreign key whose parent table is small
+  (at most ``SMALL_PARENTS`` rows, or the key has at most that many distinct values): the
+  number of children of each parent, one row per parent with at least ``min-count``
+  children (its key, ``parents`` 1, ``children``), the others pooled in SQL into one row
+  with NULL keys (how many such parents and their children), suppressed as a small count
+  when those are fewer than ``min-count``. A frequency of the key's values: every released
+  row counts at least ``min-count`` children. The builder prefers it to both fallbacks
+  above, since few parents leave every children count suppressed.
 
 Dates stored as text or numbers are not paired: the schema does not say they are dates.
 Foreign keys set at the end of the pass (self-references, cycles) are not paired either: the
@@ -37,6 +45,7 @@ from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
 from synthgate_shared.sqla import cycle_edges
 
+from synthgate_agent.measure import TableFacts
 from synthgate_agent.propose import (
     SAMPLE_ROWS,
     SAMPLE_SEED,
@@ -56,6 +65,7 @@ MOVABLE = ("synthgate.gaussian_copula", "synthgate.quantiles")
 TEMPORAL = ("date", "timestamp", "timestamptz")
 MAX_ORDER_COLUMNS = 6  # every pair of up to this many date columns (15 pairs)
 MAX_ORDER_PAIRS = 16  # per table, pairs within the table first
+SMALL_PARENTS = 200  # a parent table this small gets its children counted per parent
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,33 @@ def _order_comment(table: Table, own: list[_Date], pairs: list[tuple[_Date, _Dat
             "whichever keeps the measured shares best")
 
 
-def _children_summaries(sql: _Sql, model: OrmModel, proposal: Proposal) -> None:
+def _small_parents(table: Table, fk: ForeignKey, facts: dict[str, TableFacts]) -> bool:
+    """Whether the measured facts say the key has at most ``SMALL_PARENTS`` parents: the
+    parent table's rows, or the distinct values of the (one) key column."""
+    parent = facts.get(fk.ref_table)
+    if parent is not None and parent.rows <= SMALL_PARENTS:
+        return True
+    child = facts.get(table.name)
+    column = child.columns.get(fk.columns[0]) if child and len(fk.columns) == 1 else None
+    return column is not None and column.distinct is not None \
+        and column.distinct <= SMALL_PARENTS
+
+
+def _per_parent_query(sql: _Sql, table: Table, fk: ForeignKey, min_count: int) -> str:
+    """Children per key value; the values with fewer than ``min_count`` children pooled
+    into one row with NULL keys (see the module docstring)."""
+    keys = [sql.q(c) for c in fk.columns]
+    present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+    kept = ", ".join(f"CASE WHEN count(*) >= {min_count} THEN {k} END AS {k}" for k in keys)
+    outer = ", ".join(f"k.{k}" for k in keys)
+    return (f"SELECT {outer}, sum(k.parents) AS parents, sum(k.n_children) AS children "
+            f"FROM (SELECT {kept}, 1 AS parents, count(*) AS n_children "
+            f"FROM {sql.table(table.name)} WHERE {present} GROUP BY {', '.join(keys)}) k "
+            f"GROUP BY {outer}")
+
+
+def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Proposal,
+                        facts: dict[str, TableFacts]) -> None:
     for table_name, generators in proposal.row_generators.items():
         table = model.tables[table_name]
         for gen in generators:
@@ -209,12 +245,21 @@ def _children_summaries(sql: _Sql, model: OrmModel, proposal: Proposal) -> None:
                 f"AS used, sum({count}) AS children FROM {source}", count_column="parents",
                 comment=f"parents of {table_name}.{', '.join(fk.columns)} with any child: "
                 "used when every children-per-parent count is suppressed"))
+            if _small_parents(table, fk, facts):
+                proposal.src_stats.append(_stat(
+                    stat_name(table_name, *fk.columns, "per_parent"),
+                    _per_parent_query(sql, table, fk, config.min_count),
+                    count_column="children",
+                    comment=f"children of each parent of {table_name}.{', '.join(fk.columns)} "
+                    f"(at most {SMALL_PARENTS} parents): parents with fewer than "
+                    f"{config.min_count} children pooled into the row with NULL keys"))
 
 
-def add_order_statistics(sql: _Sql, model: OrmModel, config: Config,
-                         proposal: Proposal) -> None:
-    """Add the date-order statistics and generators, and the children fallbacks, to a plain
-    (not differentially private) ``proposal`` (see the module docstring)."""
+def add_order_statistics(sql: _Sql, model: OrmModel, config: Config, proposal: Proposal,
+                         facts: dict[str, TableFacts] | None = None) -> None:
+    """Add the date-order statistics and generators, and the children fallbacks (per
+    parent only where ``facts`` say the parents are few), to a plain (not differentially
+    private) ``proposal`` (see the module docstring)."""
     closing = {id(fk) for _, fk in cycle_edges(model)}
     for table_name in list(proposal.row_generators):
         table = model.tables[table_name]
@@ -235,4 +280,4 @@ def add_order_statistics(sql: _Sql, model: OrmModel, config: Config,
         moved = _move_out(generators, {d.name for d in own})
         moved.append(_generator(ORDER, name, [d.name for d in own], **kwargs))
         proposal.row_generators[table_name] = moved
-    _children_summaries(sql, model, proposal)
+    _children_summaries(sql, model, config, proposal, facts or {})

@@ -5,7 +5,8 @@ and return a batch of ``n`` values (one column) or a tuple of lists (several col
 ``stats`` is ``SRC_STATS["auto__..."]`` (the result rows of one statistic), ``columns`` the
 ``columns_assigned`` of the row generator and ``types`` their portable types from
 ``orm.yaml`` (the caller passes both, so ``config.yaml`` only names the statistic).
-``children_per_parent(parent_keys, rng, stats, total=None)`` picks foreign-key values.
+``children_per_parent(parent_keys, rng, stats, total=None)`` picks foreign-key values
+(``children_from_share`` and ``children_from_counts`` when its counts were suppressed).
 A column generator whose kwargs hold ``parents: {name: {fk: [child columns], column: c}}``
 runs after the row's foreign keys are drawn and gets ``given={name: [each row's parent's c]}``
 (``synthgate_builder.parents``; ``date_order`` uses it for parents' dates).
@@ -692,6 +693,71 @@ def children_from_share(parent_keys: Sequence[Any], rng: np.random.Generator, su
     per_parent = 1 + rng.multinomial(total - used, np.full(used, 1.0 / used))
     index = rng.permutation(np.repeat(chosen, per_parent))
     return [parent_keys[i] for i in index.tolist()]
+
+
+def _pooled(count: int, children: int, rng: np.random.Generator) -> np.ndarray:
+    """``children`` shared by ``count`` parents: at least one each, the rest evenly."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    used = min(count, children) if children > 0 else count
+    share = np.zeros(count, dtype=np.int64)
+    share[:used] = 1 + rng.multinomial(max(children - used, 0), np.full(used, 1.0 / used))
+    return share
+
+
+def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.Generator,
+                         counts: Any, total: int, key_columns: Sequence[str], *, keyed: bool,
+                         source_parents: int | None = None,
+                         stat_name: str | None = None) -> list[int]:
+    """Positions in ``parent_keys`` for ``total`` children from the children of each parent
+    (rows of ``auto__<t>__<fk>__per_parent``: the key columns, ``parents``, ``children``;
+    NULL keys: the pooled parents). ``keyed`` (the parents are the source's, e.g. a
+    vocabulary table): each released key gets its count, the pooled parents are drawn from
+    the other keys. Otherwise (or when no released key is among the parents) the source's multiset of counts (with ``source_parents``, the
+    parents with no child too) goes to the parents at random, resampled to their number.
+    Either way the counts are scaled to ``total`` and what rounding leaves moves single
+    children between parents that have some."""
+    gen = "synthgate.children_per_parent"
+    rows = _rows(gen, counts, stat_name)
+    n = len(parent_keys)
+    if total <= 0 or n == 0:
+        return []
+    released: list[tuple[tuple[Any, ...], int]] = []
+    pooled_parents = pooled_children = 0
+    for row in rows:
+        key = tuple(row.get(c) for c in key_columns)
+        children = int(_number(gen, stat_name, row, "children"))
+        if all(v is None for v in key):
+            pooled_parents += int(_number(gen, stat_name, row, "parents"))
+            pooled_children += children
+        else:
+            released.append((key, children))
+    per_parent = np.zeros(n, dtype=np.int64)
+    # keys compared as text: the statistic's values went through YAML
+    where = {tuple(map(str, k)): i for i, k in enumerate(parent_keys)} if keyed else {}
+    matched = [(where[k], c) for k, c in ((tuple(map(str, k)), c) for k, c in released)
+               if k in where]
+    if matched or (keyed and not released):
+        for i, children in matched:
+            per_parent[i] = children
+        picked = rng.permutation(np.flatnonzero(per_parent == 0))[:pooled_parents]
+        per_parent[picked] = _pooled(len(picked), pooled_children, rng)
+    else:
+        source = np.concatenate([np.array([c for _, c in released], dtype=np.int64),
+                                 _pooled(pooled_parents, pooled_children, rng)])
+        if source_parents is not None and source_parents > len(source):
+            source = np.concatenate([source, np.zeros(source_parents - len(source),
+                                                      dtype=np.int64)])
+        ordered = np.sort(source)
+        picks = ((np.arange(n) + 0.5) * len(ordered) / n).astype(np.int64)
+        per_parent = rng.permutation(ordered[np.minimum(picks, len(ordered) - 1)])
+    placed = int(per_parent.sum())
+    if placed == 0:
+        per_parent = _pooled(n, total, rng)
+    elif placed != total:
+        per_parent = np.floor(per_parent * (total / placed)).astype(np.int64)
+    per_parent = _adjust(per_parent, total, np.flatnonzero(per_parent > 0), rng)
+    return rng.permutation(np.repeat(np.arange(n), per_parent)).tolist()
 
 
 def run_builtin(name: str, n: int, rng: np.random.Generator, *, stats: Any,

@@ -65,6 +65,7 @@ from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
     StatsUnavailable,
+    children_from_counts,
     children_from_share,
     children_per_parent,
     row_count,
@@ -131,6 +132,10 @@ class _Children:
     min_count: int
     # with every count suppressed: the share of parents with any child (``..._parents``)
     summary: Any | None = None
+    # a small parent table: the children of each parent (``..._per_parent``), preferred;
+    # ``keyed``: the parents are the source's (a vocabulary table), matched by key
+    per_parent: Any | None = None
+    keyed: bool = False
 
 
 @dataclasses.dataclass
@@ -498,7 +503,10 @@ class _Run:
                         stat_name(table.name, *f.fk.columns, "parents")))
                 if f is not None and f.mode == "draw":
                     summary = stat_name(table.name, *f.fk.columns, "parents")
-                    instead = (f"for the share of parents with any child ({summary})"
+                    counts = stat_name(table.name, *f.fk.columns, "per_parent")
+                    instead = (f"from the children of each parent ({counts})"
+                               if self.src_stats.get(counts) else
+                               f"for the share of parents with any child ({summary})"
                                if self.src_stats.get(summary) else "by the default generators")
                     available = self._available("foreign keys are", table.name, dist, partial(
                         children_per_parent, [], probe_rng, stats), instead)
@@ -545,7 +553,10 @@ class _Run:
             else self.config.min_count
         parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
         summary = self.src_stats.get(stat_name(table.name, *f.fk.columns, "parents"))
-        return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary))
+        per_parent = self.src_stats.get(stat_name(table.name, *f.fk.columns, "per_parent"))
+        return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary),
+                         _rows_or_none(per_parent),
+                         self.config.table(f.fk.ref_table).vocabulary_table)
 
     def _rows_per_pass(self, scale: float | None) -> dict[str, int]:
         """Rows per table and pass: ``num_rows_per_pass``, or with ``scale`` that many times
@@ -715,7 +726,7 @@ class _Run:
         """Foreign keys of this pass's ``total`` rows for each children_per_parent key:
         children per parent as in the source, over the parents made in this pass (or the
         whole pool when the parent made none, e.g. a vocabulary table), NULLs in the
-        source's share."""
+        source's share; a small parent table's children of each parent win over both."""
         for f in plan.fks:
             spec = f.children
             if spec is None:
@@ -725,7 +736,13 @@ class _Run:
             parents = range(first if first < len(pool) else 0, len(pool))
             nonnull = round(total * spec.nonnull_share)
             keys: list[list[Any]]
-            if parents and nonnull and spec.results is not None:
+            if parents and nonnull and spec.per_parent is not None:
+                index = children_from_counts(
+                    list(zip(*pool.rows(np.array(parents, dtype=np.int64)), strict=True)),
+                    self.rng, spec.per_parent, nonnull, f.fk.columns, keyed=spec.keyed,
+                    source_parents=spec.parents_total, stat_name=spec.stat)
+                keys = pool.rows(np.array(index, dtype=np.int64) + parents.start)
+            elif parents and nonnull and spec.results is not None:
                 index = children_per_parent(parents, self.rng, spec.results, total=nonnull,
                                             stat_name=spec.stat,
                                             parents_total=spec.parents_total,
