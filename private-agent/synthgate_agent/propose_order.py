@@ -22,7 +22,8 @@ quantiles:
   was suppressed (a few parents with many children each), instead of spreading the
   children over every parent.
 * ``auto__<t>__<fk columns>__per_parent`` — for a foreign key whose parent table is small
-  (at most ``SMALL_PARENTS`` rows, or the key has at most that many distinct values): the
+  (measured: at most ``SMALL_PARENTS`` rows; a vocabulary table, not measured, when the
+  query finds it that small): the
   number of children of each parent, one row per parent with at least ``min-count``
   children (its key, ``parents`` 1, ``children``), the others pooled in SQL into one row
   with NULL keys (how many such parents and their children), suppressed as a small count
@@ -201,23 +202,29 @@ def _order_comment(table: Table, own: list[_Date], pairs: list[tuple[_Date, _Dat
             "whichever keeps the measured shares best")
 
 
-def _small_parents(table: Table, fk: ForeignKey, facts: dict[str, TableFacts]) -> bool:
-    """Whether the measured facts say the key has at most ``SMALL_PARENTS`` parents: the
-    parent table's rows, or the distinct values of the (one) key column."""
-    parent = facts.get(fk.ref_table)
-    if parent is not None and parent.rows <= SMALL_PARENTS:
+def _small_parents(table: Table, fk: ForeignKey, config: Config,
+                   facts: dict[str, TableFacts]) -> bool:
+    """Whether the key may have at most ``SMALL_PARENTS`` parents: a vocabulary parent (not
+    measured; the query checks its size), or the measured facts say so. Not a key that is
+    part of a unique key of more columns: few parents with many children each could not
+    keep it unique (Chinook's ``playlist_track``)."""
+    keys = [table.primary_key, *(u.columns for u in table.unique)]
+    if any(set(fk.columns) < set(k) for k in keys):
+        return False
+    if config.table(fk.ref_table).vocabulary_table:
         return True
-    child = facts.get(table.name)
-    column = child.columns.get(fk.columns[0]) if child and len(fk.columns) == 1 else None
-    return column is not None and column.distinct is not None \
-        and column.distinct <= SMALL_PARENTS
+    parent = facts.get(fk.ref_table)
+    return parent is not None and parent.rows <= SMALL_PARENTS
 
 
 def _per_parent_query(sql: _Sql, table: Table, fk: ForeignKey, min_count: int) -> str:
     """Children per key value; the values with fewer than ``min_count`` children pooled
-    into one row with NULL keys (see the module docstring)."""
+    into one row with NULL keys (see the module docstring). No row when the parent table
+    has more than ``SMALL_PARENTS`` rows by the time make-stats runs."""
     keys = [sql.q(c) for c in fk.columns]
-    present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+    present = " AND ".join([*(f"{k} IS NOT NULL" for k in keys),
+                            f"(SELECT count(*) FROM {sql.table(fk.ref_table)}) <= "
+                            f"{SMALL_PARENTS}"])
     kept = ", ".join(f"CASE WHEN count(*) >= {min_count} THEN {k} END AS {k}" for k in keys)
     outer = ", ".join(f"k.{k}" for k in keys)
     return (f"SELECT {outer}, sum(k.parents) AS parents, sum(k.n_children) AS children "
@@ -245,7 +252,7 @@ def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Pr
                 f"AS used, sum({count}) AS children FROM {source}", count_column="parents",
                 comment=f"parents of {table_name}.{', '.join(fk.columns)} with any child: "
                 "used when every children-per-parent count is suppressed"))
-            if _small_parents(table, fk, facts):
+            if _small_parents(table, fk, config, facts):
                 proposal.src_stats.append(_stat(
                     stat_name(table_name, *fk.columns, "per_parent"),
                     _per_parent_query(sql, table, fk, config.min_count),

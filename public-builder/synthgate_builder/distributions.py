@@ -695,19 +695,26 @@ def children_from_share(parent_keys: Sequence[Any], rng: np.random.Generator, su
     return [parent_keys[i] for i in index.tolist()]
 
 
-def _pooled(count: int, children: int, rng: np.random.Generator) -> np.ndarray:
-    """``children`` shared by ``count`` parents: at least one each, the rest evenly."""
+def _pooled(count: int, children: int, rng: np.random.Generator,
+            shape: Sequence[tuple[int, float]] = ()) -> np.ndarray:
+    """``children`` shared by ``count`` parents (in random order): in the shares of
+    ``shape`` (children count, parents) when given, then adjusted to the total; else as
+    evenly as integers allow."""
     if count <= 0:
         return np.zeros(0, dtype=np.int64)
-    used = min(count, children) if children > 0 else count
-    share = np.zeros(count, dtype=np.int64)
-    share[:used] = 1 + rng.multinomial(max(children - used, 0), np.full(used, 1.0 / used))
-    return share
+    if shape:
+        ks = np.array([k for k, _ in shape], dtype=np.int64)
+        share = np.repeat(ks, _allocate(count, np.array([w for _, w in shape]), rng))
+        return rng.permutation(_adjust(share, children, np.arange(count), rng))
+    share = np.full(count, children // count, dtype=np.int64)
+    share[:children % count] += 1
+    return rng.permutation(share)
 
 
 def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.Generator,
                          counts: Any, total: int, key_columns: Sequence[str], *, keyed: bool,
-                         source_parents: int | None = None,
+                         source_parents: int | None = None, shape: Any = None,
+                         min_count: int = DEFAULT_MIN_COUNT,
                          stat_name: str | None = None) -> list[int]:
     """Positions in ``parent_keys`` for ``total`` children from the children of each parent
     (rows of ``auto__<t>__<fk>__per_parent``: the key columns, ``parents``, ``children``;
@@ -715,6 +722,8 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
     vocabulary table): each released key gets its count, the pooled parents are drawn from
     the other keys. Otherwise (or when no released key is among the parents) the source's multiset of counts (with ``source_parents``, the
     parents with no child too) goes to the parents at random, resampled to their number.
+    The pooled parents share their children in the shares of the children statistic's
+    released counts below ``min_count`` (``shape``, rows ``{n_children, n}``), else evenly.
     Either way the counts are scaled to ``total`` and what rounding leaves moves single
     children between parents that have some."""
     gen = "synthgate.children_per_parent"
@@ -732,6 +741,9 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
             pooled_children += children
         else:
             released.append((key, children))
+    rare = [(int(r["n_children"]), float(r[COUNT_KEY])) for r in shape or []
+            if isinstance(r.get("n_children"), int) and 0 < r["n_children"] < min_count
+            and isinstance(r.get(COUNT_KEY), int | float) and r[COUNT_KEY] > 0]
     per_parent = np.zeros(n, dtype=np.int64)
     # keys compared as text: the statistic's values went through YAML
     where = {tuple(map(str, k)): i for i, k in enumerate(parent_keys)} if keyed else {}
@@ -741,10 +753,10 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
         for i, children in matched:
             per_parent[i] = children
         picked = rng.permutation(np.flatnonzero(per_parent == 0))[:pooled_parents]
-        per_parent[picked] = _pooled(len(picked), pooled_children, rng)
+        per_parent[picked] = _pooled(len(picked), pooled_children, rng, rare)
     else:
         source = np.concatenate([np.array([c for _, c in released], dtype=np.int64),
-                                 _pooled(pooled_parents, pooled_children, rng)])
+                                 _pooled(pooled_parents, pooled_children, rng, rare)])
         if source_parents is not None and source_parents > len(source):
             source = np.concatenate([source, np.zeros(source_parents - len(source),
                                                       dtype=np.int64)])

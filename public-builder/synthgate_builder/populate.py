@@ -740,7 +740,8 @@ class _Run:
                 index = children_from_counts(
                     list(zip(*pool.rows(np.array(parents, dtype=np.int64)), strict=True)),
                     self.rng, spec.per_parent, nonnull, f.fk.columns, keyed=spec.keyed,
-                    source_parents=spec.parents_total, stat_name=spec.stat)
+                    source_parents=spec.parents_total, shape=spec.results,
+                    min_count=spec.min_count, stat_name=spec.stat)
                 keys = pool.rows(np.array(index, dtype=np.int64) + parents.start)
             elif parents and nonnull and spec.results is not None:
                 index = children_per_parent(parents, self.rng, spec.results, total=nonnull,
