@@ -135,3 +135,14 @@ def test_children_from_counts_resamples_the_multiset_and_pools() -> None:
     counts = Counter(index)
     assert len(index) == 1012 and sorted(counts.values())[-4:] == [100, 100, 400, 400]
     assert len(counts) == 8, counts
+
+
+def test_children_from_counts_gives_a_suppressed_pool_what_is_left() -> None:
+    # 58 customers with 7 invoices each released, the one with 6 suppressed (Chinook)
+    rows = [{"id": i, "parents": 1, "children": 7} for i in range(1, 59)]
+    shape = [{"n_children": 7, "n": 58}]
+    for keyed in (True, False):
+        index = children_from_counts([(i,) for i in range(1, 60)], np.random.default_rng(0),
+                                     rows, 412, ["id"], keyed=keyed, source_parents=59,
+                                     shape=shape)
+        assert sorted(Counter(Counter(index).values()).items()) == [(6, 1), (7, 58)]

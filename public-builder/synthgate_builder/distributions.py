@@ -720,10 +720,13 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
     (rows of ``auto__<t>__<fk>__per_parent``: the key columns, ``parents``, ``children``;
     NULL keys: the pooled parents). ``keyed`` (the parents are the source's, e.g. a
     vocabulary table): each released key gets its count, the pooled parents are drawn from
-    the other keys. Otherwise (or when no released key is among the parents) the source's multiset of counts (with ``source_parents``, the
-    parents with no child too) goes to the parents at random, resampled to their number.
+    the other keys. Otherwise (or when no released key is among the parents) the source's
+    multiset of counts (with ``source_parents``, the parents with no child too) goes to the
+    parents at random, resampled to their number.
     The pooled parents share their children in the shares of the children statistic's
-    released counts below ``min_count`` (``shape``, rows ``{n_children, n}``), else evenly.
+    released counts below ``min_count`` (``shape``, rows ``{n_children, n}``), else evenly;
+    when the pooled row was suppressed too, the parents without a released count share
+    what the released counts leave of the children.
     Either way the counts are scaled to ``total`` and what rounding leaves moves single
     children between parents that have some."""
     gen = "synthgate.children_per_parent"
@@ -742,8 +745,17 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
         else:
             released.append((key, children))
     rare = [(int(r["n_children"]), float(r[COUNT_KEY])) for r in shape or []
-            if isinstance(r.get("n_children"), int) and 0 < r["n_children"] < min_count
+            if isinstance(r.get("n_children"), int) and 0 <= r["n_children"] < min_count
             and isinstance(r.get(COUNT_KEY), int | float) and r[COUNT_KEY] > 0]
+    pooled_shape = [(k, w) for k, w in rare if k > 0]  # the pooled parents have children
+    n_source = source_parents if source_parents is not None \
+        else len(released) + pooled_parents
+    rest = max(n_source - len(released) - pooled_parents, 0)
+    # a pooled row suppressed (fewer than min-count children in all): what the released
+    # counts leave of the source's children goes to the parents without one
+    pool_known = any(all(row.get(c) is None for c in key_columns) for row in rows)
+    left = 0 if pool_known else max(
+        round(total * n_source / n) - sum(c for _, c in released), 0)
     per_parent = np.zeros(n, dtype=np.int64)
     # keys compared as text: the statistic's values went through YAML
     where = {tuple(map(str, k)): i for i, k in enumerate(parent_keys)} if keyed else {}
@@ -752,14 +764,14 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
     if matched or (keyed and not released):
         for i, children in matched:
             per_parent[i] = children
-        picked = rng.permutation(np.flatnonzero(per_parent == 0))[:pooled_parents]
-        per_parent[picked] = _pooled(len(picked), pooled_children, rng, rare)
+        others = rng.permutation(np.flatnonzero(per_parent == 0))
+        pooled, unknown = others[:pooled_parents], others[pooled_parents:]
+        per_parent[pooled] = _pooled(len(pooled), pooled_children, rng, pooled_shape)
+        per_parent[unknown] = _pooled(len(unknown), left, rng, rare if left else ())
     else:
         source = np.concatenate([np.array([c for _, c in released], dtype=np.int64),
-                                 _pooled(pooled_parents, pooled_children, rng, rare)])
-        if source_parents is not None and source_parents > len(source):
-            source = np.concatenate([source, np.zeros(source_parents - len(source),
-                                                      dtype=np.int64)])
+                                 _pooled(pooled_parents, pooled_children, rng, pooled_shape),
+                                 _pooled(rest, left, rng, rare if left else ())])
         ordered = np.sort(source)
         picks = ((np.arange(n) + 0.5) * len(ordered) / n).astype(np.int64)
         per_parent = rng.permutation(ordered[np.minimum(picks, len(ordered) - 1)])
