@@ -696,19 +696,25 @@ def children_from_share(parent_keys: Sequence[Any], rng: np.random.Generator, su
 
 
 def _pooled(count: int, children: int, rng: np.random.Generator,
-            shape: Sequence[tuple[int, float]] = ()) -> np.ndarray:
-    """``children`` shared by ``count`` parents (in random order): in the shares of
-    ``shape`` (children count, parents) when given, then adjusted to the total; else as
-    evenly as integers allow."""
+            shape: Sequence[tuple[int, float]] = (), min_count: int = DEFAULT_MIN_COUNT
+            ) -> np.ndarray:
+    """``children`` shared by ``count`` parents whose counts were suppressed (in random
+    order): the parents of ``shape`` (children count, parents: released counts of these
+    parents) as released, the others on rare counts (``_rare_counts``: fewer than
+    ``min_count`` parents each, none of the released counts), adjusted to the total."""
     if count <= 0:
         return np.zeros(0, dtype=np.int64)
-    if shape:
-        ks = np.array([k for k, _ in shape], dtype=np.int64)
-        share = np.repeat(ks, _allocate(count, np.array([w for _, w in shape]), rng))
-        return rng.permutation(_adjust(share, children, np.arange(count), rng))
-    share = np.full(count, children // count, dtype=np.int64)
-    share[:children % count] += 1
-    return rng.permutation(share)
+    ks = np.array([k for k, _ in shape], dtype=np.int64)
+    weights = np.array([w for _, w in shape])
+    if weights.sum() <= count:
+        kept = np.repeat(ks, np.round(weights).astype(np.int64))
+    else:  # more parents than these (another scale): the shape's shares
+        kept = np.repeat(ks, _allocate(count, weights, rng))
+    rest, left = count - len(kept), max(children - int(kept.sum()), 0)
+    share = np.concatenate([kept, _rare_counts(rest, left, set(ks.tolist()),
+                                               max(min_count - 1, 1))
+                            if rest and left else np.zeros(rest, dtype=np.int64)])
+    return rng.permutation(_adjust(share.astype(np.int64), children, np.arange(count), rng))
 
 
 def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.Generator,
@@ -766,12 +772,13 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
             per_parent[i] = children
         others = rng.permutation(np.flatnonzero(per_parent == 0))
         pooled, unknown = others[:pooled_parents], others[pooled_parents:]
-        per_parent[pooled] = _pooled(len(pooled), pooled_children, rng, pooled_shape)
-        per_parent[unknown] = _pooled(len(unknown), left, rng, rare if left else ())
+        per_parent[pooled] = _pooled(len(pooled), pooled_children, rng, pooled_shape, min_count)
+        per_parent[unknown] = _pooled(len(unknown), left, rng, rare if left else (), min_count)
     else:
         source = np.concatenate([np.array([c for _, c in released], dtype=np.int64),
-                                 _pooled(pooled_parents, pooled_children, rng, pooled_shape),
-                                 _pooled(rest, left, rng, rare if left else ())])
+                                 _pooled(pooled_parents, pooled_children, rng, pooled_shape,
+                                         min_count),
+                                 _pooled(rest, left, rng, rare if left else (), min_count)])
         ordered = np.sort(source)
         picks = ((np.arange(n) + 0.5) * len(ordered) / n).astype(np.int64)
         per_parent = rng.permutation(ordered[np.minimum(picks, len(ordered) - 1)])
