@@ -202,34 +202,45 @@ def _order_comment(table: Table, own: list[_Date], pairs: list[tuple[_Date, _Dat
             "whichever keeps the measured shares best")
 
 
-def _small_parents(table: Table, fk: ForeignKey, config: Config,
-                   facts: dict[str, TableFacts]) -> bool:
+def _small_parents(fk: ForeignKey, config: Config, facts: dict[str, TableFacts]) -> bool:
     """Whether the key may have at most ``SMALL_PARENTS`` parents: a vocabulary parent (not
-    measured; the query checks its size), or the measured facts say so. Not a key that is
-    part of a unique key of more columns: few parents with many children each could not
-    keep it unique (Chinook's ``playlist_track``)."""
-    keys = [table.primary_key, *(u.columns for u in table.unique)]
-    if any(set(fk.columns) < set(k) for k in keys):
-        return False
+    measured; the query checks its size), or the measured facts say so."""
     if config.table(fk.ref_table).vocabulary_table:
         return True
     parent = facts.get(fk.ref_table)
     return parent is not None and parent.rows <= SMALL_PARENTS
 
 
+def _wider_key(table: Table, fk: ForeignKey) -> list[str]:
+    """The other columns of the narrowest unique key of more columns that holds the key
+    (none: an empty list)."""
+    keys = [table.primary_key, *(u.columns for u in table.unique)]
+    wider = sorted((k for k in keys if set(fk.columns) < set(k)), key=len)
+    return [c for c in wider[0] if c not in fk.columns] if wider else []
+
+
 def _per_parent_query(sql: _Sql, table: Table, fk: ForeignKey, min_count: int) -> str:
     """Children per key value; the values with fewer than ``min_count`` children pooled
     into one row with NULL keys (see the module docstring). No row when the parent table
-    has more than ``SMALL_PARENTS`` rows by the time make-stats runs."""
+    has more than ``SMALL_PARENTS`` rows by the time make-stats runs, nor, for a key inside
+    a unique key of more columns, when a parent has more children than a quarter of the
+    other columns' distinct values: random keys could not keep the unique key (Chinook's
+    ``playlist_track``, one playlist holding most tracks)."""
     keys = [sql.q(c) for c in fk.columns]
-    present = " AND ".join([*(f"{k} IS NOT NULL" for k in keys),
-                            f"(SELECT count(*) FROM {sql.table(fk.ref_table)}) <= "
-                            f"{SMALL_PARENTS}"])
+    child = sql.table(table.name)
+    checks = [*(f"{k} IS NOT NULL" for k in keys),
+              f"(SELECT count(*) FROM {sql.table(fk.ref_table)}) <= {SMALL_PARENTS}"]
+    others = [sql.q(c) for c in _wider_key(table, fk)]
+    if others:
+        checks.append(
+            f"(SELECT max(m.n) FROM (SELECT count(*) AS n FROM {child} GROUP BY "
+            f"{', '.join(keys)}) m) * 4 <= (SELECT count(*) FROM (SELECT DISTINCT "
+            f"{', '.join(others)} FROM {child}) d)")
     kept = ", ".join(f"CASE WHEN count(*) >= {min_count} THEN {k} END AS {k}" for k in keys)
     outer = ", ".join(f"k.{k}" for k in keys)
     return (f"SELECT {outer}, sum(k.parents) AS parents, sum(k.n_children) AS children "
             f"FROM (SELECT {kept}, 1 AS parents, count(*) AS n_children "
-            f"FROM {sql.table(table.name)} WHERE {present} GROUP BY {', '.join(keys)}) k "
+            f"FROM {child} WHERE {' AND '.join(checks)} GROUP BY {', '.join(keys)}) k "
             f"GROUP BY {outer}")
 
 
@@ -252,7 +263,7 @@ def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Pr
                 f"AS used, sum({count}) AS children FROM {source}", count_column="parents",
                 comment=f"parents of {table_name}.{', '.join(fk.columns)} with any child: "
                 "used when every children-per-parent count is suppressed"))
-            if _small_parents(table, fk, config, facts):
+            if _small_parents(fk, config, facts):
                 proposal.src_stats.append(_stat(
                     stat_name(table_name, *fk.columns, "per_parent"),
                     _per_parent_query(sql, table, fk, config.min_count),
