@@ -29,12 +29,9 @@ KNOWN: dict[tuple[str, str], str] = {
                              "free text",
     ("pagila", "null_share"): "issue 11: staff.picture NULL share not kept",
     ("pagila", "rows_exact"): "issue 11: language (6 rows) collapses to 1 row",
-    ("pagila", "children"): "issue 11: film.language_id points at one language; suppressed "
-                            "children counts",
     ("pagila", "date_order"): "issue 11: dates after the parent's not kept",
     ("chinook", "tvd_median"): "issue 11: text categories (country, state...) get text_length",
     ("chinook", "tvd_worst"): "issue 11: text categories get text_length",
-    ("chinook", "null_share"): "issue 11: Mimesis columns (company, fax, state) ignore NULLs",
     ("chinook", "rows_exact"): "issue 11: media_type (5 rows) collapses to 1 row",
     ("chinook", "children"): "issue 11: suppressed children counts drawn uniformly",
     ("chinook", "date_order"): "issue 11: dates after the parent's not kept",
