@@ -822,5 +822,5 @@ def propose(model: OrmModel, config: Config, epsilon: float | None = None,
     else:  # dependent dates and children fallbacks: plain aggregates only
         from synthgate_agent.propose_order import add_order_statistics
 
-        add_order_statistics(sql, model, config, proposal)
+        add_order_statistics(sql, model, config, proposal, facts)
     return proposal

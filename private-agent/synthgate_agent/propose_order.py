@@ -21,6 +21,15 @@ quantiles:
   child) and ``children``. The builder uses it when every count of the children statistic
   was suppressed (a few parents with many children each), instead of spreading the
   children over every parent.
+* ``auto__<t>__<fk columns>__per_parent`` — for a foreign key whose parent table is small
+  (measured: at most ``SMALL_PARENTS`` rows; a vocabulary table, not measured, when the
+  query finds it that small): the
+  number of children of each parent, one row per parent with at least ``min-count``
+  children (its key, ``parents`` 1, ``children``), the others pooled in SQL into one row
+  with NULL keys (how many such parents and their children), suppressed as a small count
+  when those are fewer than ``min-count``. A frequency of the key's values: every released
+  row counts at least ``min-count`` children. The builder prefers it to both fallbacks
+  above, since few parents leave every children count suppressed.
 
 Dates stored as text or numbers are not paired: the schema does not say they are dates.
 Foreign keys set at the end of the pass (self-references, cycles) are not paired either: the
@@ -37,6 +46,7 @@ from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
 from synthgate_shared.sqla import cycle_edges
 
+from synthgate_agent.measure import TableFacts
 from synthgate_agent.propose import (
     SAMPLE_ROWS,
     SAMPLE_SEED,
@@ -56,6 +66,7 @@ MOVABLE = ("synthgate.gaussian_copula", "synthgate.quantiles")
 TEMPORAL = ("date", "timestamp", "timestamptz")
 MAX_ORDER_COLUMNS = 6  # every pair of up to this many date columns (15 pairs)
 MAX_ORDER_PAIRS = 16  # per table, pairs within the table first
+SMALL_PARENTS = 200  # a parent table this small gets its children counted per parent
 
 
 @dataclass(frozen=True)
@@ -191,7 +202,50 @@ def _order_comment(table: Table, own: list[_Date], pairs: list[tuple[_Date, _Dat
             "whichever keeps the measured shares best")
 
 
-def _children_summaries(sql: _Sql, model: OrmModel, proposal: Proposal) -> None:
+def _small_parents(fk: ForeignKey, config: Config, facts: dict[str, TableFacts]) -> bool:
+    """Whether the key may have at most ``SMALL_PARENTS`` parents: a vocabulary parent (not
+    measured; the query checks its size), or the measured facts say so."""
+    if config.table(fk.ref_table).vocabulary_table:
+        return True
+    parent = facts.get(fk.ref_table)
+    return parent is not None and parent.rows <= SMALL_PARENTS
+
+
+def _wider_key(table: Table, fk: ForeignKey) -> list[str]:
+    """The other columns of the narrowest unique key of more columns that holds the key
+    (none: an empty list)."""
+    keys = [table.primary_key, *(u.columns for u in table.unique)]
+    wider = sorted((k for k in keys if set(fk.columns) < set(k)), key=len)
+    return [c for c in wider[0] if c not in fk.columns] if wider else []
+
+
+def _per_parent_query(sql: _Sql, table: Table, fk: ForeignKey, min_count: int) -> str:
+    """Children per key value; the values with fewer than ``min_count`` children pooled
+    into one row with NULL keys (see the module docstring). No row when the parent table
+    has more than ``SMALL_PARENTS`` rows by the time make-stats runs, nor, for a key inside
+    a unique key of more columns, when a parent has more children than a quarter of the
+    other columns' distinct values: random keys could not keep the unique key (Chinook's
+    ``playlist_track``, one playlist holding most tracks)."""
+    keys = [sql.q(c) for c in fk.columns]
+    child = sql.table(table.name)
+    checks = [*(f"{k} IS NOT NULL" for k in keys),
+              f"(SELECT count(*) FROM {sql.table(fk.ref_table)}) <= {SMALL_PARENTS}"]
+    others = [sql.q(c) for c in _wider_key(table, fk)]
+    if others:
+        checks.append(
+            f"(SELECT max(m.n) FROM (SELECT count(*) AS n FROM {child} GROUP BY "
+            f"{', '.join(keys)}) m) * 4 <= (SELECT count(*) FROM (SELECT DISTINCT "
+            f"{', '.join(others)} FROM {child}) d)")
+    kept = ", ".join(f"CASE WHEN count(*) >= {min_count} THEN {k} END AS {k}" for k in keys)
+    outer = ", ".join(f"k.{k}" for k in keys)
+    return (f"SELECT {outer}, sum(k.parents) AS parents, sum(k.n_children) AS children "
+            f"FROM (SELECT {kept}, 1 AS parents, count(*) AS n_children "
+            f"FROM {child} WHERE {' AND '.join(checks)} GROUP BY {', '.join(keys)}) k "
+            f"GROUP BY {outer}")
+
+
+def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Proposal,
+                        facts: dict[str, TableFacts]) -> None:
     for table_name, generators in proposal.row_generators.items():
         table = model.tables[table_name]
         for gen in generators:
@@ -209,12 +263,21 @@ def _children_summaries(sql: _Sql, model: OrmModel, proposal: Proposal) -> None:
                 f"AS used, sum({count}) AS children FROM {source}", count_column="parents",
                 comment=f"parents of {table_name}.{', '.join(fk.columns)} with any child: "
                 "used when every children-per-parent count is suppressed"))
+            if _small_parents(fk, config, facts):
+                proposal.src_stats.append(_stat(
+                    stat_name(table_name, *fk.columns, "per_parent"),
+                    _per_parent_query(sql, table, fk, config.min_count),
+                    count_column="children",
+                    comment=f"children of each parent of {table_name}.{', '.join(fk.columns)} "
+                    f"(at most {SMALL_PARENTS} parents): parents with fewer than "
+                    f"{config.min_count} children pooled into the row with NULL keys"))
 
 
-def add_order_statistics(sql: _Sql, model: OrmModel, config: Config,
-                         proposal: Proposal) -> None:
-    """Add the date-order statistics and generators, and the children fallbacks, to a plain
-    (not differentially private) ``proposal`` (see the module docstring)."""
+def add_order_statistics(sql: _Sql, model: OrmModel, config: Config, proposal: Proposal,
+                         facts: dict[str, TableFacts] | None = None) -> None:
+    """Add the date-order statistics and generators, and the children fallbacks (per
+    parent only where ``facts`` say the parents are few), to a plain (not differentially
+    private) ``proposal`` (see the module docstring)."""
     closing = {id(fk) for _, fk in cycle_edges(model)}
     for table_name in list(proposal.row_generators):
         table = model.tables[table_name]
@@ -235,4 +298,4 @@ def add_order_statistics(sql: _Sql, model: OrmModel, config: Config,
         moved = _move_out(generators, {d.name for d in own})
         moved.append(_generator(ORDER, name, [d.name for d in own], **kwargs))
         proposal.row_generators[table_name] = moved
-    _children_summaries(sql, model, proposal)
+    _children_summaries(sql, model, config, proposal, facts or {})

@@ -5,7 +5,8 @@ and return a batch of ``n`` values (one column) or a tuple of lists (several col
 ``stats`` is ``SRC_STATS["auto__..."]`` (the result rows of one statistic), ``columns`` the
 ``columns_assigned`` of the row generator and ``types`` their portable types from
 ``orm.yaml`` (the caller passes both, so ``config.yaml`` only names the statistic).
-``children_per_parent(parent_keys, rng, stats, total=None)`` picks foreign-key values.
+``children_per_parent(parent_keys, rng, stats, total=None)`` picks foreign-key values
+(``children_from_share`` and ``children_from_counts`` when its counts were suppressed).
 A column generator whose kwargs hold ``parents: {name: {fk: [child columns], column: c}}``
 runs after the row's foreign keys are drawn and gets ``given={name: [each row's parent's c]}``
 (``synthgate_builder.parents``; ``date_order`` uses it for parents' dates).
@@ -692,6 +693,102 @@ def children_from_share(parent_keys: Sequence[Any], rng: np.random.Generator, su
     per_parent = 1 + rng.multinomial(total - used, np.full(used, 1.0 / used))
     index = rng.permutation(np.repeat(chosen, per_parent))
     return [parent_keys[i] for i in index.tolist()]
+
+
+def _pooled(count: int, children: int, rng: np.random.Generator,
+            shape: Sequence[tuple[int, float]] = (), min_count: int = DEFAULT_MIN_COUNT
+            ) -> np.ndarray:
+    """``children`` shared by ``count`` parents whose counts were suppressed (in random
+    order): the parents of ``shape`` (children count, parents: released counts of these
+    parents) as released, the others on rare counts (``_rare_counts``: fewer than
+    ``min_count`` parents each, none of the released counts), adjusted to the total."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    ks = np.array([k for k, _ in shape], dtype=np.int64)
+    weights = np.array([w for _, w in shape])
+    if weights.sum() <= count:
+        kept = np.repeat(ks, np.round(weights).astype(np.int64))
+    else:  # more parents than these (another scale): the shape's shares
+        kept = np.repeat(ks, _allocate(count, weights, rng))
+    rest, left = count - len(kept), max(children - int(kept.sum()), 0)
+    share = np.concatenate([kept, _rare_counts(rest, left, set(ks.tolist()),
+                                               max(min_count - 1, 1))
+                            if rest and left else np.zeros(rest, dtype=np.int64)])
+    return rng.permutation(_adjust(share.astype(np.int64), children, np.arange(count), rng))
+
+
+def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.Generator,
+                         counts: Any, total: int, key_columns: Sequence[str], *, keyed: bool,
+                         source_parents: int | None = None, shape: Any = None,
+                         min_count: int = DEFAULT_MIN_COUNT,
+                         stat_name: str | None = None) -> list[int]:
+    """Positions in ``parent_keys`` for ``total`` children from the children of each parent
+    (rows of ``auto__<t>__<fk>__per_parent``: the key columns, ``parents``, ``children``;
+    NULL keys: the pooled parents). ``keyed`` (the parents are the source's, e.g. a
+    vocabulary table): each released key gets its count, the pooled parents are drawn from
+    the other keys. Otherwise (or when no released key is among the parents) the source's
+    multiset of counts (with ``source_parents``, the parents with no child too) goes to the
+    parents at random, resampled to their number.
+    The pooled parents share their children in the shares of the children statistic's
+    released counts below ``min_count`` (``shape``, rows ``{n_children, n}``), else evenly;
+    when the pooled row was suppressed too, the parents without a released count share
+    what the released counts leave of the children.
+    Either way the counts are scaled to ``total`` and what rounding leaves moves single
+    children between parents that have some."""
+    gen = "synthgate.children_per_parent"
+    rows = _rows(gen, counts, stat_name)
+    n = len(parent_keys)
+    if total <= 0 or n == 0:
+        return []
+    released: list[tuple[tuple[Any, ...], int]] = []
+    pooled_parents = pooled_children = 0
+    for row in rows:
+        key = tuple(row.get(c) for c in key_columns)
+        children = int(_number(gen, stat_name, row, "children"))
+        if all(v is None for v in key):
+            pooled_parents += int(_number(gen, stat_name, row, "parents"))
+            pooled_children += children
+        else:
+            released.append((key, children))
+    rare = [(int(r["n_children"]), float(r[COUNT_KEY])) for r in shape or []
+            if isinstance(r.get("n_children"), int) and 0 <= r["n_children"] < min_count
+            and isinstance(r.get(COUNT_KEY), int | float) and r[COUNT_KEY] > 0]
+    pooled_shape = [(k, w) for k, w in rare if k > 0]  # the pooled parents have children
+    n_source = source_parents if source_parents is not None \
+        else len(released) + pooled_parents
+    rest = max(n_source - len(released) - pooled_parents, 0)
+    # a pooled row suppressed (fewer than min-count children in all): what the released
+    # counts leave of the source's children goes to the parents without one
+    pool_known = any(all(row.get(c) is None for c in key_columns) for row in rows)
+    left = 0 if pool_known else max(
+        round(total * n_source / n) - sum(c for _, c in released), 0)
+    per_parent = np.zeros(n, dtype=np.int64)
+    # keys compared as text: the statistic's values went through YAML
+    where = {tuple(map(str, k)): i for i, k in enumerate(parent_keys)} if keyed else {}
+    matched = [(where[k], c) for k, c in ((tuple(map(str, k)), c) for k, c in released)
+               if k in where]
+    if matched or (keyed and not released):
+        for i, children in matched:
+            per_parent[i] = children
+        others = rng.permutation(np.flatnonzero(per_parent == 0))
+        pooled, unknown = others[:pooled_parents], others[pooled_parents:]
+        per_parent[pooled] = _pooled(len(pooled), pooled_children, rng, pooled_shape, min_count)
+        per_parent[unknown] = _pooled(len(unknown), left, rng, rare if left else (), min_count)
+    else:
+        source = np.concatenate([np.array([c for _, c in released], dtype=np.int64),
+                                 _pooled(pooled_parents, pooled_children, rng, pooled_shape,
+                                         min_count),
+                                 _pooled(rest, left, rng, rare if left else (), min_count)])
+        ordered = np.sort(source)
+        picks = ((np.arange(n) + 0.5) * len(ordered) / n).astype(np.int64)
+        per_parent = rng.permutation(ordered[np.minimum(picks, len(ordered) - 1)])
+    placed = int(per_parent.sum())
+    if placed == 0:
+        per_parent = _pooled(n, total, rng)
+    elif placed != total:
+        per_parent = np.floor(per_parent * (total / placed)).astype(np.int64)
+    per_parent = _adjust(per_parent, total, np.flatnonzero(per_parent > 0), rng)
+    return rng.permutation(np.repeat(np.arange(n), per_parent)).tolist()
 
 
 def run_builtin(name: str, n: int, rng: np.random.Generator, *, stats: Any,

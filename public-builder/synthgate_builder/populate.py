@@ -65,6 +65,7 @@ from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
     StatsUnavailable,
+    children_from_counts,
     children_from_share,
     children_per_parent,
     row_count,
@@ -132,6 +133,10 @@ class _Children:
     min_count: int
     # with every count suppressed: the share of parents with any child (``..._parents``)
     summary: Any | None = None
+    # a small parent table: the children of each parent (``..._per_parent``), preferred;
+    # ``keyed``: the parents are the source's (a vocabulary table), matched by key
+    per_parent: Any | None = None
+    keyed: bool = False
 
 
 @dataclasses.dataclass
@@ -149,6 +154,8 @@ class _Fk:
     unique: _Unique | None = None  # a unique key over exactly these columns (one-to-one)
     # a ``later`` key whose children counts were all suppressed: ``..._parents`` rows
     summary: Any | None = None
+    # ... and of a small parent table: ``..._per_parent`` rows, preferred
+    per_parent: Any | None = None
 
 
 @dataclasses.dataclass
@@ -497,9 +504,14 @@ class _Run:
                 if f is not None and f.mode == "later" and not _has_rows(stats):
                     f.summary = _rows_or_none(self.src_stats.get(
                         stat_name(table.name, *f.fk.columns, "parents")))
+                    f.per_parent = _rows_or_none(self.src_stats.get(
+                        stat_name(table.name, *f.fk.columns, "per_parent")))
                 if f is not None and f.mode == "draw":
                     summary = stat_name(table.name, *f.fk.columns, "parents")
-                    instead = (f"for the share of parents with any child ({summary})"
+                    counts = stat_name(table.name, *f.fk.columns, "per_parent")
+                    instead = (f"from the children of each parent ({counts})"
+                               if self.src_stats.get(counts) else
+                               f"for the share of parents with any child ({summary})"
                                if self.src_stats.get(summary) else "by the default generators")
                     available = self._available("foreign keys are", table.name, dist, partial(
                         children_per_parent, [], probe_rng, stats), instead)
@@ -533,20 +545,28 @@ class _Run:
                 out[str(ref)] = (f, str(column))
         return out
 
-    def _children(self, table: Table, f: _Fk, dist: Distribution, stats: Any) -> _Children:
+    def _nonnull_share(self, table: Table, f: _Fk) -> float:
+        """The share of the table's rows whose (nullable, one-column) foreign key is not
+        NULL in the source, from the profile; 1.0 when unknown."""
         profile = self.src_stats.get(stat_name(table.name, "profile"))
-        share = 1.0
         if f.nullable and len(f.fk.columns) == 1 and isinstance(profile, list) and profile:
             nonnull = profile[0].get(f"{f.fk.columns[0]}__nonnull")
             n = row_count(profile)
-            if isinstance(nonnull, int | float) and n:
-                share = min(max(float(nonnull) / n, 0.0), 1.0)
+            if isinstance(nonnull, int | float) and not isinstance(nonnull, bool) and n:
+                return min(max(float(nonnull) / n, 0.0), 1.0)
+        return 1.0
+
+    def _children(self, table: Table, f: _Fk, dist: Distribution, stats: Any) -> _Children:
+        share = self._nonnull_share(table, f)
         entry = self.config.stat(dist.stat)
         min_count = entry.min_count if entry and entry.min_count is not None \
             else self.config.min_count
         parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
         summary = self.src_stats.get(stat_name(table.name, *f.fk.columns, "parents"))
-        return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary))
+        per_parent = self.src_stats.get(stat_name(table.name, *f.fk.columns, "per_parent"))
+        return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary),
+                         _rows_or_none(per_parent),
+                         self.config.table(f.fk.ref_table).vocabulary_table)
 
     def _rows_per_pass(self, scale: float | None) -> dict[str, int]:
         """Rows per table and pass: ``num_rows_per_pass``, or with ``scale`` that many times
@@ -713,7 +733,7 @@ class _Run:
         """Foreign keys of this pass's ``total`` rows for each children_per_parent key:
         children per parent as in the source, over the parents made in this pass (or the
         whole pool when the parent made none, e.g. a vocabulary table), NULLs in the
-        source's share."""
+        source's share; a small parent table's children of each parent win over both."""
         for f in plan.fks:
             spec = f.children
             if spec is None:
@@ -723,7 +743,14 @@ class _Run:
             parents = range(first if first < len(pool) else 0, len(pool))
             nonnull = round(total * spec.nonnull_share)
             keys: list[list[Any]]
-            if parents and nonnull and spec.results is not None:
+            if parents and nonnull and spec.per_parent is not None:
+                index = children_from_counts(
+                    list(zip(*pool.rows(np.array(parents, dtype=np.int64)), strict=True)),
+                    self.rng, spec.per_parent, nonnull, f.fk.columns, keyed=spec.keyed,
+                    source_parents=spec.parents_total, shape=spec.results,
+                    min_count=spec.min_count, stat_name=spec.stat)
+                keys = pool.rows(np.array(index, dtype=np.int64) + parents.start)
+            elif parents and nonnull and spec.results is not None:
                 index = children_per_parent(parents, self.rng, spec.results, total=nonnull,
                                             stat_name=spec.stat,
                                             parents_total=spec.parents_total,
@@ -1234,6 +1261,7 @@ class _Run:
             if item.fk.unique is not None:
                 one_to_one.setdefault(id(item.fk), []).append(item)
             elif item.keys:
+                item = self._targeted(item)
                 drawn = self._later_keys(item)
                 rows = many.setdefault(id(item.fk), (item, {}))[1]
                 for name, column in zip(_pair_columns(item), [*zip(*item.keys, strict=True),
@@ -1244,10 +1272,28 @@ class _Run:
         for items in one_to_one.values():
             self._close_one_to_one(conn, items)
 
+    def _targeted(self, item: _Pending) -> _Pending:
+        """The rows of a ``later`` key that get a target: of a nullable key, the source's
+        non-NULL share of them (the others stay NULL, as inserted)."""
+        share = self._nonnull_share(item.plan.table, item.fk)
+        if share >= 1.0:
+            return item
+        picked = self.rng.choice(len(item.keys), size=round(len(item.keys) * share),
+                                 replace=False)
+        return dataclasses.replace(item, keys=[item.keys[i] for i in sorted(picked.tolist())])
+
     def _later_keys(self, item: _Pending) -> list[list[Any]]:
-        """Targets of a ``later`` key's rows: from the whole pool, or only from the share of
-        parents with any child when its children counts were all suppressed."""
+        """Targets of a ``later`` key's rows: from the whole pool, or, when its children
+        counts were all suppressed, from the children of each parent (a small parent table)
+        or only from the share of parents with any child."""
         pool = self.pools[item.fk.pool]
+        if item.fk.per_parent is not None and len(pool) and item.keys:
+            whole = np.arange(len(pool), dtype=np.int64)
+            index = children_from_counts(
+                list(zip(*pool.rows(whole), strict=True)), self.rng, item.fk.per_parent,
+                len(item.keys), item.fk.fk.columns, keyed=False, source_parents=row_count(
+                    self.src_stats.get(stat_name(item.fk.fk.ref_table, "profile"))))
+            return pool.rows(np.array(index, dtype=np.int64))
         if item.fk.summary is None or not len(pool) or not item.keys:
             return self._draw(item.plan, item.fk, len(item.keys))
         index = children_from_share(range(len(pool)), self.rng, item.fk.summary,

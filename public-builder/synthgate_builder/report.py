@@ -277,7 +277,7 @@ def _compare(parsed: StatName, entry: dict[str, Any], syn_rows: list[dict[str, A
         if src_rows and syn_rows:
             _compare_order(table, src_rows[0], syn_rows[0], report)
         return
-    if parsed.kind == "parents":  # a fallback of the children statistic, compared there
+    if parsed.kind in ("parents", "per_parent"):  # children fallbacks, compared there
         return
     if parsed.kind in ("freq", "joint", "children"):
         keys = ["n_children"] if parsed.kind == "children" else list(parsed.columns)

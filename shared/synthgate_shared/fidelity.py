@@ -2,8 +2,9 @@
 
 Proposed statistics are named ``auto__<table>__<part>__...__<kind>``; the kinds are
 ``profile``, ``freq``, ``joint``, ``children`` and ``histogram`` (see
-``synthgate_agent.propose``), ``order`` (dates that follow one another) and ``parents`` (the
-share of parents with any child; see ``synthgate_agent.propose_order``). Quantiles on
+``synthgate_agent.propose``), ``order`` (dates that follow one another), ``parents`` (the
+share of parents with any child) and ``per_parent`` (the children of each parent of a small
+parent table; see ``synthgate_agent.propose_order``). Quantiles on
 PostgreSQL are arrays aligned with ``QUANTILE_PROBS``; on other databases they are text
 ``"percent:value,..."``.
 """
@@ -21,7 +22,8 @@ from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 
 PREFIX = "auto__"
-KINDS = ("profile", "freq", "joint", "children", "histogram", "order", "parents")
+KINDS = ("profile", "freq", "joint", "children", "histogram", "order", "parents",
+         "per_parent")
 QUANTILE_PROBS: tuple[float, ...] = (0.01, *(round(0.05 * i, 2) for i in range(1, 20)), 0.99)
 # How dates kept in text are written (the measured pattern -> strftime format): the agent
 # proposes one of these as ``date_format`` of ``synthgate.quantiles``; the builder accepts
