@@ -83,6 +83,7 @@ def test_pagila_parquet_gives_the_tables_of_postgresql(pagila_url: str,
     # PostgreSQL and measured as a category in the files (where generate-config measures it)
     assert pg_stats - files_stats <= {"auto__film__original_language_id__children",
                                       "auto__film__original_language_id__parents",
+                                      "auto__film__original_language_id__per_parent",
                                       "auto__film__rating__freq"}
 
 
