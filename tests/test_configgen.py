@@ -165,7 +165,7 @@ def test_epsilon_without_bounds_names_the_column(
 def test_measured_facts_are_comments_above_their_generators() -> None:
     """Each generator's deciding facts sit above it; a vocabulary candidate is a comment on
     its table (never switched on); the file still loads with the same generators."""
-    from synthgate_agent.propose import Proposal
+    from synthgate_agent.proposal import Proposal
 
     gens = [{"name": "generic.person.first_name", "columns_assigned": "first_name"},
             {"name": "synthgate.joint_categorical", "kwargs": {"stats": 'SRC_STATS["s"]'},

@@ -228,7 +228,7 @@ def test_not_null_columns_are_counted_as_rows() -> None:
 def test_postgresql_profile_samples_large_tables_and_counts_exactly(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlalchemy as sa
-    from synthgate_agent import propose as propose_module
+    from synthgate_agent import propose_sql
 
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
@@ -241,7 +241,7 @@ def test_postgresql_profile_samples_large_tables_and_counts_exactly(
             "INSERT INTO pet SELECT i, CASE WHEN mod(i, 7) = 0 THEN NULL ELSE 1 + mod(i, 100) END, "
             "i * 0.5 FROM generate_series(1, 700) AS i; ANALYZE")
     engine.dispose()
-    monkeypatch.setattr(propose_module, "SAMPLE_ROWS", 2000)  # owner is large, pet small
+    monkeypatch.setattr(propose_sql, "SAMPLE_ROWS", 2000)  # owner is large, pet small
     source = open_source(pg_url)
     model = reflect_schema(source)
     proposal = propose(model, config_from_data({}))

@@ -15,7 +15,7 @@ from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.sqltext import readable_sql
 from synthgate_shared.yamlio import dump_yaml
 
-from synthgate_agent.propose import Proposal
+from synthgate_agent.proposal import Proposal
 
 _HEADER = """\
 # config.yaml: what synthgate reads from the source and how the builder makes the copy.

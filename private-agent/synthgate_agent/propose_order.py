@@ -47,17 +47,15 @@ from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
 from synthgate_shared.sqla import cycle_edges
 
 from synthgate_agent.measure import TableFacts
-from synthgate_agent.propose import (
+from synthgate_agent.proposal import Proposal, gen_entry, stat_entry
+from synthgate_agent.propose_roles import Col
+from synthgate_agent.propose_sql import (
     SAMPLE_ROWS,
     SAMPLE_SEED,
-    Proposal,
-    _alias_ok,
-    _children_per_parent,
-    _Col,
-    _generator,
-    _sample_percent,
-    _Sql,
-    _stat,
+    Sql,
+    alias_ok,
+    children_per_parent,
+    sample_percent,
 )
 
 ORDER = "synthgate.date_order"
@@ -100,7 +98,7 @@ def _movable(table: Table, generators: list[dict[str, Any]]) -> list[Column]:
     if len(table.primary_key) == 1:
         single.add(table.primary_key[0])
     keyed = {c for fk in table.foreign_keys for c in fk.columns}
-    return [c for c in table.columns if _is_date(c) and _alias_ok(f"{c.name}__nonnull")
+    return [c for c in table.columns if _is_date(c) and alias_ok(f"{c.name}__nonnull")
             and (c.name in movable or (c.name not in assigned | single | keyed
                                        and not c.autoincrement))]
 
@@ -116,7 +114,7 @@ def _parent_dates(table: Table, model: OrmModel, config: Config,
             continue
         for column in parent.columns:
             name = f"{'_'.join(fk.columns)}__{column.name}"
-            if _is_date(column) and _alias_ok(f"{name}__nonnull"):
+            if _is_date(column) and alias_ok(f"{name}__nonnull"):
                 out.append(_Date(name, column, f"p{i}", fk))
     return out
 
@@ -128,11 +126,11 @@ def _pairs(own: list[_Date], parents: list[_Date]) -> list[tuple[_Date, _Date]]:
     else:
         inside = [(own[i + 1], own[i]) for i in range(len(own) - 1)]
     across = [(b, a) for a in parents for b in own]
-    fits = [(b, a) for b, a in inside + across if _alias_ok(f"{b.name}__{a.name}__both")]
+    fits = [(b, a) for b, a in inside + across if alias_ok(f"{b.name}__{a.name}__both")]
     return fits[:MAX_ORDER_PAIRS]
 
 
-def _order_query(sql: _Sql, table: Table, pairs: list[tuple[_Date, _Date]],
+def _order_query(sql: Sql, table: Table, pairs: list[tuple[_Date, _Date]],
                  own: list[_Date]) -> str:
     """One row of counts (exact) and quantiles (from a sample on PostgreSQL)."""
     joined = {a.table_alias: a.fk for _, a in pairs if a.fk is not None}
@@ -143,7 +141,7 @@ def _order_query(sql: _Sql, table: Table, pairs: list[tuple[_Date, _Date]],
         source += f" LEFT JOIN {sql.table(fk.ref_table)} {alias} ON {on}"
 
     def epoch(d: _Date) -> str:
-        return sql.numeric(_Col(d.column, "temporal"), prefix=f"{d.table_alias}.")
+        return sql.numeric(Col(d.column, "temporal"), prefix=f"{d.table_alias}.")
 
     counts = ["count(*) AS n"]
     shapes: list[str] = []
@@ -164,7 +162,7 @@ def _order_query(sql: _Sql, table: Table, pairs: list[tuple[_Date, _Date]],
         return f"SELECT {', '.join(counts + shapes)} FROM {source}"
     sampled = source.replace(
         f"{sql.table(table.name)} c",
-        f"{sql.table(table.name)} c TABLESAMPLE BERNOULLI ({_sample_percent(sql, table)}) "
+        f"{sql.table(table.name)} c TABLESAMPLE BERNOULLI ({sample_percent(sql, table)}) "
         f"REPEATABLE ({SAMPLE_SEED})", 1)
     return (f"SELECT * FROM (SELECT {', '.join(counts)} FROM {source}) counts CROSS JOIN "
             f"(SELECT {', '.join(shapes)} FROM {sampled}) shapes")
@@ -219,7 +217,7 @@ def _wider_key(table: Table, fk: ForeignKey) -> list[str]:
     return [c for c in wider[0] if c not in fk.columns] if wider else []
 
 
-def _per_parent_query(sql: _Sql, table: Table, fk: ForeignKey, min_count: int) -> str:
+def _per_parent_query(sql: Sql, table: Table, fk: ForeignKey, min_count: int) -> str:
     """Children per key value; the values with fewer than ``min_count`` children pooled
     into one row with NULL keys (see the module docstring). No row when the parent table
     has more than ``SMALL_PARENTS`` rows by the time make-stats runs, nor, for a key inside
@@ -244,7 +242,7 @@ def _per_parent_query(sql: _Sql, table: Table, fk: ForeignKey, min_count: int) -
             f"GROUP BY {outer}")
 
 
-def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Proposal,
+def _children_summaries(sql: Sql, model: OrmModel, config: Config, proposal: Proposal,
                         facts: dict[str, TableFacts]) -> None:
     for table_name, generators in proposal.row_generators.items():
         table = model.tables[table_name]
@@ -256,15 +254,15 @@ def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Pr
             fk = next((f for f in table.foreign_keys if f.columns == cols), None)
             if fk is None:
                 continue
-            source, count = _children_per_parent(sql, table, fk)
-            proposal.src_stats.append(_stat(
+            source, count = children_per_parent(sql, table, fk)
+            proposal.src_stats.append(stat_entry(
                 stat_name(table_name, *fk.columns, "parents"),
                 f"SELECT count(*) AS parents, sum(CASE WHEN {count} > 0 THEN 1 ELSE 0 END) "
                 f"AS used, sum({count}) AS children FROM {source}", count_column="parents",
                 comment=f"parents of {table_name}.{', '.join(fk.columns)} with any child: "
                 "used when every children-per-parent count is suppressed"))
             if _small_parents(fk, config, facts):
-                proposal.src_stats.append(_stat(
+                proposal.src_stats.append(stat_entry(
                     stat_name(table_name, *fk.columns, "per_parent"),
                     _per_parent_query(sql, table, fk, config.min_count),
                     count_column="children",
@@ -273,7 +271,7 @@ def _children_summaries(sql: _Sql, model: OrmModel, config: Config, proposal: Pr
                     f"{config.min_count} children pooled into the row with NULL keys"))
 
 
-def add_order_statistics(sql: _Sql, model: OrmModel, config: Config, proposal: Proposal,
+def add_order_statistics(sql: Sql, model: OrmModel, config: Config, proposal: Proposal,
                          facts: dict[str, TableFacts] | None = None) -> None:
     """Add the date-order statistics and generators, and the children fallbacks (per
     parent only where ``facts`` say the parents are few), to a plain (not differentially
@@ -287,7 +285,7 @@ def add_order_statistics(sql: _Sql, model: OrmModel, config: Config, proposal: P
         if not pairs:
             continue
         name = stat_name(table_name, "order")
-        proposal.src_stats.append(_stat(name, _order_query(sql, table, pairs, own),
+        proposal.src_stats.append(stat_entry(name, _order_query(sql, table, pairs, own),
                                         count_column="n",
                                         comment=_order_comment(table, own, pairs)))
         parents = {a.name: {"fk": list(a.fk.columns), "column": a.column.name}
@@ -296,6 +294,6 @@ def add_order_statistics(sql: _Sql, model: OrmModel, config: Config, proposal: P
         if parents:
             kwargs["parents"] = parents
         moved = _move_out(generators, {d.name for d in own})
-        moved.append(_generator(ORDER, name, [d.name for d in own], **kwargs))
+        moved.append(gen_entry(ORDER, name, [d.name for d in own], **kwargs))
         proposal.row_generators[table_name] = moved
     _children_summaries(sql, model, config, proposal, facts or {})
