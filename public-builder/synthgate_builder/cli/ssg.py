@@ -1,4 +1,4 @@
-"""Builder command: create-generators (render ssg.py from config.yaml)."""
+"""Builder commands that make ssg.py: create-generators and validate-config."""
 
 from __future__ import annotations
 
