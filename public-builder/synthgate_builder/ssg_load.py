@@ -229,6 +229,7 @@ def ssg_from_text(text: str, inputs: SsgInputs, name: str = "ssg") -> SsgModule:
 
 def ssg_for(config: Config, model: OrmModel, src_stats: dict[str, Any]) -> SsgModule:
     """Render ``ssg.py`` for ``config`` and ``model`` and run it in memory with
-    ``src_stats`` (create-data without a file; the tests)."""
-    return ssg_from_text(render_ssg(config, model, src_stats),
+    ``src_stats`` (create-data without a file; the tests). Each built-in is trial-called
+    once, by the loader."""
+    return ssg_from_text(render_ssg(config, model, src_stats, trial=False),
                          SsgInputs(config, model, src_stats))

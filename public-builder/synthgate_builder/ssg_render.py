@@ -258,10 +258,11 @@ def _check_locale(locale: str) -> None:
 
 
 def builtin_distribution(gen: RowGenerator, table: Table, src_stats: dict[str, Any],
-                         where: str) -> Distribution:
-    """Check a ``synthgate.*`` row generator against its statistic (a trial call for one
-    row, so a statistic of the wrong shape fails here) and return how ``ssg.py`` lists it.
-    A statistic whose rows were all suppressed passes: the defaults fill its columns."""
+                         where: str, trial: bool = True) -> Distribution:
+    """Check a ``synthgate.*`` row generator against its statistic (with ``trial``, a trial
+    call for one row, so a statistic of the wrong shape fails here) and return how
+    ``ssg.py`` lists it. A statistic whose rows were all suppressed passes: the defaults
+    fill its columns."""
     if gen.args:
         raise SynthgateError(f"{gen.name} takes keyword arguments only", where=where,
                              fix="move args to kwargs (stats: SRC_STATS[\"<name>\"])")
@@ -280,7 +281,8 @@ def builtin_distribution(gen: RowGenerator, table: Table, src_stats: dict[str, A
             f"of table {table.name}", where=where,
             fix="assign the columns of one foreign key, in its order")
     dist = Distribution(gen.name, tuple(gen.columns), ref.stat, kwargs)
-    distribution_available(dist, table, src_stats.get(ref.stat))
+    if trial:
+        distribution_available(dist, table, src_stats.get(ref.stat))
     return dist
 
 
@@ -350,6 +352,7 @@ class _Rendering:
     config: Config
     resolver: _Resolver
     taken: set[str]
+    trial: bool
     functions: list[str] = dataclasses.field(default_factory=list)
     table_entries: list[str] = dataclasses.field(default_factory=list)
     dist_entries: list[str] = dataclasses.field(default_factory=list)
@@ -366,7 +369,8 @@ class _Rendering:
             where = f"table {name}, column(s) {', '.join(gen.columns)}"
             _check_columns(name, table, gen.columns, assigned)
             if gen.name.strip() in BUILTINS:
-                dist = builtin_distribution(gen, table, self.resolver.src_stats, where)
+                dist = builtin_distribution(gen, table, self.resolver.src_stats, where,
+                                            self.trial)
                 dists.append(f"        {dist!r},")
                 by_dist += len(gen.columns)
                 continue
@@ -519,13 +523,15 @@ def _with_digest(text: str, config: Config) -> str:
 
 
 def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
-               search: list[Path] | None = None, source: str = "the inputs given") -> str:
+               search: list[Path] | None = None, source: str = "the inputs given",
+               trial: bool = True) -> str:
     """Render ``ssg.py`` for ``config`` and ``model``; every generator name, argument and
     ``SRC_STATS`` reference is checked first against ``src_stats``, and errors name the
     table and column. User modules must be files of ``search`` (default: the working
     directory; see ``ssgcheck``). ``source`` says in the file what it was made from. Every
     string from the inputs is written with ``repr``, and the rendered tree is checked to
-    hold only what the renderer writes."""
+    hold only what the renderer writes. ``trial=False`` leaves the trial calls of the
+    built-ins to the loader (``ssg_for`` loads the text at once with the same statistics)."""
     _check_locale(config.locale)
     stats = stats_results(src_stats)
     check_stat_references(config, available=stats)
@@ -533,7 +539,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
                          search if search is not None else search_path(None))
     config_warnings(config, model)
     rendering = _Rendering(config, resolver, set(RESERVED) | {
-        m.split(".")[0] for m in _modules(config)})
+        m.split(".")[0] for m in _modules(config)}, trial)
     for name, table in model.tables.items():
         tconf = config.table(name)
         if not tconf.ignore and not tconf.vocabulary_table:
