@@ -37,7 +37,6 @@ from synthgate_builder.ssg_runtime import (
     stats_results,
 )
 from synthgate_builder.ssgcheck import (
-    Expected,
     check_ssg_tree,
     check_user_modules,
     expected_from_config,
@@ -77,7 +76,6 @@ class SsgModule:
     tables_using_dst_db_conn: frozenset[str]
     story_generators: tuple[StoryFunction, ...]
     unique_draws: tuple[UniqueDraws, ...]
-    module: types.ModuleType
 
     def check_made_for(self, config: Config, model: OrmModel) -> None:
         """Refuse a file whose code was made from another config.yaml or orm.yaml."""
@@ -112,10 +110,10 @@ def _recorded(tree: ast.Module, name: str) -> Any:
     return None
 
 
-def check_ssg_text(text: str, where: str, inputs: SsgInputs | None = None) -> ast.Module:
+def check_ssg_text(text: str, where: str, inputs: SsgInputs) -> ast.Module:
     """Parse ``ssg.py`` text and check it without running it: its text digest, the config
-    and schema its code was made of (when ``inputs`` is given), its tree, and that the
-    modules it imports are local files; returns the tree to run."""
+    and schema its code was made of, its tree, and that the modules it imports are local
+    files; returns the tree to run."""
     try:
         tree = ast.parse(text, where)
     except SyntaxError as exc:
@@ -125,14 +123,12 @@ def check_ssg_text(text: str, where: str, inputs: SsgInputs | None = None) -> as
         raise SynthgateError("ssg.py was edited after create-generators (or made by an older "
                              "version)", where=where, fix=_FIX + "; keep your own code in "
                              "row_generators_module")
-    expected = Expected()
-    if inputs is not None:
-        expected = expected_from_config(inputs.config)
-        if _recorded(tree, "INPUTS_FINGERPRINT") != made_from(inputs.config, inputs.model):
-            raise SynthgateError(
-                "ssg.py was made from another config.yaml or orm.yaml: from those of "
-                f"{_recorded(tree, 'MADE_FROM') or 'unknown inputs'}, not of {inputs.source}",
-                where=where, fix=_FIX)
+    if _recorded(tree, "INPUTS_FINGERPRINT") != made_from(inputs.config, inputs.model):
+        raise SynthgateError(
+            "ssg.py was made from another config.yaml or orm.yaml: from those of "
+            f"{_recorded(tree, 'MADE_FROM') or 'unknown inputs'}, not of {inputs.source}",
+            where=where, fix=_FIX)
+    expected = expected_from_config(inputs.config)
     modules = check_ssg_tree(tree, expected, where)
     check_user_modules(modules, search_path(Path(where)))
     return tree
@@ -180,7 +176,6 @@ def _view(module: types.ModuleType, where: str, model: OrmModel,
                                                      where)),
         story_generators=tuple(_required(ns, "STORY_GENERATORS", list, where)),
         unique_draws=tuple(_required(ns, "UNIQUE_DRAWS", list, where)),
-        module=module,
     )
 
 

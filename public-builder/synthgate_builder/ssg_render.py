@@ -49,6 +49,7 @@ from synthgate_builder.ssg_args import (
 from synthgate_builder.ssg_runtime import Distribution, distribution_available, stats_results
 from synthgate_builder.ssgcheck import (
     RESERVED,
+    RUNTIME_MODULE,
     TEXT_DIGEST_LINE,
     check_ssg_tree,
     check_user_module,
@@ -60,7 +61,6 @@ from synthgate_builder.ssgcheck import (
 )
 
 _PYTHON_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RUNTIME_MODULE = "synthgate_builder.ssg_runtime"
 
 
 def config_fingerprint(config: Config) -> str:

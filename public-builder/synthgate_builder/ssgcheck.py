@@ -42,7 +42,8 @@ RESERVED = frozenset({"float", "generic", "dst_db_conn", "SRC_STATS", "TABLE_GEN
                       "STORY_GENERATORS", "DISTRIBUTIONS", "UNIQUE_DRAWS", "datetime", "Generic",
                       "row", "mimesis", "synthgate_builder", "MADE_FROM",
                       "INPUTS_FINGERPRINT", "TEXT_DIGEST", "TABLES_USING_DST_DB_CONN", *HELPERS})
-_FROM_IMPORTS = {"mimesis": {"Generic"}, "synthgate_builder.ssg_runtime": set(HELPERS)}
+RUNTIME_MODULE = "synthgate_builder.ssg_runtime"  # what the file imports its helpers from
+_FROM_IMPORTS = {"mimesis": {"Generic"}, RUNTIME_MODULE: set(HELPERS)}
 _DATETIME_CALLS = frozenset({"date", "datetime", "time", "timedelta", "timezone"})
 _NODES = (ast.Module, ast.Expr, ast.Import, ast.ImportFrom, ast.alias, ast.Assign,
           ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Name, ast.Load, ast.Store,
