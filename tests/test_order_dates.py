@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from conftest import _new_name, _pg_create, _pg_drop
 from synthgate_agent.cli import app as agent
 from synthgate_builder.cli import app as builder
-from synthgate_builder.distributions import children_from_share, date_order
+from synthgate_builder.dist_children import children_from_share
+from synthgate_builder.dist_order import date_order
 from synthgate_builder.parents import ParentAttributes
 from synthgate_shared.cli import run_app
 from synthgate_shared.db import create_engine_for, parse_dsn

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.distributions import children_from_counts
+from synthgate_builder.dist_children import children_from_counts
 from synthgate_shared.db import create_engine_for, parse_dsn
 from test_order_dates import _chain
 

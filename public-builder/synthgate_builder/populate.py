@@ -57,11 +57,10 @@ from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_or
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
+from synthgate_builder.dist_children import children_from_counts, children_from_share
 from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
-    children_from_counts,
-    children_from_share,
     children_per_parent,
     row_count,
     run_builtin,

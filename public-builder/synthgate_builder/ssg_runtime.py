@@ -23,12 +23,9 @@ from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Table
 
-from synthgate_builder.distributions import (
-    CHILDREN,
-    StatsUnavailable,
-    children_per_parent,
-    run_builtin,
-)
+from synthgate_builder.dist_children import children_per_parent
+from synthgate_builder.dist_common import StatsUnavailable
+from synthgate_builder.distributions import CHILDREN, run_builtin
 from synthgate_builder.ssgcheck import callee_code
 
 # the statistics an ssg.py being loaded takes (set only while ``ssg_load`` runs the file)
