@@ -46,9 +46,9 @@ step "public builder: ssg.py, tables, vocabulary, synthetic rows"
 "$BIN/synthgate-builder" create-generators "${B[@]}"
 "$BIN/synthgate-builder" create-tables "${B[@]}"
 "$BIN/synthgate-builder" create-vocab "${B[@]}"
-"$BIN/synthgate-builder" create-data "${B[@]}" --scale 2 --seed 1
+"$BIN/synthgate-builder" create-data "${B[@]}" --scale 2 --seed 1 --run-record run.json
 step "public builder: fidelity of the synthetic data against the bundle's statistics"
-"$BIN/synthgate-builder" report "${B[@]}" --out-dir ../report --scale 2
+"$BIN/synthgate-builder" report "${B[@]}" --out-dir ../report --scale 2 --run-record run.json
 
 step "summary"
 "$BIN/python" - "$OUT/public/synthetic.db" <<'PY'

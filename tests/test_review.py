@@ -186,6 +186,7 @@ def test_distribution_detection() -> None:
 # ---------------------------------------------------------------------------- report
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3",
+                "section", "details", "summary", "ol", "g", "line", "polyline",
                 "p", "nav", "a", "dl", "dt", "dd", "span", "code", "br", "ul", "li", "strong",
                 "table", "tr", "th", "td", "pre", "div", "svg", "text", "rect"}
 
