@@ -123,6 +123,8 @@ def plain_plot(name: str, rows: Sequence[Mapping[str, Any]], named_count: str | 
     if value is None:
         return None
     labels = [c for c in columns if c != value]
+    if len(labels) == 2:  # a label with one value says nothing: bars of the other
+        labels = [c for c in labels if len({cell(r.get(c)) for r in rows}) > 1] or labels[:1]
     if len(labels) == 1:
         return bars_svg(rows, labels[0], value, f"{name}: {value} per {labels[0]}")
     return heat_svg(rows, (labels[0], labels[1]), value,
