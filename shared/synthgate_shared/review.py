@@ -62,6 +62,7 @@ MAX_RESULT_ROWS = 50  # rows of a query result shown in the report
 SAMPLE_ROWS = 5  # sample rows shown per vocabulary table
 SCAN_ROWS = 2000  # rows per vocabulary table scanned for personal-looking values
 VERDICT_DECISIONS = 6  # decisions listed on the first screen (all of them further down)
+WIDE_ROW = 6  # a one-row result with more columns is shown as a list of figures
 SMALL_TABLE = 50  # exact percentiles of a table this small are a decision
 # inline Markdown that could make links, images, HTML, code or emphasis out of data
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>!&|~$])")
@@ -101,7 +102,7 @@ def _percentile_findings(name: str, row: Mapping[str, Any]) -> list[Finding]:
     if not columns:
         return []
     n = row.get("n")
-    small = is_number(n) and n < SMALL_TABLE
+    small = isinstance(n, int | float) and is_number(n) and n < SMALL_TABLE
     return [Finding(name, (
         f"exact percentiles (1st to 99th) of {', '.join(columns)} are released"
         + (f"; the table has only {n} rows, so the 1st and 99th may be single rows"
@@ -128,6 +129,8 @@ def _query_section(name: str, entry: Mapping[str, Any], dialect: str,
         findings += _percentile_findings(name, rows[0])
     elif (plot := plain_plot(name, rows, entry.get("count_column"))) is not None:
         plots = [plot]
+    if profile is None and len(rows) == 1 and len(cols) > WIDE_ROW:  # one wide row: a list
+        profile = {"figures": [[c, cell(rows[0].get(c))] for c in cols]}
     query = str(entry.get("query") or "")
     return {
         "name": name, "kind": kind, "dp": is_dp,
