@@ -245,7 +245,8 @@ def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> d
     config_data = load_yaml_text(verified.text("config.yaml"), f"{verified.path}: config.yaml")
     index = source_value_index([*(v for t in vocab for v in t["values"]),
                                 *_result_values(stats)])
-    findings = config_findings(config_data) + literal_findings(config_data, index)
+    findings = role_findings(manifest) + config_findings(config_data)
+    findings += literal_findings(config_data, index)
     findings += [f for section in (*vocab, *queries) for f in section["findings"]]
     code = code_names(config_data)
     findings += [Finding(f"{c['where']}: {c['name']}", f"the builder refuses this {c['kind']}: "
@@ -371,6 +372,14 @@ def role_line(manifest: Mapping[str, Any]) -> str:
         return (f"{role['name']} - PRIVILEGED: it may do more than read; the agent ran with "
                 "--allow-privileged-role")
     return f"{role['name']} (reads only)"
+
+
+def role_findings(manifest: Mapping[str, Any]) -> list[Finding]:
+    """A decision when the agent read the source as a role that may do more than read."""
+    role = manifest.get("source_role")
+    if isinstance(role, Mapping) and role.get("privileged") is True:
+        return [Finding("source role", role_line(manifest))]
+    return []
 
 
 def bundle_summary(verified: VerifiedBundle) -> str:
