@@ -118,8 +118,9 @@ def metric_plot(metric: Metric, model: OrmModel) -> str | None:
 
 def _section(kind: str, metrics: list[Metric], model: OrmModel,
              limits: Mapping[str, tuple[float, str]]) -> dict[str, Any]:
-    title, explain, key = KINDS[kind]
-    limit = limits[key][0] if kind != "order" else DEFAULT_THRESHOLDS["corr"]
+    title, explain, key = KINDS.get(kind, (kind, "A comparison of the source's and the "
+                                           "synthetic statistic (0 = the same).", ""))
+    limit = limits[key][0] if key in limits else DEFAULT_THRESHOLDS["tvd"]
     rows = [{"table": m.table, "subject": m.subject, "source": _side(m.source),
              "synthetic": _side(m.synthetic), "value": _fmt(m.value),
              "status": _status(m.value, limit)} for m in metrics]
@@ -161,8 +162,9 @@ def report_view(report: FidelityReport, model: OrmModel, thresholds: Mapping[str
     summary = [{"key": k, "figure": THRESHOLDS[k], "value": _fmt(v),
                 "limit": _fmt(limits[k][0]), "origin": limits[k][1],
                 "status": _status(v, limits[k][0])} for k, v in report.summary().items()]
+    kinds = [*KINDS, *sorted({m.kind for m in report.metrics} - set(KINDS))]  # new kinds too
     sections = [_section(kind, [m for m in report.metrics if m.kind == kind], model, limits)
-                for kind in KINDS if any(m.kind == kind for m in report.metrics)]
+                for kind in kinds if any(m.kind == kind for m in report.metrics)]
     header = {key: facts.get(key) for key in ("bundle_id", "agent_key", "source",
                                                 "destination", "scale", "seed",
                                                 "generated_at", "notes")}
