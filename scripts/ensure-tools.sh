@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command-line tools the tests use besides the database servers: headless Chromium (the review
-# page is opened in a real browser), openssl (signatures checked with plain openssl) and psql.
+# review and fidelity report pages are opened in a real browser), openssl (signatures checked with plain openssl) and psql.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=()

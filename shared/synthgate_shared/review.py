@@ -94,20 +94,23 @@ def _entry_findings(name: str, entry: Mapping[str, Any], sql: str, dialect: str,
     return findings
 
 
-def _percentile_findings(name: str, row: Mapping[str, Any]) -> list[Finding]:
+def _percentile_findings(name: str, table: str, row: Mapping[str, Any]) -> list[Finding]:
     """A note on the exact 1st..99th percentiles a profile releases (a decision for a
-    small table, where the extremes can be single rows)."""
+    small table, where the extremes can be single rows, or a personal-looking column)."""
     columns = [str(k).rpartition("__")[0] for k, v in row.items()
                if str(k).endswith(("__q", "__len_q")) and v is not None]
     if not columns:
         return []
     n = row.get("n")
     small = isinstance(n, int | float) and is_number(n) and n < SMALL_TABLE
-    return [Finding(name, (
-        f"exact percentiles (1st to 99th) of {', '.join(columns)} are released"
-        + (f"; the table has only {n} rows, so the 1st and 99th may be single rows"
-           if small else "; the 1st and 99th lie near the smallest and largest values")),
-        DECISION if small else ROUTINE, "exact percentiles released")]
+    personal = [c for c in columns if personal_name_reason(c, table)]
+    reason = f"exact percentiles (1st to 99th) of {', '.join(columns)} are released" + (
+        f"; the table has only {n} rows, so the 1st and 99th may be single rows" if small
+        else "; the 1st and 99th lie near the smallest and largest values")
+    if personal:
+        reason += f"; {', '.join(personal)} look{'s' if len(personal) == 1 else ''} personal"
+    return [Finding(name, reason, DECISION if small or personal else ROUTINE,
+                    "exact percentiles released")]
 
 
 def _query_section(name: str, entry: Mapping[str, Any], dialect: str,
@@ -126,7 +129,7 @@ def _query_section(name: str, entry: Mapping[str, Any], dialect: str,
         types = {c.name: str(c.type) for c in table.columns} if table else {}
         profile = profile_view(name, rows[0], types)
         plots = profile["plots"]
-        findings += _percentile_findings(name, rows[0])
+        findings += _percentile_findings(name, parsed.table, rows[0])
     elif (plot := plain_plot(name, rows, entry.get("count_column"))) is not None:
         plots = [plot]
     if profile is None and len(rows) == 1 and len(cols) > WIDE_ROW:  # one wide row: a list
