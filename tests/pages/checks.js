@@ -15,7 +15,8 @@
     });
     return wide;
   }
-  var out = { viewport: view, scrollWidth: document.documentElement.scrollWidth };
+  var out = { viewport: view, scrollWidth: document.documentElement.scrollWidth,
+              scrollHeight: document.documentElement.scrollHeight };
   out.firstScreen = first.map(function (sel) {
     var el = document.querySelector(sel);
     var r = el ? el.getBoundingClientRect() : null;
