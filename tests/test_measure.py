@@ -25,7 +25,8 @@ CASES = [
     "CREATE TABLE holder (holder_id INTEGER PRIMARY KEY, kind_id INTEGER NOT NULL "
     "REFERENCES kind_ref (kind_id), type VARCHAR(100) NOT NULL, frequency TEXT NOT NULL, "
     "amount_text VARCHAR(20), count_text TEXT NOT NULL, opened_text VARCHAR(10) NOT NULL, "
-    "company VARCHAR(80), fax VARCHAR(24), contact TEXT NOT NULL, remark TEXT)",
+    "company VARCHAR(80), fax VARCHAR(24), contact TEXT NOT NULL, remark TEXT, "
+    "code_text VARCHAR(8) NOT NULL)",
 ]
 
 
@@ -52,9 +53,10 @@ def _load_cases(url: str) -> None:
                 "r": None if i % 3 == 0 else " ".join(
                     rnd.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(
                         rnd.randrange(1, 6))) + f" {i}",
+                "cd": f"{rnd.randrange(100000):05d}",
             })
         conn.execute(sa.text("INSERT INTO holder VALUES (:i, :k, :t, :f, :a, :c, :o, :co, :fx, "
-                             ":ct, :r)"), rows)
+                             ":ct, :r, :cd)"), rows)
     engine.dispose()
 
 
@@ -82,6 +84,7 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     assert f["contact"].shares["email"] == 1.0
     assert f["company"].nonnull == ROWS // 5 and f["company"].frequent == 0
     assert f["remark"].shares["number"] == 0.0 and f["remark"].frequent_share is not None
+    assert f["code_text"].shares["digits"] == 1.0 and f["code_text"].shares["number"] < 0.99
     assert facts["kind_ref"].rows == 5
     gens = {g["columns_assigned"] if isinstance(g["columns_assigned"], str)
             else ",".join(g["columns_assigned"]): g for g in proposal.row_generators["holder"]}
@@ -89,6 +92,9 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     assert gens["amount_text"]["name"] == "synthgate.quantiles"
     assert gens["amount_text"]["kwargs"]["places"] == 2
     assert gens["count_text"]["kwargs"]["places"] == 0
+    assert "width" not in gens["count_text"]["kwargs"]
+    assert gens["code_text"]["kwargs"] == {"stats": 'SRC_STATS["auto__holder__profile"]',
+                                           "places": 0, "width": 5}
     assert gens["opened_text"]["kwargs"]["date_format"] == "%Y-%m-%d"
     assert gens["company"]["name"] == "generic.finance.company"
     assert gens["fax"]["name"] == "generic.person.telephone"

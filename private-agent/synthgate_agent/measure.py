@@ -44,6 +44,7 @@ _NUMBER_RE = "^[-+]?(0|[1-9][0-9]*)([.][0-9]+)?$"
 _DATE_RE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 PATTERNS: dict[str, str] = {
     "number": _NUMBER_RE,
+    "digits": "^[0-9]+$",  # codes such as "00747": numbers with their leading zeros
     "date": _DATE_RE + "$",
     "datetime": _DATE_RE + " [0-2][0-9]:[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?$",
     "datetime_t": _DATE_RE + "T[0-2][0-9]:[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?$",
@@ -130,6 +131,8 @@ def _sqlite_glob(ref: str, pattern: str) -> str:
         return (f"({digits} <> '' AND {digits} NOT GLOB '*[^0-9]*' AND length({body}) - "
                 f"length({digits}) <= 1 AND {body} NOT GLOB '.*' AND {body} NOT GLOB '*.' "
                 f"AND {body} NOT GLOB '0[0-9]*' AND length({ref}) - length({body}) <= 1)")
+    if pattern == "digits":
+        return f"({ref} <> '' AND {ref} NOT GLOB '*[^0-9]*')"
     if pattern == "date":
         return f"{ref} GLOB '{_SQLITE_DATE}'"
     if pattern in ("datetime", "datetime_t"):

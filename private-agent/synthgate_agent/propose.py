@@ -140,8 +140,9 @@ def _plain_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
         elif col.role == "known" and col.provider:
             gens.append(gen_entry(col.provider, None, [col.name]))
         elif col.role == "number_text" and alias_ok(f"{col.name}__q"):
+            width = {"width": col.width} if col.width else {}
             gens.append(gen_entry("synthgate.quantiles", profile, [col.name],
-                                   places=col.places or 0))
+                                   places=col.places or 0, **width))
         elif col.role == "date_text" and alias_ok(f"{col.name}__q"):
             gens.append(gen_entry("synthgate.quantiles", profile, [col.name],
                                    date_format=TEXT_DATE_FORMATS[col.pattern or "date"]))
