@@ -103,8 +103,13 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     notes = proposal.notes["holder"]
     assert notes["type,frequency"].startswith("type: 2 distinct value(s), all >= 7 rows")
     assert "text holding numbers with up to 2 decimal places" in notes["amount_text"]
-    assert "kind_ref" in proposal.vocabulary_candidates
-    assert "holder" not in proposal.vocabulary_candidates
+    # kind_ref (5 rows, referred to, nothing personal) is copied verbatim: no statistics
+    assert proposal.vocabulary_tables["kind_ref"].startswith("PROPOSED vocabulary table: 5 rows")
+    assert "kind_ref" not in proposal.row_generators
+    assert "holder" not in proposal.vocabulary_candidates | proposal.vocabulary_tables
+    kept = propose(reflect_schema(open_source(any_db_url)), Config(), facts=facts,
+                   vocabulary=False)
+    assert "kind_ref" in kept.vocabulary_candidates and not kept.vocabulary_tables
 
 
 def test_postgresql_large_tables_are_measured_on_a_sample(pg_url: str) -> None:
@@ -143,7 +148,9 @@ def _chain(src: str, dst: str, work: Path) -> dict[str, Any]:
         paths = {"config": "config.yaml", "orm": "orm.yaml", "stats": "src-stats.yaml"}
         return [x for n in names for x in (flags[n], str(work / paths[n]))]
 
-    for args in (["generate-config", *files("config")], ["make-tables", *files("orm")],
+    # the 5-row kind_ref generated (not copied), so that its size is seen to be kept
+    for args in (["generate-config", "--no-propose-vocabulary", *files("config")],
+                 ["make-tables", *files("orm")],
                  ["make-stats", *files("config", "stats")]):
         assert run_app(agent, "synthgate-agent", [*args, "--dsn", src]) == 0, args
     for args in (["create-generators", "--out", str(work / "ssg.py"),
