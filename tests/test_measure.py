@@ -242,3 +242,29 @@ def test_null_share_for_a_user_generator_and_null_share_false(pg_url_factory: An
         assert run_app(builder, "synthgate-builder", ["remove-data", "--yes", "--dsn", dst,
                                                       *files]) == 0
     assert made[0] == made[1]
+
+
+def test_vocabulary_proposed_only_where_every_parent_is_copied_too(tmp_path: Path) -> None:
+    """store-like tables (small, referred to, but pointing at a generated table) stay
+    candidates; leaf reference tables and those pointing only at them are copied."""
+    url = f"sqlite:///{tmp_path / 'ref.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for ddl in ("CREATE TABLE country (id INTEGER PRIMARY KEY, label TEXT)",
+                    "CREATE TABLE city (id INTEGER PRIMARY KEY, country_id INTEGER "
+                    "REFERENCES country (id), label TEXT)",
+                    "CREATE TABLE big (id INTEGER PRIMARY KEY, city_id INTEGER "
+                    "REFERENCES city (id), store_id INTEGER REFERENCES store (id))",
+                    "CREATE TABLE store (id INTEGER PRIMARY KEY, big_id INTEGER "
+                    "REFERENCES big (id))"):
+            conn.exec_driver_sql(ddl)
+        conn.exec_driver_sql("INSERT INTO country VALUES (1, 'a'), (2, 'b')")
+        conn.exec_driver_sql("INSERT INTO city VALUES (1, 1, 'x'), (2, 2, 'y')")
+        conn.exec_driver_sql("INSERT INTO store VALUES (1, NULL)")
+        conn.execute(sa.text("INSERT INTO big VALUES (:i, 1, 1)"),
+                     [{"i": i} for i in range(1, 302)])
+    engine.dispose()
+    _, proposal = _facts_and_proposal(url)
+    assert set(proposal.vocabulary_tables) == {"country", "city"}
+    assert set(proposal.vocabulary_candidates) == {"store"}
+    assert "big" in proposal.row_generators and "city" not in proposal.row_generators
