@@ -268,3 +268,23 @@ def test_vocabulary_proposed_only_where_every_parent_is_copied_too(tmp_path: Pat
     assert set(proposal.vocabulary_tables) == {"country", "city"}
     assert set(proposal.vocabulary_candidates) == {"store"}
     assert "big" in proposal.row_generators and "city" not in proposal.row_generators
+
+
+def test_a_type_with_no_portable_equivalent_is_left_to_the_defaults(pg_url: str) -> None:
+    """A PostgreSQL ``point`` (written as text in the copy, no equality operator) is neither
+    measured nor proposed: generate-config does not stop on it."""
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE spot (id INTEGER PRIMARY KEY, at point, "
+                             "label TEXT)")
+        conn.exec_driver_sql("INSERT INTO spot SELECT g, point(g, g), 'a' FROM "
+                             "generate_series(1, 20) g")
+    engine.dispose()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reflect warns that point is written as text
+        facts, proposal = _facts_and_proposal(pg_url)
+    assert facts["spot"].opaque == {"at"} and "at" not in facts["spot"].columns
+    assigned = [g["columns_assigned"] for g in proposal.row_generators["spot"]]
+    assert "label" in assigned and "at" not in assigned

@@ -99,7 +99,7 @@ def role_of(table: Table, column: Column, model: OrmModel, skip: set[str],
           facts: TableFacts | None = None) -> Col | None:
     """Decide how a column is proposed: from the measured ``facts`` when there are some
     (see ``measured_role``), else from its type and name alone."""
-    if column.name in skip or column.autoincrement:
+    if column.name in skip or column.autoincrement or (facts and column.name in facts.opaque):
         return None
     ptype: PortableType = column.portable
     if ptype.is_array:
