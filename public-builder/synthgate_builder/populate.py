@@ -57,7 +57,12 @@ from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_or
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
-from synthgate_builder.dist_children import children_from_counts, children_from_share
+from synthgate_builder.dist_children import (
+    children_from_counts,
+    children_from_share,
+    distinct_pairs,
+    source_parents,
+)
 from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
@@ -541,8 +546,9 @@ class _Run:
         entry = self.config.stat(dist.stat)
         min_count = entry.min_count if entry and entry.min_count is not None \
             else self.config.min_count
-        parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
         summary = self.src_stats.get(stat_name(table.name, *f.fk.columns, "parents"))
+        parents = source_parents(self.src_stats.get(stat_name(f.fk.ref_table, "profile")),
+                                 summary)
         per_parent = self.src_stats.get(stat_name(table.name, *f.fk.columns, "per_parent"))
         return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary),
                          _rows_or_none(per_parent),
@@ -749,6 +755,27 @@ class _Run:
                 padded = [c + [None] * (total - nonnull) for c in keys]
                 keys = [[c[i] for i in order] for c in padded]
             self.queues[id(f)] = _Queue(keys)
+        self._pair_children(plan)
+
+    def _pair_children(self, plan: _Plan) -> None:
+        """A unique key made of two children_per_parent foreign keys, such as
+        ``playlist_track (playlist_id, track_id)``: the second key's queued values reordered
+        so that no pair repeats and both keep their children per parent (``distinct_pairs``;
+        without such an order the clashes are swapped apart as before)."""
+        queued = [f for f in plan.fks if f.children is not None and id(f) in self.queues]
+        for unique in plan.uniques:
+            for i, a in enumerate(queued):
+                for b in queued[i + 1:]:
+                    if set(unique.key[1]) != set(a.fk.columns) | set(b.fk.columns):
+                        continue
+                    qa, qb = self.queues[id(a)], self.queues[id(b)]
+                    first = list(zip(*qa.columns, strict=True))
+                    second = list(zip(*qb.columns, strict=True))
+                    if any(None in k for k in (*first, *second)):
+                        continue
+                    order = distinct_pairs(first, second, self.rng)
+                    if order is not None:
+                        qb.columns = [[c[j] for j in order] for c in qb.columns]
 
     def _samples(self, plan: _Plan, column: str, n: int) -> list[Any]:
         """Default values; distinct ones (past the existing keys) for a unique column."""
