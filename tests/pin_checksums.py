@@ -7,7 +7,8 @@ make-vocab), then create-tables, create-vocab and create-data --seed 1 --scale 1
 into PostgreSQL, MariaDB and SQLite. Each destination table is read whole and its rows
 rendered canonically (:func:`render`), sorted, and hashed: equal tables give equal checksums
 whatever the order the database returns them in. The golden values live in
-``tests/data/pinned/<db>-<dialect>.json`` (drivers return different Python types per dialect, so each dialect has its own file).
+``tests/data/pinned/<db>-<dialect>.json`` (drivers return different Python types per
+dialect, so each dialect has its own file).
 
 When generation changes on purpose, regenerate them (about two minutes)::
 
