@@ -84,6 +84,11 @@ def create_data_command(
         engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
         summary = generate(engine)
         where = mask_dsn(engine.url)
+    _print_summary(summary, where)
+
+
+def _print_summary(summary: DataSummary, where: str) -> None:
+    """create-data's notes (on stderr), rows per table and totals."""
     for note in summary.notes:
         typer.echo(f"note: {note}", err=True)
     for name, rows in summary.rows.items():

@@ -8,6 +8,7 @@ import random
 import time
 import types
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,8 @@ from synthgate_shared.config import Config
 from synthgate_shared.db import connection_error, connection_lost, first_cause, mask_dsn
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
-from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_order
+from synthgate_shared.sqla import cycle_edges, orm_to_metadata, table_order
 
-from synthgate_builder.duckdb_load import delete_each_committed
 from synthgate_builder.generators import (
     config_fingerprint,
     load_ssg,
@@ -28,6 +28,7 @@ from synthgate_builder.generators import (
     render_ssg,
 )
 from synthgate_builder.populate.passes import Run
+from synthgate_builder.populate.writers import writer_for
 
 
 @dataclasses.dataclass
@@ -174,28 +175,27 @@ def remove_data(engine: Engine, model: OrmModel, config: Config,
     names = [n for n in reversed(table_order(model))
              if not config.table(n).vocabulary_table and not config.table(n).ignore
              and (only is None or n in only)]
-    deleted: dict[str, int] = {}
+    writer = writer_for(engine, schema)
     try:
         conn = engine.connect()
     except DBAPIError as exc:
         raise connection_error(exc, engine.url) from None
-    if engine.dialect.name == "duckdb":  # no cycle keys are declared there (sqla.py)
+    try:
         with conn:
-            present = set(sa.inspect(conn).get_table_names(schema=schema))
-            return delete_each_committed(conn, [sa_tables[n] for n in names if n in present])
-    with conn, conn.begin():
-        present = set(sa.inspect(conn).get_table_names(schema=schema))
-        names = [n for n in names if n in present]
-        if family(engine.dialect.name) == "postgresql":
-            conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
-        closing = [fk for _name, fk in cycle_edges(model)]
-        for name in names:  # references to rows deleted later (cycles, self) are cut first
-            table = model.table(name)
-            for fk in table.foreign_keys:
-                later = any(fk is edge for edge in closing) or fk.ref_table == name
-                if later and fk.ref_table in names and all(
-                        table.column(c).nullable for c in fk.columns):
-                    conn.execute(sa.update(sa_tables[name]).values(dict.fromkeys(fk.columns)))
-        for name in names:
-            deleted[name] = conn.execute(sa.delete(sa_tables[name])).rowcount
-    return deleted
+            return writer.remove(conn, [sa_tables[n] for n in names],
+                                 partial(_cut_cycles, model, sa_tables))
+    finally:
+        writer.close()
+
+
+def _cut_cycles(model: OrmModel, sa_tables: dict[str, sa.Table], conn: Connection,
+                names: list[str]) -> None:
+    """Set to NULL the nullable references to rows deleted later (cycles, self)."""
+    closing = [fk for _name, fk in cycle_edges(model)]
+    for name in names:
+        table = model.table(name)
+        for fk in table.foreign_keys:
+            later = any(fk is edge for edge in closing) or fk.ref_table == name
+            if later and fk.ref_table in names and all(
+                    table.column(c).nullable for c in fk.columns):
+                conn.execute(sa.update(sa_tables[name]).values(dict.fromkeys(fk.columns)))

@@ -104,18 +104,26 @@ class UniqueRepair:
                 for i, v in zip(free, self.filler.samples(plan, column, len(free)), strict=True):
                     values[column][i] = v
             else:
-                for f in plan.fks:
-                    if column not in f.fk.columns or f.mode is not FkMode.DRAW:
-                        continue
-                    if f.children is not None and swapped:
-                        continue
-                    if f.children is not None and self._swap(f, values, free, presets):
-                        swapped = True
-                    else:
-                        self.filler.fill_fk(plan, f, values, free)
+                swapped = self._redraw_keys(plan, values, column, free, presets, swapped)
             changed = True
         plan.fit.batch(values, self.ctx.rng, unique.key[1])
         return changed
+
+    def _redraw_keys(self, plan: TablePlan, values: Rows, column: str, free: list[int],
+                     presets: list[dict[str, Any]] | None, swapped: bool) -> bool:
+        """New values for the drawn foreign keys over ``column`` of rows ``free``: a
+        children_per_parent one swaps (unless one already did), others are drawn again.
+        Whether a swap was made (now or before)."""
+        for f in plan.fks:
+            if column not in f.fk.columns or f.mode is not FkMode.DRAW:
+                continue
+            if f.children is not None and swapped:
+                continue
+            if f.children is not None and self._swap(f, values, free, presets):
+                swapped = True
+            else:
+                self.filler.fill_fk(plan, f, values, free)
+        return swapped
 
     def _swap(self, f: FkPlan, values: Rows, rows: list[int],
               presets: list[dict[str, Any]] | None) -> bool:

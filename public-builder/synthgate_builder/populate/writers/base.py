@@ -5,6 +5,7 @@ target) pairs. A family's writer changes only what differs (``writers/__init__.p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -97,6 +98,23 @@ class Writer:
         column = next(c for c in plan.table.column_names if c in plan.db_filled)
         stmt = plan.sa_table.insert().values([{column: self.default_value()}] * n)
         return stmt.returning(*[plan.sa_table.c[c] for c in returning]) if returning else stmt
+
+    # -- remove-data --------------------------------------------------------------------
+
+    def remove(self, conn: Connection, tables: list[sa.Table],
+               cut: Callable[[Connection, list[str]], None]) -> dict[str, int]:
+        """Delete every row of those of ``tables`` (children first) that exist, in one
+        transaction, after ``cut`` set the references to rows deleted later to NULL;
+        the rows deleted per table."""
+        with conn.begin():
+            present = set(sa.inspect(conn).get_table_names(schema=self.schema))
+            tables = [t for t in tables if t.name in present]
+            self.begin_delete(conn)
+            cut(conn, [t.name for t in tables])
+            return {t.name: conn.execute(sa.delete(t)).rowcount for t in tables}
+
+    def begin_delete(self, conn: Connection) -> None:
+        """Prepare remove-data's transaction."""
 
     # -- the temporary table of a bulk update ------------------------------------------
 

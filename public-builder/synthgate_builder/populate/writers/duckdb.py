@@ -4,12 +4,13 @@ front, and foreign keys are checked at once (nothing to defer)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from synthgate_builder.duckdb_load import arrow_insert, duckdb_sequence
+from synthgate_builder.duckdb_load import arrow_insert, delete_each_committed, duckdb_sequence
 from synthgate_builder.populate.plan import Rows, TablePlan
 from synthgate_builder.populate.writers.sequences import SequenceWriter
 
@@ -25,6 +26,14 @@ class DuckDbWriter(SequenceWriter):
     def sequence_name(self, conn: Connection, plan: TablePlan, column: str) -> str | None:
         """The column's sequence (``duckdb_load.duckdb_sequence``)."""
         return duckdb_sequence(conn, plan.name, column, self.schema)
+
+    def remove(self, conn: Connection, tables: list[sa.Table],
+               cut: Callable[[Connection, list[str]], None]) -> dict[str, int]:
+        """Delete each table's rows in a transaction of its own (DuckDB checks a parent's
+        DELETE against its children as last committed); no cycle keys are declared there
+        (``sqla.py``), so nothing is cut."""
+        present = set(sa.inspect(conn).get_table_names(schema=self.schema))
+        return delete_each_committed(conn, [t for t in tables if t.name in present])
 
     def default_value(self) -> Any:
         """NULL fills the key from its sequence."""

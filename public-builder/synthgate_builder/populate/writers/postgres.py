@@ -30,6 +30,10 @@ class PostgresWriter(Writer):
         conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
         super().begin_pass(conn, plan)
 
+    def begin_delete(self, conn: Connection) -> None:
+        """Defer every deferrable constraint to the commit."""
+        conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+
 
 class CopyWriter(SequenceWriter, PostgresWriter):
     """PostgreSQL through psycopg2: COPY sent by a copier thread, sequence keys up front."""
