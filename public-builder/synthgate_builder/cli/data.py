@@ -58,11 +58,12 @@ def create_data_command(
     )
     from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
-    from synthgate_builder.generators import SsgInputs, load_ssg
     from synthgate_builder.populate import create_data
+    from synthgate_builder.ssg_load import SsgInputs, load_ssg
 
-    # checked against the inputs in use before any line of it runs
-    ssg = load_ssg(ssg_file, SsgInputs(inputs.config, inputs.orm, inputs.stats))
+    # checked against the inputs in use before any line of it runs, then run with their
+    # statistics (those of the verified bundle, or of the files given)
+    ssg = load_ssg(ssg_file, SsgInputs(inputs.config, inputs.orm, inputs.stats, inputs.source))
 
     def generate(engine: Engine) -> DataSummary:
         with Progress(

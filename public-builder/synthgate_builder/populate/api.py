@@ -4,14 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
-import types
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -21,14 +17,9 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
 from synthgate_shared.sqla import cycle_edges, orm_to_metadata, table_order
 
-from synthgate_builder.generators import (
-    config_fingerprint,
-    load_ssg,
-    module_from_text,
-    render_ssg,
-)
 from synthgate_builder.populate.passes import Run
 from synthgate_builder.populate.writers import writer_for
+from synthgate_builder.ssg_load import SsgModule, ssg_for
 
 
 @dataclasses.dataclass
@@ -52,41 +43,17 @@ class DataSummary:
         return self.total / self.seconds if self.seconds > 0 else 0.0
 
 
-def _ssg_module(ssg: types.ModuleType | Path | str | None, model: OrmModel,
-                config: Config) -> types.ModuleType:
+def _ssg_module(ssg: SsgModule | None, model: OrmModel, config: Config) -> SsgModule:
+    """``ssg``, checked to be made for ``config`` and ``model``; without one, the generators
+    rendered from ``config`` (no statistics)."""
     if ssg is None:
-        return module_from_text(render_ssg(config, model, {}))
-    module = ssg if isinstance(ssg, types.ModuleType) else load_ssg(Path(ssg))
-    fingerprint = getattr(module, "CONFIG_FINGERPRINT", None)
-    if fingerprint is not None and fingerprint != config_fingerprint(config):
-        raise SynthgateError("ssg.py was generated from a different config.yaml",
-                             where=getattr(module, "__file__", None) or "ssg.py",
-                             fix="run create-generators --force")
-    if len(getattr(module, "STORY_GENERATORS", [])) != len(config.story_generators):
-        raise SynthgateError("ssg.py does not list the story generators of config.yaml",
-                             where="ssg.py", fix="run create-generators --force")
-    return module
-
-
-def _seed(ssg: types.ModuleType, seed: int | None) -> None:
-    """Seed every random source a generator may use: Python, NumPy and Mimesis."""
-    if seed is None:
-        return
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    generic = getattr(ssg, "generic", None)
-    if generic is None:
-        return
-    # seed the generators, not the providers: Mimesis refuses unique=True on seeded providers
-    generic.random.seed(seed)
-    for name in dir(generic):
-        provider = getattr(generic, name, None)
-        if provider is not None and hasattr(provider, "random"):
-            provider.random.seed(seed)
+        return ssg_for(config, model, {})
+    ssg.check_made_for(config, model)
+    return ssg
 
 
 def create_data(engine: Engine, model: OrmModel, config: Config,
-                ssg_module_or_path: types.ModuleType | Path | str | None, num_passes: int = 1,
+                ssg: SsgModule | None, num_passes: int = 1,
                 seed: int | None = None, schema: str | None = None,
                 progress: Callable[[int], None] | None = None,
                 scale: float | None = None) -> DataSummary:
@@ -100,10 +67,8 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
     ``seed`` gives the same rows. A failure rolls back the pass it happened in (earlier
     passes stay) and is raised as a one-line error. ``progress`` is called after each pass.
     """
-    module = _ssg_module(ssg_module_or_path, model, config)
-    _seed(module, seed)
-    for draws in getattr(module, "UNIQUE_DRAWS", []):  # values of an earlier run do not count
-        draws.restart(config.max_unique_constraint_tries)
+    module = _ssg_module(ssg, model, config)
+    module.start(seed, config.max_unique_constraint_tries)
     if scale is not None and not scale > 0:
         raise SynthgateError(f"--scale must be above 0, not {scale:g}", fix="e.g. --scale 1")
     run = Run(engine, model, config, module, seed, schema, scale)

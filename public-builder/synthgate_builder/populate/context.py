@@ -4,7 +4,6 @@ random generator and the notes it gathers."""
 from __future__ import annotations
 
 import dataclasses
-import types
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from synthgate_shared.config import Config
 from synthgate_builder.populate.plan import RunPlan
 from synthgate_builder.populate.state import KeyState
 from synthgate_builder.populate.writers.base import Writer
+from synthgate_builder.ssg_load import SsgModule
 
 
 @dataclasses.dataclass
@@ -23,7 +23,7 @@ class Context:
 
     engine: Engine
     config: Config
-    ssg: types.ModuleType
+    ssg: SsgModule
     src_stats: dict[str, Any]
     plan: RunPlan
     writer: Writer

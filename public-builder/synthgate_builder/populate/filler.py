@@ -15,11 +15,11 @@ from sqlalchemy.engine import Connection
 from synthgate_shared.errors import SynthgateError
 
 from synthgate_builder.distributions import run_builtin
-from synthgate_builder.generators import row_generator_error
 from synthgate_builder.populate.context import Context
 from synthgate_builder.populate.draws import KeyDrawer
 from synthgate_builder.populate.plan import Dist, FkPlan, Rows, TablePlan
 from synthgate_builder.populate.unique import UniqueRepair
+from synthgate_builder.ssg_runtime import row_generator_error
 
 
 class BatchFiller:

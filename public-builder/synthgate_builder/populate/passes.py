@@ -4,7 +4,6 @@ batch at a time, then runs the stories, then closes the cycles; each pass is one
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from synthgate_builder.populate.plan import Rows, TablePlan, build_plan
 from synthgate_builder.populate.state import load_state
 from synthgate_builder.populate.stories import Stories
 from synthgate_builder.populate.writers import writer_for
+from synthgate_builder.ssg_load import SsgModule
 from synthgate_builder.vocab import advance_sequences
 
 BATCH_ROWS = 10_000
@@ -31,14 +31,14 @@ class Run:
     """One ``create_data`` run: its shared context, the filler, the cycle closer and the
     rows inserted per table."""
 
-    def __init__(self, engine: Engine, model: OrmModel, config: Config, ssg: types.ModuleType,
+    def __init__(self, engine: Engine, model: OrmModel, config: Config, ssg: SsgModule,
                  seed: int | None, schema: str | None, scale: float | None = None) -> None:
         notes: list[str] = []
         writer = writer_for(engine, schema)
         rng = np.random.default_rng(seed)
         plan = build_plan(model, config, ssg, engine.dialect.name, schema, scale,
                           can_defer=writer.can_defer, notes=notes)
-        self.ctx = Context(engine, config, ssg, getattr(ssg, "SRC_STATS", {}), plan, writer,
+        self.ctx = Context(engine, config, ssg, ssg.src_stats, plan, writer,
                            rng, notes)
         self.schema = schema
         self.filler = BatchFiller(self.ctx)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import types
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
@@ -23,16 +20,10 @@ from synthgate_shared.sqla import cycle_edges, orm_to_metadata, table_order
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
-from synthgate_builder.distributions import (
-    BUILTINS,
-    CHILDREN,
-    StatsUnavailable,
-    children_per_parent,
-    row_count,
-    run_builtin,
-)
+from synthgate_builder.distributions import BUILTINS, CHILDREN, row_count
 from synthgate_builder.fit import TableFit, cannot_generate, generator_sources
-from synthgate_builder.generators import Distribution
+from synthgate_builder.ssg_load import SsgModule
+from synthgate_builder.ssg_runtime import Distribution
 
 Key = tuple[str, tuple[str, ...]]  # (table, columns): a key pool or a unique set
 Rows = dict[str, list[Any]]  # column -> values of a batch (column-major)
@@ -164,7 +155,7 @@ def nonnull_share(src_stats: dict[str, Any], table: Table, f: FkPlan) -> float:
     return 1.0
 
 
-def build_plan(model: OrmModel, config: Config, ssg: types.ModuleType, dialect: str,
+def build_plan(model: OrmModel, config: Config, ssg: SsgModule, dialect: str,
                schema: str | None, scale: float | None, *, can_defer: bool,
                notes: list[str]) -> RunPlan:
     """The plan of a run into a ``dialect`` database (``can_defer``: it can check a
@@ -224,12 +215,12 @@ def _mark_made(uniques: list[UniqueKey], fks: list[FkPlan], made: set[str],
 class Planner:
     """Builds the plan of each table (``build_plan``)."""
 
-    def __init__(self, model: OrmModel, config: Config, ssg: types.ModuleType, dialect: str,
+    def __init__(self, model: OrmModel, config: Config, ssg: SsgModule, dialect: str,
                  sa_tables: dict[str, sa.Table], can_defer: bool, notes: list[str]) -> None:
         self.model = model
         self.config = config
         self.ssg = ssg
-        self.src_stats: dict[str, Any] = getattr(ssg, "SRC_STATS", {})
+        self.src_stats: dict[str, Any] = ssg.src_stats
         self.dialect = dialect
         self.sa_tables = sa_tables
         self.can_defer = can_defer
@@ -264,7 +255,7 @@ class Planner:
         if counter:
             made.add(counter)
         _mark_made(uniques, fks, made, rowgen_columns)
-        row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
+        row_fn = self.ssg.table_generators.get(name)
         sources = generator_sources(tconf.row_generators, self.config.row_generators_module)
         fit = TableFit(table, self.model, self.dialect,
                        {c: s for c, s in sources.items() if c in rowgen_columns})
@@ -298,29 +289,24 @@ class Planner:
         return out
 
     def _uses_connection(self, table: str) -> bool:
-        """Whether the table's row generators are given the connection (ssg.py lists them;
-        an ssg.py without the list is assumed to give it to every table)."""
-        return table in getattr(self.ssg, "TABLES_USING_DST_DB_CONN", [table])
+        """Whether the table's row generators are given the connection (ssg.py lists them)."""
+        return table in self.ssg.tables_using_dst_db_conn
 
     def _available(self, name: str, table: str, dist: Distribution,
-                   probe: Callable[[], Any], instead: str = "by the default generators") -> bool:
-        """Whether the statistic has rows (a trial call); if not, say once that the default
-        generators fill the columns instead."""
-        try:
-            probe()
-        except StatsUnavailable:
+                   instead: str = "by the default generators") -> bool:
+        """Whether the statistic has rows (the loader's trial call); if not, say once that
+        the default generators fill the columns instead."""
+        if not dist.available:
             self.notes.append(
                 f"{table}.{', '.join(dist.columns)}: statistic {dist.stat!r} has no rows (all "
                 f"suppressed as small counts); {name} drawn {instead}")
-            return False
-        return True
+        return dist.available
 
     def _dists(self, table: Table, fks: list[FkPlan]) -> list[Dist]:
         """The table's built-in distributions from ssg.py whose statistics have rows; the
         children_per_parent ones are attached to their foreign keys instead."""
         out: list[Dist] = []
-        probe_rng = np.random.default_rng(0)  # trial calls must not move the run's generator
-        for dist in getattr(self.ssg, "DISTRIBUTIONS", {}).get(table.name, []):
+        for dist in self.ssg.distributions.get(table.name, ()):
             stats = self.src_stats.get(dist.stat)
             if dist.name == CHILDREN:
                 f = next((f for f in fks if tuple(f.fk.columns) == tuple(dist.columns)), None)
@@ -336,14 +322,11 @@ class Planner:
                                if self.src_stats.get(counts) else
                                f"for the share of parents with any child ({summary})"
                                if self.src_stats.get(summary) else "by the default generators")
-                    available = self._available("foreign keys are", table.name, dist, partial(
-                        children_per_parent, [], probe_rng, stats), instead)
+                    available = self._available("foreign keys are", table.name, dist, instead)
                     f.children = self._children(table, f, dist, stats if available else None)
                 continue
             types = [table.column(c).type for c in dist.columns]
-            if self._available("the columns are", table.name, dist, partial(
-                    run_builtin, dist.name, 1, probe_rng, stats=stats, columns=dist.columns,
-                    types=types, stat_name=dist.stat, **dist.kwargs)):
+            if self._available("the columns are", table.name, dist):
                 out.append(Dist(dist, stats, types, self._dist_parents(table, fks, dist)))
         return out
 

@@ -43,7 +43,7 @@ class Stories:
                         for s in run.ctx.config.story_generators}
 
     def _start(self) -> list[_Story]:
-        functions = list(getattr(self.run_.ctx.ssg, "STORY_GENERATORS", []))
+        functions = self.run_.ctx.ssg.story_generators
         stories: list[_Story] = []
         for i, conf in enumerate(self.run_.ctx.config.story_generators):
             function = functions[i]
