@@ -49,13 +49,7 @@ def create_data_command(
 ) -> None:
     """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
     from synthgate_builder.populate import create_data
