@@ -611,10 +611,11 @@ def test_batches_in_flight_keep_keys(pg_url: str, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Many batches, each COPY sent while the next is made, keys taken from the sequences
     in several blocks, and a row generator that queries the destination in between."""
-    import synthgate_builder.populate as populate
+    import synthgate_builder.populate.passes as passes
+    import synthgate_builder.populate.writers.sequences as sequences
 
-    monkeypatch.setattr(populate, "BATCH_ROWS", 100)
-    monkeypatch.setattr(populate, "RESERVE_ROWS", 250)
+    monkeypatch.setattr(passes, "BATCH_ROWS", 100)
+    monkeypatch.setattr(sequences, "RESERVE_ROWS", 250)
     module = _user_module(tmp_path, monkeypatch, """
         import sqlalchemy as sa
 

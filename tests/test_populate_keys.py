@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
-import synthgate_builder.populate as populate
+import synthgate_builder.populate.passes as passes
 from synthgate_builder.populate import create_data
+from synthgate_builder.populate.keys import Hashes, Pool, hash_keys, key_hashes, repeats
 from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
@@ -86,7 +87,7 @@ def test_keys_stay_valid_over_many_passes(any_db_url: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Many small batches, pools that grow past their first block, unique keys checked
     against earlier batches, passes and runs (the second run reads them from the table)."""
-    monkeypatch.setattr(populate, "BATCH_ROWS", 64)
+    monkeypatch.setattr(passes, "BATCH_ROWS", 64)
     engine, model = _engine(any_db_url), orm_from_data(ORM)
     create_tables(engine, model)
     tables: dict[str, Any] = {name: {"num_rows_per_pass": n} for name, n in ROWS.items()}
@@ -146,7 +147,7 @@ def test_pool_arrays() -> None:
     """Integer keys go into int64 arrays (NULLs left out, grown past a block); a value
     int64 cannot hold turns the column into an object array, and keys come out as Python
     values."""
-    pool = populate._Pool([True, False])
+    pool = Pool([True, False])
     pool.add([list(range(1500)), [f"k{i}" for i in range(1500)]])
     pool.add([[None, 7], ["x", None]])
     assert len(pool) == 1500 and pool.columns[0].dtype == np.int64
@@ -158,12 +159,12 @@ def test_pool_arrays() -> None:
 
 
 def test_hashes_find_every_repeat() -> None:
-    seen = populate._Hashes()
+    seen = Hashes()
     for start in range(0, 5000, 64):  # blocks merged as they come
-        seen.add(populate._hash_keys(range(start, start + 64)))
+        seen.add(hash_keys(range(start, start + 64)))
     assert len(seen.blocks) <= 8
     probe = np.array([0, 4999, 5000, -7, 2500])
     assert seen.hits(probe).tolist() == [True, True, True, False, True]
-    rows, hashes = populate._key_hashes([[1, None, 1, 2], ["a", "b", "a", "a"]])
+    rows, hashes = key_hashes([[1, None, 1, 2], ["a", "b", "a", "a"]])
     assert rows.tolist() == [0, 2, 3]
-    assert populate._repeats(hashes).tolist() == [False, True, False]
+    assert repeats(hashes).tolist() == [False, True, False]

@@ -52,13 +52,7 @@ def create_data_command(
 ) -> None:
     """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
     from synthgate_builder.populate import create_data
@@ -88,6 +82,13 @@ def create_data_command(
         engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
         summary = generate(engine)
         where = mask_dsn(engine.url)
+    _report(inputs, summary, where, run_record, scale, seed)
+
+
+def _report(inputs: BuilderInputs, summary: DataSummary, where: str, run_record: Path | None,
+            scale: float | None, seed: int | None) -> None:
+    """Write the run record (with --run-record), then print create-data's notes (on
+    stderr), rows per table and totals."""
     if run_record is not None:
         from synthgate_builder.runrecord import write_run_record
 
