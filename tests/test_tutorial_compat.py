@@ -286,3 +286,112 @@ def test_create_data_names_the_generator_that_raised(tables_only: Path) -> None:
     assert failed.stderr.splitlines()[-1] == (
         "synthgate-builder: error: person.name: generator my_generators.pick_name failed: "
         "KeyError: 0")
+
+
+# --- column_value_provider, orm.<ClassName>, dist_gen (compat.py) ----------------------------
+
+AIR_ORM: dict[str, object] = {"tables": {
+    "countries": {"columns": [{"name": "country_destination", "type": "varchar(8)",
+                               "nullable": False}], "primary_key": ["country_destination"]},
+    "age_gender_bkts": {"columns": [{"name": "age_bucket", "type": "varchar(8)"}]},
+    "users": {"columns": [
+        {"name": "id", "type": "varchar(12)", "nullable": False},
+        {"name": "age", "type": "integer"},
+        {"name": "n", "type": "integer"},
+        {"name": "country_destination", "type": "varchar(8)"}],
+        "primary_key": ["id"],
+        "foreign_keys": [{"columns": ["country_destination"], "ref_table": "countries",
+                          "ref_columns": ["country_destination"]}]}}}
+AIR_STATS = {"auto__users": {"results": [{"mean__age": 40.0, "stddev__age": 5.0}]},
+             "countries": {"results": [{"value": "FR", "count": 3}, {"value": "US", "count": 1}]}}
+_TABLE_MODULE = """
+    import sqlalchemy as sa
+
+    def pick_country(conn, table, column):
+        assert isinstance(table, sa.Table), type(table)
+        return len(conn.execute(sa.select(table.c[column]).order_by(table.c[column])).all())
+"""
+
+
+def _air_users(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               generators: list[dict[str, object]], seed: int = 3) -> list[tuple[object, ...]]:
+    module = f"airmod_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(_TABLE_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    engine = create_engine_for(parse_dsn(url))
+    model = orm_from_data(AIR_ORM)
+    create_tables(engine, model)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO countries VALUES ('FR'), ('US'), ('AU')"))
+    config = config_from_data({"row_generators_module": module, "tables": {
+        "countries": {"vocabulary_table": True}, "age_gender_bkts": {"ignore": True},
+        "users": {"num_rows_per_pass": 200, "row_generators": [
+            {"name": "generic.person.password", "kwargs": {"length": 12},
+             "columns_assigned": "id"}, *generators]}}})
+    text = render_ssg(config, model, AIR_STATS)
+    create_data(engine, model, config, module_from_text(text), num_passes=1, seed=seed)
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(
+            sa.text("SELECT age, n, country_destination FROM users ORDER BY id"))]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.postgres
+def test_orm_class_and_column_value_provider_as_the_tutorial_writes_them(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _air_users(pg_url, tmp_path, monkeypatch, [
+        {"name": "generic.column_value_provider.column_value", "columns_assigned":
+         "country_destination", "args": ["dst_db_conn", "orm.Countries",
+                                         '"country_destination"']},
+        {"name": "generic.column_value_provider.increment", "columns_assigned": "n",
+         "kwargs": {"db_connection": "dst_db_conn",
+                    "column": 'metadata.tables["users"].columns["n"]'}},
+        {"name": "pick_country", "columns_assigned": "age",  # a user function gets a Table
+         "args": ["dst_db_conn", "orm.Countries", '"country_destination"']}])
+    assert {r[2] for r in rows} == {"FR", "US", "AU"}
+    assert sorted(r[1] for r in rows) == list(range(1, 201))
+    assert {r[0] for r in rows} == {3}  # pick_country counted the rows of the Table it got
+
+
+def test_orm_class_name_follows_sqlacodegen_and_unknown_ones_are_refused() -> None:
+    from synthgate_builder.compat import class_name
+    assert [class_name(t) for t in ("countries", "age_gender_bkts", "my-table")] == [
+        "Countries", "AgeGenderBkts", "MyTable"]
+    model = orm_from_data(AIR_ORM)
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": "generic.column_value_provider.column_value", "columns_assigned":
+         "country_destination", "args": ["dst_db_conn", "orm.Country", '"x"']}]}}})
+    with pytest.raises(SynthgateError) as info:
+        render_ssg(config, model, {})
+    assert info.value.one_line().startswith(
+        "table users, column(s) country_destination: orm.Country names no table of orm.yaml")
+    assert "did you mean orm.Countries?" in info.value.one_line()
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("dist_gen.truncated_string", "datafaker's dist_gen.truncated_string is not supported"),
+    ("dist_gen.normall", "did you mean dist_gen.normal?"),
+    ("generic.column_value_provider.value", "column_value_provider has no method 'value'")])
+def test_datafaker_names_synthgate_cannot_honour_are_one_line(name: str, message: str) -> None:
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": name, "columns_assigned": "age"}]}}})
+    with pytest.raises(SynthgateError, match=message):
+        render_ssg(config, orm_from_data(AIR_ORM), AIR_STATS)
+
+
+@pytest.mark.postgres
+def test_dist_gen_normal_and_weighted_choice_follow_datafakers_arguments(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _air_users(pg_url, tmp_path, monkeypatch, [
+        {"name": "dist_gen.normal", "columns_assigned": "age", "kwargs": {
+            "mean": 'SRC_STATS["auto__users"]["results"][0]["mean__age"]',
+            "sd": 'SRC_STATS["auto__users"]["results"][0]["stddev__age"]'}},
+        {"name": "dist_gen.weighted_choice", "columns_assigned": "country_destination",
+         "kwargs": {"a": 'SRC_STATS["countries"]["results"]'}}])
+    ages = [float(r[0]) for r in rows]
+    mean = sum(ages) / len(ages)
+    sd = (sum((a - mean) ** 2 for a in ages) / len(ages)) ** 0.5
+    assert abs(mean - 40) < 1.5 and abs(sd - 5) < 1.0
+    assert {r[2] for r in rows} == {"FR", "US"}
+    assert sum(r[2] == "FR" for r in rows) > 100

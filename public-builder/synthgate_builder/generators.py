@@ -49,6 +49,7 @@ from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 from synthgate_shared.orm import OrmModel, Table
 
+from synthgate_builder import compat
 from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
@@ -182,16 +183,25 @@ class _Ref:
 
     code: str
     stat: str | None = None
+    # compat hook: the value a SqlSynthGen/datafaker reference has while checking
+    live: Callable[[dict[str, Any]], Any] | None = dataclasses.field(default=None, compare=False)
 
 
 class _DstDbConn:
     """Stands in for the destination connection while arguments are checked."""
 
 
-def _parse_value(value: Any) -> Any:
-    """Turn a config argument into constants and ``_Ref`` objects."""
+_Extra = Callable[[str], "compat.Parsed | None"] | None
+
+
+def _parse_value(value: Any, extra: _Extra = None) -> Any:
+    """Turn a config argument into constants and ``_Ref`` objects (``extra``: the
+    SqlSynthGen/datafaker references of ``compat.References``)."""
     if isinstance(value, str):
         text = value.strip()
+        found = extra(text) if extra is not None else None  # compat hook
+        if found is not None:
+            return _Ref(*found)
         if text in ("generic", "dst_db_conn"):
             return _Ref(text)
         match = _SRC_STATS_REF.match(text)
@@ -206,9 +216,9 @@ def _parse_value(value: Any) -> Any:
                 return literal
         return value
     if isinstance(value, list):
-        return [_parse_value(v) for v in value]
+        return [_parse_value(v, extra) for v in value]
     if isinstance(value, dict):
-        return {k: _parse_value(v) for k, v in value.items()}
+        return {k: _parse_value(v, extra) for k, v in value.items()}
     return value
 
 
@@ -236,6 +246,8 @@ def _refs(value: Any) -> Iterator[_Ref]:
 def _live_value(value: Any, generic: Generic, src_stats: dict[str, Any]) -> Any:
     """The value an argument has at run time (a stand-in for the connection)."""
     if isinstance(value, _Ref):
+        if value.live is not None:  # compat hook
+            return value.live(src_stats)
         if value.stat is not None:
             return src_stats.get(value.stat)
         return generic if value.code == "generic" else _DstDbConn()
@@ -248,7 +260,8 @@ def _live_value(value: Any, generic: Generic, src_stats: dict[str, Any]) -> Any:
 
 def _matches(value: Any, hint: Any) -> bool:
     """Whether a constant fits a type hint; unknown hints accept anything."""
-    if hint is Any or hint is inspect.Parameter.empty or isinstance(value, _DstDbConn):
+    if hint is Any or hint is inspect.Parameter.empty or isinstance(
+            value, _DstDbConn | compat.TableStandIn):
         return True
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -340,6 +353,7 @@ class _Resolver:
     src_stats: dict[str, Any]
     generic: Generic
     search: list[Path]
+    references: compat.References | None = None
     modules: dict[str, types.ModuleType] = dataclasses.field(default_factory=dict)
 
     def module(self, name: str, key: str) -> types.ModuleType:
@@ -351,6 +365,9 @@ class _Resolver:
                 where: str) -> tuple[str, Callable[..., Any]]:
         """The Python expression and the callable for a generator ``name``."""
         name = name.strip()
+        found = compat.resolve_generator(name, where)  # compat hook
+        if found is not None:
+            return name, found
         if name.startswith("generic."):
             return name, self._mimesis(name, where)
         module_part, _, func_name = name.rpartition(".")
@@ -424,13 +441,19 @@ class _Resolver:
             return None
         return gen.model_copy(update={"args": args, "kwargs": kwargs})
 
+    def extra(self, where: str) -> _Extra:
+        """The compat hook of ``_parse_value`` for arguments checked at ``where``."""
+        refs = self.references
+        return None if refs is None else (lambda text: refs.parse(text, where))
+
     def call_code(self, gen: RowGenerator | StoryGenerator, module_key: str,
                   module_name: str | None, where: str, callee: str | None = None) -> str:
         """Check one generator entry and render its call as Python source (a call of
         ``callee`` instead, with the same arguments, when given)."""
         code, func = self.resolve(gen.name, module_key, module_name, where)
-        args = [_parse_value(a) for a in gen.args]
-        kwargs = {k: _parse_value(v) for k, v in (gen.kwargs or {}).items()}
+        extra = self.extra(where)
+        args = [_parse_value(a, extra) for a in gen.args]
+        kwargs = {k: _parse_value(v, extra) for k, v in (gen.kwargs or {}).items()}
         for ref in _refs([args, kwargs]):
             if ref.stat is not None and ref.stat not in self.src_stats:
                 close = difflib.get_close_matches(ref.stat, list(self.src_stats), n=1)
@@ -608,7 +631,8 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
     stats = stats_results(src_stats)
     check_stat_references(config, available=stats)
     resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)),
-                         search if search is not None else search_path(None))
+                         search if search is not None else search_path(None),
+                         compat.References(model))
     config_warnings(config, model)
 
     functions: list[str] = []
@@ -619,6 +643,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
     taken = {"generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS", "STORY_GENERATORS",
              "DISTRIBUTIONS", "Distribution", "assign_columns", "datetime", "Generic",
              "UniqueDraws", "UNIQUE_DRAWS", "INPUTS_FINGERPRINT", "TEXT_DIGEST",
+             "dist_gen", *compat.RUNTIME_HELPERS,
              *(m.split(".")[0] for m in (config.row_generators_module,
                                          config.story_generators_module) if m)}
     for name, table in model.tables.items():
@@ -657,8 +682,8 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
                 unique_draws[draws] = f"UniqueDraws({plain.name.strip()}, {where!r})"
                 call = resolver.call_code(plain, "row_generators_module",
                                           config.row_generators_module, where, callee=draws)
-            if any(ref.code == "dst_db_conn"
-                   for ref in _refs(_parse_value([gen.args, gen.kwargs]))):
+            if any("dst_db_conn" in ref.code for ref in _refs(
+                    _parse_value([gen.args, gen.kwargs], resolver.extra(where)))):
                 using_connection.append(name)
             if len(columns) == 1:
                 body.append(f"    row[{columns[0]!r}] = {call}")
@@ -718,6 +743,7 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
         "",
         f"generic = Generic(locale={config.locale!r})",
         "",
+        *compat.header_lines(config, "\n".join([*functions, *stories])),  # compat hook
         "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen;",
         "# a row takes a column name or, in column order, an index (row['n'], row[0]).",
         "SRC_STATS = indexed_rows(" + _Literals(width=96, sort_dicts=False).pformat(stats) + ")",
