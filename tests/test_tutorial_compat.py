@@ -395,3 +395,37 @@ def test_dist_gen_normal_and_weighted_choice_follow_datafakers_arguments(
     assert abs(mean - 40) < 1.5 and abs(sd - 5) < 1.0
     assert {r[2] for r in rows} == {"FR", "US"}
     assert sum(r[2] == "FR" for r in rows) > 100
+
+
+@pytest.mark.postgres
+def test_a_dist_gen_generator_that_fails_is_named_with_its_columns(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(AIR_STATS, "cov", {"results": [{"rank": 2, "m0": 30.0}]})
+    with pytest.raises(SynthgateError) as info:
+        _air_users(pg_url, tmp_path, monkeypatch, [
+            {"name": "dist_gen.multivariate_normal", "columns_assigned": ["age", "n"],
+             "kwargs": {"cov": 'SRC_STATS["cov"]["results"][0]'}}])
+    assert info.value.one_line() == (
+        "users.age, users.n: generator dist_gen.multivariate_normal failed: KeyError: 'm1'")
+
+
+@pytest.mark.postgres
+def test_a_story_that_fails_is_named_with_the_exception(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = f"storymod_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{module}.py").write_text(
+        "def story():\n    user = yield ('users', {'age': 3})\n    yield ('users', {'age': user[0]})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    engine = create_engine_for(parse_dsn(pg_url))
+    model = orm_from_data(AIR_ORM)
+    create_tables(engine, model)
+    config = config_from_data({"story_generators_module": module, "story_generators": [
+        {"name": f"{module}.story", "num_stories_per_pass": 1}], "tables": {"users": {
+            "num_rows_per_pass": 0, "row_generators": [{"name": "generic.person.password",
+                                                        "columns_assigned": "id"}]}}})
+    ssg = module_from_text(render_ssg(config, model, {}))
+    with pytest.raises(SynthgateError) as info:
+        create_data(engine, model, config, ssg, num_passes=1, seed=1)
+    engine.dispose()
+    assert f"story generator {module}.story failed" in info.value.one_line()
+    assert "KeyError: 0" in info.value.one_line()
