@@ -98,6 +98,28 @@ tables:
           query_results: SRC_STATS["age_stats"]
         columns_assigned: age
 """
+DP_AGES = """\
+src-stats:
+  - name: age_stats
+    query: >
+      SELECT age, id
+      FROM users
+      WHERE age <= 100
+    dp-query: >
+      SELECT AVG(age) AS mean, STDDEV(age) AS std_dev
+      FROM query_result
+    epsilon: 0.5
+    delta: 0.000001
+    snsql-metadata:
+      max_ids: 1
+      id:
+        type: string
+        private_id: true
+      age:
+        type: float
+        lower: 0
+        upper: 100
+"""
 # the tutorial's listing has "..." lines standing for the listings above (YAML would read
 # "..." as the end of the document); they are the merge below
 STORIES = """\
@@ -254,3 +276,10 @@ def test_airbnb_tutorial_runs_with_only_the_program_name_changed(
     assert _rows(dst, "SELECT count(*) FROM age_gender_bkts a LEFT JOIN countries c USING "
                       "(country_destination) WHERE c.country_destination IS NULL") == [(0,)]
     assert _rows(dst, "SELECT count(*) FROM age_gender_bkts") == [(10,)]
+
+    # Differentially Private Source Statistics: "nothing else has to change"
+    (folder / "config.yaml").write_text(_config(VOCABULARY, ROW_GENERATORS, SESSIONS, DATES,
+                                                AGES, STORIES, DP_AGES))
+    synthgate(folder, "make-stats --config-file config.yaml --force")
+    noisy = yaml.safe_load((folder / "src-stats.yaml").read_text())["age_stats"]["results"][0]
+    assert abs(noisy["mean"] - stats["mean"]) < 10
