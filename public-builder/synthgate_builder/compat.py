@@ -81,15 +81,21 @@ class ColumnValueProvider(BaseProvider):
 
     def column_value(self, db_connection: Any, orm_class: Any, column_name: str) -> Any:
         """A random value of ``column_name`` among the rows the destination table has so
-        far (None when it has none); drawn by offset in the column's order, so seeded."""
+        far (None when it has none), drawn by a seeded offset in the column's order. The
+        values are read again only when the table's row count changed since the last call."""
         table = _selectable(orm_class)
-        column = table.c[column_name]
-        count = db_connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-        if not count:
-            return None
-        offset = self.random.randrange(int(count))
-        query = sa.select(column).order_by(column).limit(1).offset(offset)
-        return db_connection.execute(query).scalar()
+        key = (table.name, column_name)
+        cache: dict[tuple[str, str], tuple[sa.Select[Any], int, list[Any]]] = \
+            db_connection.info.setdefault("synthgate_compat_values", {})
+        if key not in cache:
+            cache[key] = (sa.select(sa.func.count()).select_from(table), -1, [])
+        count_query, known, values = cache[key]
+        count = int(db_connection.execute(count_query).scalar() or 0)
+        if count != known:
+            column = table.c[column_name]
+            values = list(db_connection.execute(sa.select(column).order_by(column)).scalars())
+            cache[key] = (count_query, count, values)
+        return values[self.random.randrange(len(values))] if values else None
 
     def increment(self, db_connection: Any, column: Any) -> int:
         """One more than the largest value ``column`` had when first asked, then one more
