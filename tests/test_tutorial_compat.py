@@ -414,7 +414,8 @@ def test_a_story_that_fails_is_named_with_the_exception(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = f"storymod_{uuid.uuid4().hex[:10]}"
     (tmp_path / f"{module}.py").write_text(
-        "def story():\n    user = yield ('users', {'age': 3})\n    yield ('users', {'age': user[0]})\n")
+        "def story():\n    user = yield ('users', {'age': 3})\n"
+        "    yield ('users', {'age': user[0]})\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     engine = create_engine_for(parse_dsn(pg_url))
     model = orm_from_data(AIR_ORM)
@@ -429,3 +430,34 @@ def test_a_story_that_fails_is_named_with_the_exception(
     engine.dispose()
     assert f"story generator {module}.story failed" in info.value.one_line()
     assert "KeyError: 0" in info.value.one_line()
+
+
+@pytest.mark.parametrize("arg", [
+    "metadata.tables[\"users'); import os; ('\"]", 'orm.Countries.__class__',
+    'SRC_STATS["auto__users"][__import__("os")]', "orm.Countries); import os; (x"])
+def test_references_are_data_never_code(arg: str) -> None:
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": "dist_gen.constant", "columns_assigned": "n", "args": [arg]}]}}})
+    try:
+        text = render_ssg(config, orm_from_data(AIR_ORM), AIR_STATS)
+    except SynthgateError as exc:
+        assert "names" in exc.one_line() or "no column" in exc.one_line()
+        return
+    call = next(line for line in text.splitlines() if "dist_gen.constant(" in line)
+    assert call.strip() == f"row['n'] = dist_gen.constant({arg!r})"  # a string constant
+
+
+@pytest.mark.parametrize(("code", "ok"), [
+    ("x = SRC_STATS['a'][0]['b']", True), ("x = row['a'][0]", False),
+    ("x = generic.foo[0]", False), ("x = SRC_STATS['a'][y]", False),
+    ("x = dst_table(dst_db_conn, 't')", True), ("x = dist_gen.normal(1, 2)", True)])
+def test_the_ssg_tree_check_allows_only_what_compat_renders(code: str, ok: bool) -> None:
+    import ast
+
+    from synthgate_builder.ssgcheck import Expected, check_ssg_tree
+    tree = ast.parse(code)
+    if ok:
+        check_ssg_tree(tree, Expected(), "ssg.py")
+    else:
+        with pytest.raises(SynthgateError, match=r"ssg\.py holds"):
+            check_ssg_tree(tree, Expected(), "ssg.py")
