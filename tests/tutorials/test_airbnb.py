@@ -230,6 +230,7 @@ def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_airbnb_tutorial_runs_with_only_the_program_name_changed(
         tutorial: tuple[Path, str]) -> None:
     folder, dst = tutorial

@@ -85,6 +85,7 @@ def _count(url: str, query: str) -> Any:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_pagila_introduction_runs_with_only_the_program_name_changed(
         pagila_url: str, pg_url: str, tmp_path: Path) -> None:
     private = {"SRC_DSN": pagila_url, "SRC_SCHEMA": "public"}
