@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 import synthgate_builder.populate as populate
-from synthgate_builder.generators import module_from_text, render_ssg
 from synthgate_builder.populate import create_data
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -94,7 +94,7 @@ def test_keys_stay_valid_over_many_passes(any_db_url: str,
         "name": "generic.numeric.integer_number", "kwargs": {"start": 1, "end": 2500},
         "columns_assigned": "serial"}]
     config = config_from_data({"tables": tables})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     create_data(engine, model, config, ssg, num_passes=6, seed=11)
     _check_keys(engine, model)
     summary = create_data(engine, model, config, ssg, num_passes=2, seed=12)
@@ -132,7 +132,7 @@ def test_story_values_on_keys_unique_by_construction(any_db_url: str, tmp_path: 
         "story_generators_module": module,
         "story_generators": [{"name": f"{module}.story", "num_stories_per_pass": 1}],
         "tables": {"part": {"num_rows_per_pass": 5}}})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     with pytest.raises(SynthgateError) as info:
         create_data(engine, model, config, ssg, num_passes=3, seed=1)
     message = info.value.one_line()

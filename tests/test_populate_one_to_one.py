@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.generators import module_from_text, render_ssg
 from synthgate_builder.populate import _update_order, create_data
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -214,7 +214,7 @@ def test_keys_given_by_a_story_are_not_drawn_again(any_db_url: str, tmp_path: Pa
         "story_generators": [{"name": f"{name}.couple", "num_stories_per_pass": 4}],
         "tables": {"person": {"num_rows_per_pass": 6}, "passport": {"num_rows_per_pass": 6},
                    "profile": {"num_rows_per_pass": 6}}})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     summary = create_data(engine, model, config, ssg, num_passes=2, seed=8)
     assert summary.rows == {"person": 28, "passport": 20, "profile": 20}
     _check(engine)

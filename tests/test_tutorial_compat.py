@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.generators import StatsRow, config_warnings, module_from_text, render_ssg
 from synthgate_builder.populate import create_data
+from synthgate_builder.ssg_load import SsgInputs, ssg_for, ssg_from_text
+from synthgate_builder.ssg_render import config_warnings, render_ssg
+from synthgate_builder.ssg_runtime import StatsRow
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -182,7 +184,7 @@ def _make_users(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modul
     create_tables(engine, model)
     config = config_from_data({"row_generators_module": module, "tables": {"users": {
         "num_rows_per_pass": 3, "row_generators": generators}}})
-    ssg = module_from_text(render_ssg(config, model, AGE_STATS))
+    ssg = ssg_for(config, model, AGE_STATS)
     create_data(engine, model, config, ssg, num_passes=1, seed=1)
     return engine, module
 
@@ -328,8 +330,8 @@ def _air_users(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         "users": {"num_rows_per_pass": 200, "row_generators": [
             {"name": "generic.person.password", "kwargs": {"length": 12},
              "columns_assigned": "id"}, *generators]}}})
-    text = render_ssg(config, model, AIR_STATS)
-    create_data(engine, model, config, module_from_text(text), num_passes=1, seed=seed)
+    create_data(engine, model, config, ssg_for(config, model, AIR_STATS), num_passes=1,
+                seed=seed)
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(
             sa.text("SELECT age, n, country_destination FROM users ORDER BY id"))]
@@ -397,6 +399,29 @@ def test_dist_gen_normal_and_weighted_choice_follow_datafakers_arguments(
     assert sum(r[2] == "FR" for r in rows) > 100
 
 
+def test_a_deep_src_stats_reference_is_read_from_the_stats_given_at_load() -> None:
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": "dist_gen.constant", "columns_assigned": "age",
+         "args": ['SRC_STATS["auto__users"]["results"][0]["mean__age"]']}]}}})
+    model = orm_from_data(AIR_ORM)
+    text = render_ssg(config, model, AIR_STATS)
+    assert "row['age'] = dist_gen.constant(SRC_STATS['auto__users'][0]['mean__age'])" in text
+    assert "40.0" not in text  # the value comes from the statistics given, not the file
+    given = {**AIR_STATS, "auto__users": {"results": [{"mean__age": 52.5}]}}
+    assert ssg_from_text(text, SsgInputs(config, model, given)).table_generators["users"](
+        None) == {"age": 52.5}
+    for stats in ({**AIR_STATS, "auto__users": {"results": []}}, {**AIR_STATS, "auto__users": {
+            "results": [{"mean": 1.0}]}}):  # a suppressed row, a renamed column
+        with pytest.raises(SynthgateError) as info:
+            ssg_from_text(text, SsgInputs(config, model, stats))
+        assert info.value.one_line().startswith(
+            "src-stats.yaml: SRC_STATS['auto__users'][0]['mean__age']: src-stats has no ")
+        with pytest.raises(SynthgateError) as info:
+            render_ssg(config, model, stats)
+        assert "SRC_STATS['auto__users'][0]['mean__age']: src-stats has no" in \
+            info.value.one_line()
+
+
 @pytest.mark.postgres
 def test_a_dist_gen_generator_that_fails_is_named_with_its_columns(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,7 +449,7 @@ def test_a_story_that_fails_is_named_with_the_exception(
         {"name": f"{module}.story", "num_stories_per_pass": 1}], "tables": {"users": {
             "num_rows_per_pass": 0, "row_generators": [{"name": "generic.person.password",
                                                         "columns_assigned": "id"}]}}})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     with pytest.raises(SynthgateError) as info:
         create_data(engine, model, config, ssg, num_passes=1, seed=1)
     engine.dispose()

@@ -1,6 +1,6 @@
 """SqlSynthGen and datafaker vocabulary in ``config.yaml``, run as written (issue 15).
 
-Render time (``generators.py`` calls these through small hooks):
+Render time (``ssg_render`` and ``ssg_args`` call these through small hooks):
 
 - ``resolve_generator``: ``generic.column_value_provider.column_value``/``increment`` and
   datafaker's ``dist_gen.*`` names, to callables whose signatures check the arguments; a
@@ -11,6 +11,10 @@ Render time (``generators.py`` calls these through small hooks):
   and datafaker's ``SRC_STATS["name"]["results"][0]["key"]``. Each is validated against
   orm.yaml and src-stats and rendered by ``repr`` into a call of a helper below, never pasted.
 - ``header_lines``: the lines ``ssg.py`` needs for them, only when the config uses them.
+
+Load time (``ssg_load``): ``check_given_stats`` refuses, in one line, a deep ``SRC_STATS``
+reference that the statistics ``ssg.py`` is given do not hold (a suppressed row, say), as the
+renderer does for the statistics it had; ``ssg.py`` reads the value from them as it runs.
 
 Run time (``ssg.py`` imports these):
 
@@ -27,7 +31,7 @@ import dataclasses
 import difflib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -419,3 +423,28 @@ def _deep_stats(name: str, path_text: str) -> Parsed:
         return value
 
     return code, name, live
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The strings in a config argument (nested lists and dicts too)."""
+    if isinstance(value, str):
+        yield value.strip()
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def check_given_stats(config: Config, results: Mapping[str, Any]) -> None:
+    """Check each deep ``SRC_STATS[...][...]`` reference of the generators ``ssg.py`` runs
+    against ``results`` (name -> results), the statistics it is given: one that they do not
+    hold is the one-line error of the renderer."""
+    gens: list[Any] = [g for t in config.tables.values() if not t.ignore
+                       and not t.vocabulary_table for g in t.row_generators]
+    for gen in [*gens, *config.story_generators]:
+        for text in _strings([gen.args, gen.kwargs]):
+            if match := _DEEP_STATS.match(text):
+                _deep_stats(match[1] if match[1] is not None else match[2],
+                            match["path"])[2](results)

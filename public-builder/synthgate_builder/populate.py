@@ -37,14 +37,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import io
-import random
 import time
-import types
 import typing
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,11 +57,15 @@ from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_or
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
-from synthgate_builder.dist_children import children_from_counts, children_from_share
+from synthgate_builder.dist_children import (
+    children_from_counts,
+    children_from_share,
+    distinct_pairs,
+    source_parents,
+)
 from synthgate_builder.distributions import (
     BUILTINS,
     CHILDREN,
-    StatsUnavailable,
     children_per_parent,
     row_count,
     run_builtin,
@@ -76,15 +76,9 @@ from synthgate_builder.duckdb_load import (
     duckdb_sequence,
 )
 from synthgate_builder.fit import TableFit, cannot_generate, generator_sources, story_source
-from synthgate_builder.generators import (
-    Distribution,
-    config_fingerprint,
-    load_ssg,
-    module_from_text,
-    render_ssg,
-    row_generator_error,
-)
 from synthgate_builder.parents import ParentAttributes
+from synthgate_builder.ssg_load import SsgModule, ssg_for
+from synthgate_builder.ssg_runtime import Distribution, row_generator_error
 from synthgate_builder.vocab import advance_sequences, copy_text_column
 
 BATCH_ROWS = 10_000
@@ -357,13 +351,13 @@ class _Queue:
 class _Run:
     """One ``create_data`` run: plans, key pools, unique sets and counters."""
 
-    def __init__(self, engine: Engine, model: OrmModel, config: Config, ssg: types.ModuleType,
+    def __init__(self, engine: Engine, model: OrmModel, config: Config, ssg: SsgModule,
                  seed: int | None, schema: str | None, scale: float | None = None) -> None:
         self.engine = engine
         self.model = model
         self.config = config
         self.ssg = ssg
-        self.src_stats: dict[str, Any] = getattr(ssg, "SRC_STATS", {})
+        self.src_stats: dict[str, Any] = ssg.src_stats
         self.notes: list[str] = []
         self.schema = schema
         self.dialect = family(engine.dialect.name)
@@ -440,7 +434,7 @@ class _Run:
                                 None)
                 if f.unique is not None:  # parents are drawn without replacement
                     f.unique.made = frozenset(f.unique.key[1])
-        row_fn = getattr(self.ssg, "TABLE_GENERATORS", {}).get(name)
+        row_fn = self.ssg.table_generators.get(name)
         sources = generator_sources(tconf.row_generators, self.config.row_generators_module)
         fit = TableFit(table, self.model, self.engine.dialect.name,
                        {c: s for c, s in sources.items() if c in rowgen_columns})
@@ -474,29 +468,24 @@ class _Run:
         return out
 
     def _uses_connection(self, table: str) -> bool:
-        """Whether the table's row generators are given the connection (ssg.py lists them;
-        an ssg.py without the list is assumed to give it to every table)."""
-        return table in getattr(self.ssg, "TABLES_USING_DST_DB_CONN", [table])
+        """Whether the table's row generators are given the connection (ssg.py lists them)."""
+        return table in self.ssg.tables_using_dst_db_conn
 
     def _available(self, name: str, table: str, dist: Distribution,
-                   probe: Callable[[], Any], instead: str = "by the default generators") -> bool:
-        """Whether the statistic has rows (a trial call); if not, say once that the default
-        generators fill the columns instead."""
-        try:
-            probe()
-        except StatsUnavailable:
+                   instead: str = "by the default generators") -> bool:
+        """Whether the statistic has rows (the loader's trial call); if not, say once that
+        the default generators fill the columns instead."""
+        if not dist.available:
             self.notes.append(
                 f"{table}.{', '.join(dist.columns)}: statistic {dist.stat!r} has no rows (all "
                 f"suppressed as small counts); {name} drawn {instead}")
-            return False
-        return True
+        return dist.available
 
     def _dists(self, table: Table, fks: list[_Fk]) -> list[_Dist]:
         """The table's built-in distributions from ssg.py whose statistics have rows; the
         children_per_parent ones are attached to their foreign keys instead."""
         out: list[_Dist] = []
-        probe_rng = np.random.default_rng(0)  # trial calls must not move the run's generator
-        for dist in getattr(self.ssg, "DISTRIBUTIONS", {}).get(table.name, []):
+        for dist in self.ssg.distributions.get(table.name, ()):
             stats = self.src_stats.get(dist.stat)
             if dist.name == CHILDREN:
                 f = next((f for f in fks if tuple(f.fk.columns) == tuple(dist.columns)), None)
@@ -512,14 +501,11 @@ class _Run:
                                if self.src_stats.get(counts) else
                                f"for the share of parents with any child ({summary})"
                                if self.src_stats.get(summary) else "by the default generators")
-                    available = self._available("foreign keys are", table.name, dist, partial(
-                        children_per_parent, [], probe_rng, stats), instead)
+                    available = self._available("foreign keys are", table.name, dist, instead)
                     f.children = self._children(table, f, dist, stats if available else None)
                 continue
             types = [table.column(c).type for c in dist.columns]
-            if self._available("the columns are", table.name, dist, partial(
-                    run_builtin, dist.name, 1, probe_rng, stats=stats, columns=dist.columns,
-                    types=types, stat_name=dist.stat, **dist.kwargs)):
+            if self._available("the columns are", table.name, dist):
                 out.append(_Dist(dist, stats, types, self._dist_parents(table, fks, dist)))
         return out
 
@@ -560,8 +546,9 @@ class _Run:
         entry = self.config.stat(dist.stat)
         min_count = entry.min_count if entry and entry.min_count is not None \
             else self.config.min_count
-        parents = row_count(self.src_stats.get(stat_name(f.fk.ref_table, "profile")))
         summary = self.src_stats.get(stat_name(table.name, *f.fk.columns, "parents"))
+        parents = source_parents(self.src_stats.get(stat_name(f.fk.ref_table, "profile")),
+                                 summary)
         per_parent = self.src_stats.get(stat_name(table.name, *f.fk.columns, "per_parent"))
         return _Children(dist.stat, stats, parents, share, min_count, _rows_or_none(summary),
                          _rows_or_none(per_parent),
@@ -768,6 +755,27 @@ class _Run:
                 padded = [c + [None] * (total - nonnull) for c in keys]
                 keys = [[c[i] for i in order] for c in padded]
             self.queues[id(f)] = _Queue(keys)
+        self._pair_children(plan)
+
+    def _pair_children(self, plan: _Plan) -> None:
+        """A unique key made of two children_per_parent foreign keys, such as
+        ``playlist_track (playlist_id, track_id)``: the second key's queued values reordered
+        so that no pair repeats and both keep their children per parent (``distinct_pairs``;
+        without such an order the clashes are swapped apart as before)."""
+        queued = [f for f in plan.fks if f.children is not None and id(f) in self.queues]
+        for unique in plan.uniques:
+            for i, a in enumerate(queued):
+                for b in queued[i + 1:]:
+                    if set(unique.key[1]) != set(a.fk.columns) | set(b.fk.columns):
+                        continue
+                    qa, qb = self.queues[id(a)], self.queues[id(b)]
+                    first = list(zip(*qa.columns, strict=True))
+                    second = list(zip(*qb.columns, strict=True))
+                    if any(None in k for k in (*first, *second)):
+                        continue
+                    order = distinct_pairs(first, second, self.rng)
+                    if order is not None:
+                        qb.columns = [[c[j] for j in order] for c in qb.columns]
 
     def _samples(self, plan: _Plan, column: str, n: int) -> list[Any]:
         """Default values; distinct ones (past the existing keys) for a unique column."""
@@ -1516,7 +1524,7 @@ class _Stories:
         self.sources = {s.name: story_source(s.name, module) for s in run.config.story_generators}
 
     def _start(self) -> list[_Story]:
-        functions = list(getattr(self.run_.ssg, "STORY_GENERATORS", []))
+        functions = self.run_.ssg.story_generators
         stories: list[_Story] = []
         for i, conf in enumerate(self.run_.config.story_generators):
             function = functions[i]
@@ -1608,41 +1616,17 @@ def _story_error(name: str, exc: Exception) -> SynthgateError:
 
 # --- entry points -------------------------------------------------------------------------------
 
-def _ssg_module(ssg: types.ModuleType | Path | str | None, model: OrmModel,
-                config: Config) -> types.ModuleType:
+def _ssg_module(ssg: SsgModule | None, model: OrmModel, config: Config) -> SsgModule:
+    """``ssg``, checked to be made for ``config`` and ``model``; without one, the generators
+    rendered from ``config`` (no statistics)."""
     if ssg is None:
-        return module_from_text(render_ssg(config, model, {}))
-    module = ssg if isinstance(ssg, types.ModuleType) else load_ssg(Path(ssg))
-    fingerprint = getattr(module, "CONFIG_FINGERPRINT", None)
-    if fingerprint is not None and fingerprint != config_fingerprint(config):
-        raise SynthgateError("ssg.py was generated from a different config.yaml",
-                             where=getattr(module, "__file__", None) or "ssg.py",
-                             fix="run create-generators --force")
-    if len(getattr(module, "STORY_GENERATORS", [])) != len(config.story_generators):
-        raise SynthgateError("ssg.py does not list the story generators of config.yaml",
-                             where="ssg.py", fix="run create-generators --force")
-    return module
-
-
-def _seed(ssg: types.ModuleType, seed: int | None) -> None:
-    """Seed every random source a generator may use: Python, NumPy and Mimesis."""
-    if seed is None:
-        return
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    generic = getattr(ssg, "generic", None)
-    if generic is None:
-        return
-    # seed the generators, not the providers: Mimesis refuses unique=True on seeded providers
-    generic.random.seed(seed)
-    for name in dir(generic):
-        provider = getattr(generic, name, None)
-        if provider is not None and hasattr(provider, "random"):
-            provider.random.seed(seed)
+        return ssg_for(config, model, {})
+    ssg.check_made_for(config, model)
+    return ssg
 
 
 def create_data(engine: Engine, model: OrmModel, config: Config,
-                ssg_module_or_path: types.ModuleType | Path | str | None, num_passes: int = 1,
+                ssg: SsgModule | None, num_passes: int = 1,
                 seed: int | None = None, schema: str | None = None,
                 progress: Callable[[int], None] | None = None,
                 scale: float | None = None) -> DataSummary:
@@ -1656,10 +1640,8 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
     ``seed`` gives the same rows. A failure rolls back the pass it happened in (earlier
     passes stay) and is raised as a one-line error. ``progress`` is called after each pass.
     """
-    module = _ssg_module(ssg_module_or_path, model, config)
-    _seed(module, seed)
-    for draws in getattr(module, "UNIQUE_DRAWS", []):  # values of an earlier run do not count
-        draws.restart(config.max_unique_constraint_tries)
+    module = _ssg_module(ssg, model, config)
+    module.start(seed, config.max_unique_constraint_tries)
     if scale is not None and not scale > 0:
         raise SynthgateError(f"--scale must be above 0, not {scale:g}", fix="e.g. --scale 1")
     run = _Run(engine, model, config, module, seed, schema, scale)

@@ -38,6 +38,11 @@ def generate_config(
         "no statistics proposed); repeatable."),
     ignore: list[str] | None = typer.Option(
         None, "--ignore", help="Mark this table ignore: true; repeatable."),
+    propose_vocabulary: bool = typer.Option(
+        True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
+        "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
+        "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
+        "generated and only named in a comment."),
     plain: bool = typer.Option(False, "--plain", help="Propose nothing: empty src-stats and "
                                "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
@@ -78,8 +83,11 @@ def generate_config(
         # what the data holds decides the roles; not under --epsilon, whose bundle may carry
         # nothing measured outside the privacy budget (the roles then come from the schema)
         facts = None if plain or epsilon is not None else measure(source, model, settings)
-        proposal = None if plain else propose(model, settings, epsilon, delta, facts)
+        proposal = None if plain else propose(model, settings, epsilon, delta, facts,
+                                              vocabulary=propose_vocabulary)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
+    copied = sorted(proposal.vocabulary_tables) if proposal else []
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "
-               "statistics)")
+               "statistics" + (f"; proposed vocabulary tables, copied verbatim by make-vocab: "
+                               f"{', '.join(copied)}" if copied else "") + ")")
