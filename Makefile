@@ -10,10 +10,11 @@ PIP_FLAGS := -q --disable-pip-version-check
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: constraints.txt requirements-dev.txt shared/pyproject.toml private-agent/pyproject.toml public-builder/pyproject.toml
+$(VENV)/.installed: constraints.txt requirements-dev.txt shared/pyproject.toml private-agent/pyproject.toml public-builder/pyproject.toml \
+		workstation/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install $(PIP_FLAGS) -c constraints.txt -r requirements-dev.txt \
-		-e ./shared -e ./private-agent -e ./public-builder
+		-e ./shared -e ./private-agent -e ./public-builder -e ./workstation
 	@touch $@
 
 services:
@@ -24,7 +25,7 @@ test: install services
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: install
-	$(BIN)/ruff check shared private-agent public-builder tests bench
+	$(BIN)/ruff check shared private-agent public-builder workstation tests bench
 	$(BIN)/mypy
 
 demo: install

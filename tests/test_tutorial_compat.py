@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from synthgate_builder.populate import create_data
-from synthgate_builder.ssg_load import ssg_for
+from synthgate_builder.ssg_load import SsgInputs, ssg_for, ssg_from_text
 from synthgate_builder.ssg_render import config_warnings, render_ssg
 from synthgate_builder.ssg_runtime import StatsRow
 from synthgate_builder.tables import create_tables
@@ -288,3 +288,201 @@ def test_create_data_names_the_generator_that_raised(tables_only: Path) -> None:
     assert failed.stderr.splitlines()[-1] == (
         "synthgate-builder: error: person.name: generator my_generators.pick_name failed: "
         "KeyError: 0")
+
+
+# --- column_value_provider, orm.<ClassName>, dist_gen (compat.py) ----------------------------
+
+AIR_ORM: dict[str, object] = {"tables": {
+    "countries": {"columns": [{"name": "country_destination", "type": "varchar(8)",
+                               "nullable": False}], "primary_key": ["country_destination"]},
+    "age_gender_bkts": {"columns": [{"name": "age_bucket", "type": "varchar(8)"}]},
+    "users": {"columns": [
+        {"name": "id", "type": "varchar(12)", "nullable": False},
+        {"name": "age", "type": "integer"},
+        {"name": "n", "type": "integer"},
+        {"name": "country_destination", "type": "varchar(8)"}],
+        "primary_key": ["id"],
+        "foreign_keys": [{"columns": ["country_destination"], "ref_table": "countries",
+                          "ref_columns": ["country_destination"]}]}}}
+AIR_STATS = {"auto__users": {"results": [{"mean__age": 40.0, "stddev__age": 5.0}]},
+             "countries": {"results": [{"value": "FR", "count": 3}, {"value": "US", "count": 1}]}}
+_TABLE_MODULE = """
+    import sqlalchemy as sa
+
+    def pick_country(conn, table, column):
+        assert isinstance(table, sa.Table), type(table)
+        return len(conn.execute(sa.select(table.c[column]).order_by(table.c[column])).all())
+"""
+
+
+def _air_users(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               generators: list[dict[str, object]], seed: int = 3) -> list[tuple[object, ...]]:
+    module = f"airmod_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(_TABLE_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    engine = create_engine_for(parse_dsn(url))
+    model = orm_from_data(AIR_ORM)
+    create_tables(engine, model)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO countries VALUES ('FR'), ('US'), ('AU')"))
+    config = config_from_data({"row_generators_module": module, "tables": {
+        "countries": {"vocabulary_table": True}, "age_gender_bkts": {"ignore": True},
+        "users": {"num_rows_per_pass": 200, "row_generators": [
+            {"name": "generic.person.password", "kwargs": {"length": 12},
+             "columns_assigned": "id"}, *generators]}}})
+    create_data(engine, model, config, ssg_for(config, model, AIR_STATS), num_passes=1,
+                seed=seed)
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(
+            sa.text("SELECT age, n, country_destination FROM users ORDER BY id"))]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.postgres
+def test_orm_class_and_column_value_provider_as_the_tutorial_writes_them(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _air_users(pg_url, tmp_path, monkeypatch, [
+        {"name": "generic.column_value_provider.column_value", "columns_assigned":
+         "country_destination", "args": ["dst_db_conn", "orm.Countries",
+                                         '"country_destination"']},
+        {"name": "generic.column_value_provider.increment", "columns_assigned": "n",
+         "kwargs": {"db_connection": "dst_db_conn",
+                    "column": 'metadata.tables["users"].columns["n"]'}},
+        {"name": "pick_country", "columns_assigned": "age",  # a user function gets a Table
+         "args": ["dst_db_conn", "orm.Countries", '"country_destination"']}])
+    assert {r[2] for r in rows} == {"FR", "US", "AU"}
+    assert sorted(r[1] for r in rows) == list(range(1, 201))
+    assert {r[0] for r in rows} == {3}  # pick_country counted the rows of the Table it got
+
+
+def test_orm_class_name_follows_sqlacodegen_and_unknown_ones_are_refused() -> None:
+    from synthgate_builder.compat import class_name
+    assert [class_name(t) for t in ("countries", "age_gender_bkts", "my-table")] == [
+        "Countries", "AgeGenderBkts", "MyTable"]
+    model = orm_from_data(AIR_ORM)
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": "generic.column_value_provider.column_value", "columns_assigned":
+         "country_destination", "args": ["dst_db_conn", "orm.Country", '"x"']}]}}})
+    with pytest.raises(SynthgateError) as info:
+        render_ssg(config, model, {})
+    assert info.value.one_line().startswith(
+        "table users, column(s) country_destination: orm.Country names no table of orm.yaml")
+    assert "did you mean orm.Countries?" in info.value.one_line()
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("dist_gen.truncated_string", "datafaker's dist_gen.truncated_string is not supported"),
+    ("dist_gen.normall", "did you mean dist_gen.normal?"),
+    ("generic.column_value_provider.value", "column_value_provider has no method 'value'")])
+def test_datafaker_names_synthgate_cannot_honour_are_one_line(name: str, message: str) -> None:
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": name, "columns_assigned": "age"}]}}})
+    with pytest.raises(SynthgateError, match=message):
+        render_ssg(config, orm_from_data(AIR_ORM), AIR_STATS)
+
+
+@pytest.mark.postgres
+def test_dist_gen_normal_and_weighted_choice_follow_datafakers_arguments(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _air_users(pg_url, tmp_path, monkeypatch, [
+        {"name": "dist_gen.normal", "columns_assigned": "age", "kwargs": {
+            "mean": 'SRC_STATS["auto__users"]["results"][0]["mean__age"]',
+            "sd": 'SRC_STATS["auto__users"]["results"][0]["stddev__age"]'}},
+        {"name": "dist_gen.weighted_choice", "columns_assigned": "country_destination",
+         "kwargs": {"a": 'SRC_STATS["countries"]["results"]'}}])
+    ages = [float(r[0]) for r in rows]
+    mean = sum(ages) / len(ages)
+    sd = (sum((a - mean) ** 2 for a in ages) / len(ages)) ** 0.5
+    assert abs(mean - 40) < 1.5 and abs(sd - 5) < 1.0
+    assert {r[2] for r in rows} == {"FR", "US"}
+    assert sum(r[2] == "FR" for r in rows) > 100
+
+
+def test_a_deep_src_stats_reference_is_read_from_the_stats_given_at_load() -> None:
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": "dist_gen.constant", "columns_assigned": "age",
+         "args": ['SRC_STATS["auto__users"]["results"][0]["mean__age"]']}]}}})
+    model = orm_from_data(AIR_ORM)
+    text = render_ssg(config, model, AIR_STATS)
+    assert "row['age'] = dist_gen.constant(SRC_STATS['auto__users'][0]['mean__age'])" in text
+    assert "40.0" not in text  # the value comes from the statistics given, not the file
+    given = {**AIR_STATS, "auto__users": {"results": [{"mean__age": 52.5}]}}
+    assert ssg_from_text(text, SsgInputs(config, model, given)).table_generators["users"](
+        None) == {"age": 52.5}
+    for stats in ({**AIR_STATS, "auto__users": {"results": []}}, {**AIR_STATS, "auto__users": {
+            "results": [{"mean": 1.0}]}}):  # a suppressed row, a renamed column
+        with pytest.raises(SynthgateError) as info:
+            ssg_from_text(text, SsgInputs(config, model, stats))
+        assert info.value.one_line().startswith(
+            "src-stats.yaml: SRC_STATS['auto__users'][0]['mean__age']: src-stats has no ")
+        with pytest.raises(SynthgateError) as info:
+            render_ssg(config, model, stats)
+        assert "SRC_STATS['auto__users'][0]['mean__age']: src-stats has no" in \
+            info.value.one_line()
+
+
+@pytest.mark.postgres
+def test_a_dist_gen_generator_that_fails_is_named_with_its_columns(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(AIR_STATS, "cov", {"results": [{"rank": 2, "m0": 30.0}]})
+    with pytest.raises(SynthgateError) as info:
+        _air_users(pg_url, tmp_path, monkeypatch, [
+            {"name": "dist_gen.multivariate_normal", "columns_assigned": ["age", "n"],
+             "kwargs": {"cov": 'SRC_STATS["cov"]["results"][0]'}}])
+    assert info.value.one_line() == (
+        "users.age, users.n: generator dist_gen.multivariate_normal failed: KeyError: 'm1'")
+
+
+@pytest.mark.postgres
+def test_a_story_that_fails_is_named_with_the_exception(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = f"storymod_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{module}.py").write_text(
+        "def story():\n    user = yield ('users', {'age': 3})\n"
+        "    yield ('users', {'age': user[0]})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    engine = create_engine_for(parse_dsn(pg_url))
+    model = orm_from_data(AIR_ORM)
+    create_tables(engine, model)
+    config = config_from_data({"story_generators_module": module, "story_generators": [
+        {"name": f"{module}.story", "num_stories_per_pass": 1}], "tables": {"users": {
+            "num_rows_per_pass": 0, "row_generators": [{"name": "generic.person.password",
+                                                        "columns_assigned": "id"}]}}})
+    ssg = ssg_for(config, model, {})
+    with pytest.raises(SynthgateError) as info:
+        create_data(engine, model, config, ssg, num_passes=1, seed=1)
+    engine.dispose()
+    assert f"story generator {module}.story failed" in info.value.one_line()
+    assert "KeyError: 0" in info.value.one_line()
+
+
+@pytest.mark.parametrize("arg", [
+    "metadata.tables[\"users'); import os; ('\"]", 'orm.Countries.__class__',
+    'SRC_STATS["auto__users"][__import__("os")]', "orm.Countries); import os; (x"])
+def test_references_are_data_never_code(arg: str) -> None:
+    config = config_from_data({"tables": {"users": {"row_generators": [
+        {"name": "dist_gen.constant", "columns_assigned": "n", "args": [arg]}]}}})
+    try:
+        text = render_ssg(config, orm_from_data(AIR_ORM), AIR_STATS)
+    except SynthgateError as exc:
+        assert "names" in exc.one_line() or "no column" in exc.one_line()
+        return
+    call = next(line for line in text.splitlines() if "dist_gen.constant(" in line)
+    assert call.strip() == f"row['n'] = dist_gen.constant({arg!r})"  # a string constant
+
+
+@pytest.mark.parametrize(("code", "ok"), [
+    ("x = SRC_STATS['a'][0]['b']", True), ("x = row['a'][0]", False),
+    ("x = generic.foo[0]", False), ("x = SRC_STATS['a'][y]", False),
+    ("x = dst_table(dst_db_conn, 't')", True), ("x = dist_gen.normal(1, 2)", True)])
+def test_the_ssg_tree_check_allows_only_what_compat_renders(code: str, ok: bool) -> None:
+    import ast
+
+    from synthgate_builder.ssgcheck import Expected, check_ssg_tree
+    tree = ast.parse(code)
+    if ok:
+        check_ssg_tree(tree, Expected(), "ssg.py")
+    else:
+        with pytest.raises(SynthgateError, match=r"ssg\.py holds"):
+            check_ssg_tree(tree, Expected(), "ssg.py")

@@ -3,7 +3,9 @@ Python source for ``ssg.py``, and checked against the generator's signature and 
 
 ``args``/``kwargs`` are constants, except the strings ``generic``, ``dst_db_conn`` and
 ``SRC_STATS["name"]``, which are references, and quoted Python strings such as
-``'"@@##@@@@"'``, which are string constants.
+``'"@@##@@@@"'``, which are string constants. The SqlSynthGen/datafaker references
+(``orm.<ClassName>``, ``metadata.tables[...]``, deep ``SRC_STATS[...][...]``) are parsed by
+``compat.References``, given to ``parse_value`` as ``extra``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 from mimesis import Generic
 from synthgate_shared.errors import SynthgateError
 
+from synthgate_builder import compat
+
 _SRC_STATS_REF = re.compile(r"""^SRC_STATS\[\s*(?P<q>["'])(?P<name>[^"']+)(?P=q)\s*\]$""")
 
 
@@ -31,16 +35,25 @@ class Ref:
 
     code: str
     stat: str | None = None
+    # compat hook: the value a SqlSynthGen/datafaker reference has while checking
+    live: Callable[[dict[str, Any]], Any] | None = dataclasses.field(default=None, compare=False)
 
 
 class DstDbConn:
     """Stands in for the destination connection while arguments are checked."""
 
 
-def parse_value(value: Any) -> Any:
-    """Turn a config argument into constants and ``Ref`` objects."""
+Extra = Callable[[str], "compat.Parsed | None"] | None
+
+
+def parse_value(value: Any, extra: Extra = None) -> Any:
+    """Turn a config argument into constants and ``Ref`` objects (``extra``: the
+    SqlSynthGen/datafaker references of ``compat.References``)."""
     if isinstance(value, str):
         text = value.strip()
+        found = extra(text) if extra is not None else None  # compat hook
+        if found is not None:
+            return Ref(*found)
         if text in ("generic", "dst_db_conn"):
             return Ref(text)
         match = _SRC_STATS_REF.match(text)
@@ -55,9 +68,9 @@ def parse_value(value: Any) -> Any:
                 return literal
         return value
     if isinstance(value, list):
-        return [parse_value(v) for v in value]
+        return [parse_value(v, extra) for v in value]
     if isinstance(value, dict):
-        return {k: parse_value(v) for k, v in value.items()}
+        return {k: parse_value(v, extra) for k, v in value.items()}
     return value
 
 
@@ -87,6 +100,8 @@ def refs(value: Any) -> Iterator[Ref]:
 def live_value(value: Any, generic: Generic, src_stats: dict[str, Any]) -> Any:
     """The value an argument has at run time (a stand-in for the connection)."""
     if isinstance(value, Ref):
+        if value.live is not None:  # compat hook
+            return value.live(src_stats)
         if value.stat is not None:
             return src_stats.get(value.stat)
         return generic if value.code == "generic" else DstDbConn()
@@ -99,7 +114,8 @@ def live_value(value: Any, generic: Generic, src_stats: dict[str, Any]) -> Any:
 
 def _matches(value: Any, hint: Any) -> bool:
     """Whether a constant fits a type hint; unknown hints accept anything."""
-    if hint is Any or hint is inspect.Parameter.empty or isinstance(value, DstDbConn):
+    if hint is Any or hint is inspect.Parameter.empty or isinstance(
+            value, DstDbConn | compat.TableStandIn):
         return True
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):

@@ -27,6 +27,7 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.orm import OrmModel
 
+from synthgate_builder import compat
 from synthgate_builder.ssg_render import made_from, render_ssg
 from synthgate_builder.ssg_runtime import (
     Distribution,
@@ -183,10 +184,12 @@ def _run(code: types.CodeType, name: str, where: str, inputs: SsgInputs) -> SsgM
     """Run checked code as module ``name`` with the statistics of ``inputs`` and view it."""
     results = stats_results(inputs.src_stats)
     check_stat_references(inputs.config, available=results)
+    given = indexed_rows(results)
+    compat.check_given_stats(inputs.config, given)
     module = types.ModuleType(name)
     module.__file__ = where
     try:
-        with giving_stats(indexed_rows(results)):
+        with giving_stats(given):
             exec(code, module.__dict__)
     except SynthgateError:
         raise

@@ -37,8 +37,10 @@ from synthgate_shared.fidelity import check_stat_references
 from synthgate_shared.files import refuse_overwrite, write_text_atomic
 from synthgate_shared.orm import OrmModel, Table
 
+from synthgate_builder import compat
 from synthgate_builder.distributions import BUILTINS, CHILDREN
 from synthgate_builder.ssg_args import (
+    Extra,
     Ref,
     check_call,
     live_value,
@@ -123,6 +125,7 @@ class _Resolver:
     src_stats: dict[str, Any]
     generic: Generic
     search: list[Path]
+    references: compat.References | None = None
     modules: dict[str, types.ModuleType] = dataclasses.field(default_factory=dict)
 
     def module(self, name: str, key: str) -> types.ModuleType:
@@ -134,6 +137,9 @@ class _Resolver:
                 where: str) -> tuple[str, Callable[..., Any]]:
         """The Python expression and the callable for a generator ``name``."""
         name = name.strip()
+        found = compat.resolve_generator(name, where)  # compat hook
+        if found is not None:
+            return name, found
         if name.startswith("generic."):
             return name, self._mimesis(name, where)
         module_part, _, func_name = name.rpartition(".")
@@ -207,13 +213,19 @@ class _Resolver:
             return None
         return gen.model_copy(update={"args": args, "kwargs": kwargs})
 
+    def extra(self, where: str) -> Extra:
+        """The compat hook of ``parse_value`` for arguments checked at ``where``."""
+        found = self.references
+        return None if found is None else (lambda text: found.parse(text, where))
+
     def call_code(self, gen: RowGenerator | StoryGenerator, module_key: str,
                   module_name: str | None, where: str, callee: str | None = None) -> str:
         """Check one generator entry and render its call as Python source (a call of
         ``callee`` instead, with the same arguments, when given)."""
         code, func = self.resolve(gen.name, module_key, module_name, where)
-        args = [parse_value(a) for a in gen.args]
-        kwargs = {k: parse_value(v) for k, v in (gen.kwargs or {}).items()}
+        extra = self.extra(where)
+        args = [parse_value(a, extra) for a in gen.args]
+        kwargs = {k: parse_value(v, extra) for k, v in (gen.kwargs or {}).items()}
         for ref in refs([args, kwargs]):
             if ref.stat is not None and ref.stat not in self.src_stats:
                 close = difflib.get_close_matches(ref.stat, list(self.src_stats), n=1)
@@ -375,8 +387,8 @@ class _Rendering:
                 by_dist += len(gen.columns)
                 continue
             call = self._row_call(name, gen, where)
-            if any(ref.code == "dst_db_conn" for ref in refs(parse_value([gen.args,
-                                                                          gen.kwargs]))):
+            if any("dst_db_conn" in ref.code for ref in refs(  # compat: dst_table(dst_db_conn..
+                    parse_value([gen.args, gen.kwargs], self.resolver.extra(where)))):
                 self.using_connection.add(name)
             if len(gen.columns) == 1:
                 body.append(f"    row[{gen.columns[0]!r}] = {call}")
@@ -439,9 +451,10 @@ def _modules(config: Config) -> list[str]:
                                       config.story_generators_module)) if m]
 
 
-def _header(config: Config, model: OrmModel, source: str,
-            unique_draws: dict[str, str]) -> list[str]:
-    """The docstring, imports, fingerprints, ``generic``, ``SRC_STATS`` and unique draws."""
+def _header(config: Config, model: OrmModel, source: str, unique_draws: dict[str, str],
+            compat_lines: list[str]) -> list[str]:
+    """The docstring, imports, fingerprints, ``generic`` (then ``compat_lines``),
+    ``SRC_STATS`` and unique draws."""
     keep = ", ".join(f"{k}: {m}" for k, m in (
         ("row_generators_module", config.row_generators_module),
         ("story_generators_module", config.story_generators_module)) if m)
@@ -473,6 +486,7 @@ def _header(config: Config, model: OrmModel, source: str,
         "",
         f"generic = Generic(locale={config.locale!r})",
         "",
+        *compat_lines,
         "# Each src-stats query name -> its results (a list of rows), as in SqlSynthGen; a row",
         "# takes a column name or, in column order, an index (row['n'], row[0]). create-data",
         "# gives them from the src-stats.yaml it verified: this file holds no statistics.",
@@ -536,7 +550,8 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
     stats = stats_results(src_stats)
     check_stat_references(config, available=stats)
     resolver = _Resolver(config, stats, Generic(locale=Locale(config.locale)),
-                         search if search is not None else search_path(None))
+                         search if search is not None else search_path(None),
+                         compat.References(model))
     config_warnings(config, model)
     rendering = _Rendering(config, resolver, set(RESERVED) | {
         m.split(".")[0] for m in _modules(config)}, trial)
@@ -545,7 +560,8 @@ def render_ssg(config: Config, model: OrmModel, src_stats: dict[str, Any],
         if not tconf.ignore and not tconf.vocabulary_table:
             rendering.table(name, table, tconf)
     stories, story_entries = rendering.stories()
-    text = "\n".join([*_header(config, model, source, rendering.unique_draws),
+    compat_lines = compat.header_lines(config, "\n".join([*rendering.functions, *stories]))
+    text = "\n".join([*_header(config, model, source, rendering.unique_draws, compat_lines),
                       *rendering.functions, *stories, *_footer(rendering, story_entries)])
     return _with_digest(text, config)
 

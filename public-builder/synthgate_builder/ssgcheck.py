@@ -34,6 +34,8 @@ from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel, orm_to_data
 
+from synthgate_builder.compat import RUNTIME_HELPERS as COMPAT_HELPERS
+
 ALLOW_MODULES_ENV = "SYNTHGATE_ALLOW_MODULES"
 TEXT_DIGEST_LINE = "TEXT_DIGEST = "
 # names the rendered file binds or imports itself; a user module may not take them
@@ -41,9 +43,12 @@ HELPERS = frozenset({"Distribution", "UniqueDraws", "assign_columns", "given_sta
 RESERVED = frozenset({"float", "generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS",
                       "STORY_GENERATORS", "DISTRIBUTIONS", "UNIQUE_DRAWS", "datetime", "Generic",
                       "row", "mimesis", "synthgate_builder", "MADE_FROM",
-                      "INPUTS_FINGERPRINT", "TEXT_DIGEST", "TABLES_USING_DST_DB_CONN", *HELPERS})
+                      "INPUTS_FINGERPRINT", "TEXT_DIGEST", "TABLES_USING_DST_DB_CONN", *HELPERS,
+                      "dist_gen", *COMPAT_HELPERS})
 RUNTIME_MODULE = "synthgate_builder.ssg_runtime"  # what the file imports its helpers from
-_FROM_IMPORTS = {"mimesis": {"Generic"}, RUNTIME_MODULE: set(HELPERS)}
+COMPAT_MODULE = "synthgate_builder.compat"  # and the SqlSynthGen/datafaker helpers from
+_FROM_IMPORTS = {"mimesis": {"Generic"}, RUNTIME_MODULE: set(HELPERS),
+                 COMPAT_MODULE: set(COMPAT_HELPERS)}
 _DATETIME_CALLS = frozenset({"date", "datetime", "time", "timedelta", "timezone"})
 _NODES = (ast.Module, ast.Expr, ast.Import, ast.ImportFrom, ast.alias, ast.Assign,
           ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Name, ast.Load, ast.Store,
@@ -231,9 +236,7 @@ class _TreeCheck:
             self.refuse(node, f"the private attribute {node.attr!r}")
         elif isinstance(node, ast.Call):
             self.call(node)
-        elif isinstance(node, ast.Subscript) and not (
-                isinstance(node.value, ast.Name) and node.value.id in ("SRC_STATS", "row")
-                and isinstance(node.slice, ast.Constant)):
+        elif isinstance(node, ast.Subscript) and not _constant_subscript(node):
             self.refuse(node, "a subscript other than SRC_STATS[...] or row[...]")
         elif isinstance(node, ast.Dict) and None in node.keys:
             self.refuse(node, "a ** in a dict")
@@ -279,7 +282,7 @@ class _TreeCheck:
         root, _, rest = target.partition(".")
         if target == "float" and [type(a) for a in node.args] == [ast.Constant]:
             return  # float('nan') in SRC_STATS
-        if target in HELPERS or target in ("Generic", "row.update") or (
+        if target in HELPERS | COMPAT_HELPERS or target in ("Generic", "row.update") or (
                 root == "datetime" and rest.split(".")[-1] in _DATETIME_CALLS):
             return
         if target in self.draws:
@@ -288,10 +291,23 @@ class _TreeCheck:
         if callees is not None:
             ok = target in callees
         else:
-            ok = root == "generic" or (root in {m.split(".")[0] for m in self.imported}
-                                       and bool(rest))
+            modules = {m.split(".")[0] for m in self.imported}
+            ok = root in ("generic", "dist_gen") or (root in modules and bool(rest))
         if not ok:
             self.refuse(node, f"a call of {target}, which config.yaml does not name")
+
+
+def _constant_subscript(node: ast.Subscript) -> bool:
+    """``row[c]``, ``SRC_STATS[n]`` or ``SRC_STATS[n][i]...`` with constant keys (the last
+    as datafaker's ``SRC_STATS["n"]["results"][0]["key"]`` renders)."""
+    value: ast.expr = node
+    while isinstance(value, ast.Subscript):
+        if not isinstance(value.slice, ast.Constant):
+            return False
+        if isinstance(value.value, ast.Name):
+            return value.value.id == "SRC_STATS" or (value.value.id == "row" and value is node)
+        value = value.value
+    return False
 
 
 def check_ssg_tree(tree: ast.Module, expected: Expected, where: str) -> list[str]:

@@ -67,12 +67,13 @@ _INPUT_PARAMETERS = [
 ]
 
 
-def with_inputs(*, vocab: bool = False, config_optional: bool = False
+def with_inputs(*, vocab: bool = False, config_optional: bool = True
                 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command whose first parameter is ``inputs: BuilderInputs`` the input options every
     builder command shares (``--bundle/--trust/--require-approval``, or the loose files, and
     ``--vocab-dir`` when ``vocab``), and run it inside ``load_inputs`` (a missing config.yaml
-    read as an empty one when ``config_optional``)."""
+    read as an empty one, as SqlSynthGen does, unless not ``config_optional``); the notes on
+    the inputs are printed first."""
     shared = [*_INPUT_PARAMETERS, *([("vocab_dir", Path, VocabDirOption)] if vocab else [])]
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
@@ -91,6 +92,8 @@ def with_inputs(*, vocab: bool = False, config_optional: bool = False
                              given["orm_file"], given["stats_file"],
                              given.get("vocab_dir", Path(".")),
                              config_optional=config_optional) as inputs:
+                for note in inputs.notes:
+                    typer.echo(f"note: {note}", err=True)
                 command(inputs, **kwargs)
 
         # Typer reads the options from the signature and the type hints

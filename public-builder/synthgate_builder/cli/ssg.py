@@ -11,17 +11,15 @@ from synthgate_builder.inputs import BuilderInputs
 
 
 def _warn(inputs: BuilderInputs) -> None:
-    """Print the notes on the inputs and the config's warnings, one line each, on stderr."""
+    """Print the config's warnings, one line each, on stderr."""
     from synthgate_builder.ssg_render import config_warnings
 
-    for note in inputs.notes:
-        typer.echo(f"note: {note}", err=True)
     for warning in config_warnings(inputs.config, inputs.orm):
         typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("create-generators")
-@with_inputs(config_optional=True)
+@with_inputs()
 def create_generators(
     inputs: BuilderInputs,
     force: bool = ForceOption,
@@ -47,7 +45,7 @@ app.command("make-generators", hidden=True,
 
 
 @app.command("validate-config")
-@with_inputs(config_optional=True)
+@with_inputs()
 def validate_config(inputs: BuilderInputs) -> None:
     """Check config.yaml against orm.yaml and src-stats.yaml without writing anything: keys,
     tables, columns, generator names and arguments, SRC_STATS references, statistics."""

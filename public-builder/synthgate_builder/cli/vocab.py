@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import typer
 from synthgate_shared.cli import parse_size
@@ -17,6 +18,9 @@ from synthgate_builder.cli.app import (
     with_inputs,
 )
 from synthgate_builder.inputs import BuilderInputs
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @app.command("create-vocab")
@@ -61,12 +65,15 @@ def remove_vocab_command(
     schema: str | None = SchemaOption,
 ) -> None:
     """Delete every row of the vocabulary tables, children first (asks unless --yes); with
-    --with-data, the generated rows that refer to them first."""
+    --with-data, or when asked and rows of other tables refer to them (the question names
+    those tables, as SqlSynthGen's tutorials expect), the generated rows that refer first."""
     from synthgate_builder.vocab import remove_vocab, tables_referring_to
 
     engine = destination_engine(dsn)
     names = ", ".join(inputs.config.vocabulary_tables()) or "none"
     referring = tables_referring_to(inputs.orm, inputs.config) if with_data else set()
+    if not yes and not with_data:  # asked anyway: the question names the rows that refer
+        referring = _with_rows(engine, tables_referring_to(inputs.orm, inputs.config), schema)
     if not yes:
         also = f" and of the tables referring to them ({', '.join(sorted(referring))})" \
             if referring else ""
@@ -81,3 +88,14 @@ def remove_vocab_command(
     removed = remove_vocab(engine, inputs.orm, inputs.config, schema)
     for name, rows in removed.items():
         typer.echo(f"removed {name}: {rows} rows")
+
+
+def _with_rows(engine: Engine, tables: set[str], schema: str | None) -> set[str]:
+    """The tables of ``tables`` that exist in the destination and hold rows."""
+    import sqlalchemy as sa
+
+    present = set(sa.inspect(engine).get_table_names(schema=schema))
+    with engine.connect() as conn:
+        return {t for t in tables if t in present and conn.execute(
+            sa.select(sa.literal(1)).select_from(sa.table(t, schema=schema)).limit(1)
+        ).first() is not None}
