@@ -4,9 +4,9 @@ budget split evenly between them."""
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
+from synthgate_shared.checks import column_facts, numeric_range
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
@@ -22,28 +22,12 @@ HISTOGRAM_BINS = 20
 DEFAULT_TEXT_LENGTH_CAP = 200  # DP text-length histograms clip here unless bounds say otherwise
 DEFAULT_DP_DELTA = 1e-5
 MAX_DP_CHILDREN = 100  # children per parent are clipped here in differentially private counts
-_BOUND = re.compile(
-    r"(?P<lhs>\"?[A-Za-z_]\w*\"?)\s*(?P<op>>=|<=|>|<)\s*\(?\s*(?P<num>-?\d+(?:\.\d+)?)")
-
-
 def _schema_bounds(table: Table, column: Column, model: OrmModel) -> tuple[float, float] | None:
-    """Bounds from check constraints, the column's domain, or its exact type."""
-    lower: float | None = None
-    upper: float | None = None
-    texts = [c.sqltext for c in table.checks]
-    names = {column.name.lower()}
-    if column.domain and column.domain in model.domains:
-        texts += model.domains[column.domain].checks
-        names.add("value")
-    for text in texts:
-        for m in _BOUND.finditer(text):
-            if m["lhs"].strip('"').lower() not in names:
-                continue
-            num = float(m["num"])
-            if m["op"].startswith(">"):
-                lower = num if lower is None else max(lower, num)
-            else:
-                upper = num if upper is None else min(upper, num)
+    """Bounds from check constraints, the column's domain (``synthgate_shared.checks``, as
+    the builder reads them), or its exact type."""
+    span = numeric_range(column_facts(column, model, table))
+    lower = None if span.lower is None else float(span.lower)
+    upper = None if span.upper is None else float(span.upper)
     ptype = column.portable
     if ptype.base == "smallint":
         lo, hi = INTEGER_RANGES["smallint"]

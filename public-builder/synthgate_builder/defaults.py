@@ -32,8 +32,8 @@ What the values obey: ``varchar(n)``/``char(n)`` lengths, ``numeric(p,s)`` preci
 (``Decimal``, ``|value| < 10**(p-s)``), integer type ranges, enum values, and the domain and
 table checks that can be understood (comparisons with constants, ``BETWEEN``, ``IN``,
 ``= ANY (ARRAY[...])``, ``=``/``OR`` lists, ``<>``, ``length(col)`` bounds, ``array <@ ARRAY[...]``,
-joined by ``AND``; ``column_facts`` shows what was understood); other checks are left alone
-and the column's normal range applies.
+joined by ``AND``; ``synthgate_shared.checks.column_facts`` shows what was understood); other
+checks are left alone and the column's normal range applies.
 Default ranges: numbers 0..10,000 (clipped to the type and the checks), dates and timestamps
 2000..2025, times over the whole day, intervals 1 minute..30 days, text of pseudo-words from a
 fixed vocabulary; no None unless ``column_sampler(..., null_fraction=)`` asks for some on a
@@ -59,8 +59,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import sqlglot
-from sqlglot import exp
+from synthgate_shared.checks import Fact, column_facts
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Column, OrmModel, Table
 from synthgate_shared.sqla import family
@@ -69,7 +68,6 @@ from synthgate_shared.values import to_plain
 
 Rng = np.random.Generator
 Steps = npt.NDArray[np.int64]
-Fact = tuple[str, Any]
 
 _UTC = dt.UTC
 _INT64_MAX = 2**63 - 1
@@ -99,133 +97,6 @@ _WORD_ARRAY = np.array(_WORDS)
 _CAPITAL_ARRAY = np.strings.capitalize(_WORD_ARRAY)
 _SPACED_ARRAY = np.array([" " + w for w in _WORDS] + [""])  # last entry: no more words
 _QUOTED_ARRAY = np.array([f"'{w}'" for w in _WORDS] + [""])
-
-
-# --- checks -------------------------------------------------------------------------------
-
-_COMPARISONS: dict[type[exp.Expr], str] = {
-    exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.EQ: "=", exp.NEQ: "<>",
-}
-_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "=", "<>": "<>"}
-_UNKNOWN = object()
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse(sqltext: str, read: str) -> exp.Expr | None:
-    try:
-        return sqlglot.parse_one(sqltext, read=read)
-    except sqlglot.errors.SqlglotError:
-        return None
-
-
-def _strip(node: exp.Expr) -> exp.Expr:
-    """Drop parentheses and casts: ``('G'::text)`` -> ``'G'``."""
-    while isinstance(node, exp.Paren | exp.Cast):
-        node = node.this
-    return node
-
-
-def _constant(node: exp.Expr) -> Any:
-    """The Python value of a literal (numbers as exact ``Decimal``), else ``_UNKNOWN``."""
-    node = _strip(node)
-    if isinstance(node, exp.Neg):
-        inner = _constant(node.this)
-        return -inner if isinstance(inner, decimal.Decimal) else _UNKNOWN
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Literal):
-        return str(node.this) if node.is_string else decimal.Decimal(str(node.this))
-    return _UNKNOWN
-
-
-def _constants(nodes: Sequence[exp.Expr]) -> list[Any] | None:
-    values = [_constant(n) for n in nodes]
-    return None if any(v is _UNKNOWN for v in values) else values
-
-
-def _array_constants(node: exp.Expr) -> list[Any] | None:
-    node = _strip(node)
-    return _constants(node.expressions) if isinstance(node, exp.Array) else None
-
-
-def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
-    node = _strip(node)
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    return [node]
-
-
-def _is_subject(node: exp.Expr, subject: str) -> bool:
-    node = _strip(node)
-    return isinstance(node, exp.Column) and node.name.lower() == subject.lower()
-
-
-def _equalities(node: exp.Expr, subject: str) -> list[Any] | None:
-    """The constants of ``subject = a OR subject = b ...``, else None."""
-    node = _strip(node)
-    if isinstance(node, exp.Or):
-        left, right = _equalities(node.this, subject), _equalities(node.expression, subject)
-        return None if left is None or right is None else left + right
-    facts = _understand(node, subject)
-    return facts[0][1] if len(facts) == 1 and facts[0][0] == "in" else None
-
-
-def _understand(node: exp.Expr, subject: str) -> list[Fact]:
-    """The facts one conjunct states about ``subject``; [] when it is about anything else."""
-    if isinstance(node, exp.Between) and _is_subject(node.this, subject):
-        low, high = _constant(node.args["low"]), _constant(node.args["high"])
-        if low is not _UNKNOWN and high is not _UNKNOWN:
-            return [(">=", low), ("<=", high)]
-    elif isinstance(node, exp.In) and _is_subject(node.this, subject):
-        values = _constants(node.expressions)
-        if values is not None:
-            return [("in", values)]
-    elif isinstance(node, exp.ArrayContainedBy) and _is_subject(node.this, subject):
-        values = _array_constants(node.expression)
-        if values is not None:
-            return [("elements", values)]
-    elif isinstance(node, exp.Or):
-        values = _equalities(node, subject)
-        if values is not None:
-            return [("in", values)]
-    elif type(node) in _COMPARISONS:
-        op = _COMPARISONS[type(node)]
-        left, right = _strip(node.this), _strip(node.expression)
-        if op == "=" and isinstance(right, exp.Any) and _is_subject(left, subject):
-            values = _array_constants(right.this)
-            return [("in", values)] if values is not None else []
-        if _is_subject(right, subject) or isinstance(right, exp.Length):
-            left, right, op = right, left, _FLIPPED[op]
-        value = _constant(right)
-        if value is _UNKNOWN:
-            return []
-        if _is_subject(left, subject):
-            return [("in", [value])] if op == "=" else [(op, value)]
-        if isinstance(left, exp.Length) and _is_subject(left.this, subject):
-            return [("len" + op, value)]
-    return []
-
-
-def column_facts(column: Column, model: OrmModel, table: Table) -> list[Fact]:
-    """What the column's domain checks and the table's checks say about the column alone.
-
-    Each fact is ``(op, constant)``: ``>``, ``>=``, ``<``, ``<=``, ``<>``, ``in`` (a list),
-    ``elements`` (array elements allowed), ``len>``... (bounds of ``length(col)``).
-    """
-    fam = family(model.source.dialect)
-    read = "postgres" if fam == "postgresql" else fam
-    sources: list[tuple[str, str]] = []
-    domain = model.domains.get(column.domain) if column.domain else None
-    if domain is not None:
-        sources.extend((check, "value") for check in domain.checks)
-    sources.extend((check.sqltext, column.name) for check in table.checks)
-    facts: list[Fact] = []
-    for sqltext, subject in sources:
-        tree = _parse(sqltext, read)
-        if tree is not None:
-            for part in _conjuncts(tree):
-                facts.extend(_understand(part, subject))
-    return facts
 
 
 # --- value kinds ----------------------------------------------------------------------------
@@ -692,7 +563,7 @@ def _text_kind(ptype: PortableType, facts: list[Fact], where: str, in_array: boo
 def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, where: str,
           dialect: str, in_array: bool = False) -> _Kind:
     if ptype.is_array:
-        element_facts: list[Fact] = [("in", v) for op, v in facts if op == "elements"]
+        element_facts = [Fact("in", v) for op, v in facts if op == "elements"]
         element = _kind(ptype.element, element_facts, model, where, dialect, in_array=True)
         return _Arrays(element, ptype.array_dims, json_safe=dialect != "postgresql")
     base = ptype.base

@@ -13,8 +13,8 @@ construction, so their columns cost nothing here)::
 What a value must obey: its type (an ``int`` for an integer column, a ``date`` or an ISO
 string for a date column...), ``varchar(n)``/``char(n)`` lengths, ``numeric(p,s)`` precision
 and scale, integer ranges, enum labels, ``NOT NULL``, and the checks of the table and the
-column's domain that ``defaults.column_facts`` understands (ranges, ``IN`` lists, ``<>``,
-``length(col)`` bounds).
+column's domain that ``synthgate_shared.checks.column_facts`` understands (ranges, ``IN``
+lists, ``<>``, ``length(col)`` bounds).
 
 Conversions the database would make on assignment are made for every generator: a finite
 float for an integer column is rounded half to even (as PostgreSQL's assignment cast
@@ -44,13 +44,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from synthgate_shared.checks import Fact, column_facts
 from synthgate_shared.config import RowGenerator
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Column, OrmModel, Table
 from synthgate_shared.sqla import family
 from synthgate_shared.types import INTEGER_RANGES, PortableType
 
-from synthgate_builder.defaults import Fact, column_facts, column_nullable
+from synthgate_builder.defaults import column_nullable
 from synthgate_builder.distributions import BUILTINS
 
 Rng = np.random.Generator
