@@ -106,6 +106,7 @@ class _Kind:
 
     capacity: int | None = None  # distinct values ``from_index`` can give; None: random
     excluded: frozenset[Any] = frozenset()  # values the checks forbid (``<>``)
+    limits: tuple[Any, Any] | None = None  # least and greatest value type and checks allow
 
     def draw(self, n: int, rng: Rng) -> list[Any]:
         raise NotImplementedError
@@ -460,7 +461,9 @@ def _line_kind(line: _Line, facts: list[Fact], where: str) -> _Kind:
         kept = sorted({c for c in choices if low <= c <= high and c not in excluded})
         if not kept:
             raise _no_value(where)
-        return _Choices(line.convert(np.array(kept, dtype=np.int64)))
+        choice = _Choices(line.convert(np.array(kept, dtype=np.int64)))
+        choice.limits = (choice.values[0], choice.values[-1])
+        return choice
     if low > high:
         raise _no_value(where)
     win_low, win_high = _window(low, high, line.window)
@@ -468,7 +471,10 @@ def _line_kind(line: _Line, facts: list[Fact], where: str) -> _Kind:
     if base is None or not low <= base <= high:
         base = win_low
     forbidden = frozenset(line.convert(np.array(excluded, dtype=np.int64)))
-    return _Steps(win_low, win_high, high, base, line.convert, forbidden)
+    kind = _Steps(win_low, win_high, high, base, line.convert, forbidden)
+    first, last = line.convert(np.array([low, high], dtype=np.int64))
+    kind.limits = (first, last)
+    return kind
 
 
 def _float_kind(ptype: PortableType, facts: list[Fact], where: str) -> _Kind:
@@ -495,11 +501,15 @@ def _float_kind(ptype: PortableType, facts: list[Fact], where: str) -> _Kind:
         kept = [c for c in dict.fromkeys(choices) if low <= c <= high and c not in excluded]
         if not kept:
             raise _no_value(where)
-        return _Choices(kept)
+        floats = _Choices(kept)
+        floats.limits = (min(kept), max(kept))
+        return floats
     if low > high:
         raise _no_value(where)
     win_low, win_high = _window(low, high, _DEFAULT_NUMBERS)
-    return _Floats(float(win_low), float(win_high), high, frozenset(excluded))
+    spread = _Floats(float(win_low), float(win_high), high, frozenset(excluded))
+    spread.limits = (low, high)
+    return spread
 
 
 def _allowed(values: Sequence[Any], facts: list[Fact], coerce: Callable[[Any], Any],
@@ -608,6 +618,12 @@ class ColumnSampler:
     def where(self) -> str:
         """``table t, column c``: the place named in errors."""
         return f"table {self.table}, column {self.column.name}"
+
+    @property
+    def limits(self) -> tuple[Any, Any] | None:
+        """The least and greatest value the column's type and checks allow (numbers, dates
+        and times; None for other types)."""
+        return self._kind.limits
 
     @property
     def capacity(self) -> int | None:

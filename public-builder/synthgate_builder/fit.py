@@ -517,7 +517,7 @@ class _Labels(_Texts):
     """Enum labels (narrowed by the checks); other strings are drawn again or refused."""
 
     def __init__(self, column: str, labels: Sequence[str], facts: list[Fact]) -> None:
-        super().__init__(column, PortableType("text"), [*facts, ("in", list(labels))],
+        super().__init__(column, PortableType("text"), [*facts, Fact("in", list(labels))],
                          listed="whose labels are")
 
 

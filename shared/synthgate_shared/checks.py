@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import sqlglot
@@ -75,7 +75,16 @@ def _strip(node: exp.Expr) -> exp.Expr:
 
 
 def _constant(node: exp.Expr) -> Any:
-    """The Python value of a literal (numbers as exact ``Decimal``), else ``_UNKNOWN``."""
+    """The Python value of a literal (numbers as exact ``Decimal``), else ``_UNKNOWN``.
+
+    A string cast to a number is that number: PostgreSQL gives ``-3`` back as
+    ``'-3'::integer`` and ``1e3`` as ``'1000'::numeric``.
+    """
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.NUMERIC_TYPES):
+        inner = _constant(node.this)
+        return _number(inner) if isinstance(inner, str) else inner
     node = _strip(node)
     if isinstance(node, exp.Neg):
         inner = _constant(node.this)
@@ -85,6 +94,14 @@ def _constant(node: exp.Expr) -> Any:
     if isinstance(node, exp.Literal):
         return str(node.this) if node.is_string else Decimal(str(node.this))
     return _UNKNOWN
+
+
+def _number(text: str) -> Any:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return _UNKNOWN
+    return value if value.is_finite() else _UNKNOWN
 
 
 def _constants(nodes: Sequence[exp.Expr]) -> list[Any] | None:
@@ -123,17 +140,18 @@ def _comparison(node: exp.Expr, subject: str) -> list[Fact]:
     """Facts of ``subject <op> constant`` (either way round), ``= ANY (ARRAY[...])`` and
     ``length(subject) <op> constant``."""
     op = _COMPARISONS[type(node)]
-    left, right = _strip(node.this), _strip(node.expression)
-    if op == "=" and isinstance(right, exp.Any) and _is_subject(left, subject):
-        values = _array_constants(right.this)
+    left, right = node.this, node.expression
+    if op == "=" and isinstance(_strip(right), exp.Any) and _is_subject(left, subject):
+        values = _array_constants(_strip(right).this)
         return [Fact("in", values)] if values is not None else []
-    if _is_subject(right, subject) or isinstance(right, exp.Length):
+    if _is_subject(right, subject) or isinstance(_strip(right), exp.Length):
         left, right, op = right, left, _FLIPPED[op]
     value = _constant(right)
     if value is _UNKNOWN:
         return []
     if _is_subject(left, subject):
         return [Fact("in", [value])] if op == "=" else [Fact(op, value)]
+    left = _strip(left)
     if isinstance(left, exp.Length) and _is_subject(left.this, subject):
         return [Fact("len" + op, value)]
     return []
