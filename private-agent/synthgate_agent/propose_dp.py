@@ -11,9 +11,9 @@ from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
+from synthgate_shared.srcstats import as_written
 from synthgate_shared.types import INTEGER_RANGES
 
-from synthgate_agent.privacy import as_written
 from synthgate_agent.proposal import Proposal, gen_entry
 from synthgate_agent.propose_roles import Col
 from synthgate_agent.propose_sql import Sql, children_per_parent

@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import stat
@@ -165,42 +164,6 @@ def creation_time(inputs: Sequence[Path], override: datetime | None = None) -> d
                                  fix="unset it or give an integer") from None
     newest = max((int(Path(p).stat().st_mtime) for p in inputs), default=0)
     return datetime.fromtimestamp(newest, UTC)
-
-
-def _number(value: Any, where: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SynthgateError(f"{what} is not a number ({value!r})", where=where)
-    return float(value)
-
-
-def privacy_summary(stats: Mapping[str, Any], where: str = "src-stats.yaml") -> dict[str, Any]:
-    """Every differentially private query of ``src-stats.yaml`` with its epsilon and delta,
-    and their totals under basic composition (the sums)."""
-    queries: list[dict[str, Any]] = []
-    for name, entry in stats.items():
-        if not isinstance(entry, Mapping) or ("dp-query" not in entry and "epsilon" not in entry):
-            continue
-        place = f"{where}: {name}"
-        epsilon = _number(entry.get("epsilon"), place, "epsilon")
-        delta = _number(entry.get("delta") or 0.0, place, "delta")
-        queries.append({"name": str(name), "epsilon": epsilon, "delta": delta})
-    return {
-        "composition": "basic",
-        "queries": queries,
-        "total": {
-            "epsilon": math.fsum(q["epsilon"] for q in queries),
-            "delta": math.fsum(q["delta"] for q in queries),
-        },
-    }
-
-
-def stats_from_data(data: Any, where: str = "src-stats.yaml") -> dict[str, Any]:
-    """The parsed ``src-stats.yaml`` as a mapping of query name -> entry (empty file: {})."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SynthgateError("src-stats.yaml must be a mapping of query names", where=where)
-    return data
 
 
 def build_manifest(

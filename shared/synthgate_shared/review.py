@@ -22,12 +22,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from synthgate_shared.bundle import VerifiedBundle, stats_from_data, verify_bundle
+from synthgate_shared.bundle import VerifiedBundle, verify_bundle
 from synthgate_shared.config import DEFAULT_MIN_COUNT, dotted_name_problem, identifier_problem
 from synthgate_shared.files import refuse_overwrite, temp_folder, write_text_atomic
 from synthgate_shared.orm import OrmModel, load_orm_text
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.sqltext import row_level_warning
+from synthgate_shared.srcstats import stats_from_data
 from synthgate_shared.vocabfile import VocabFile
 from synthgate_shared.yamlio import load_yaml_text
 
