@@ -21,9 +21,9 @@ import synthgate_builder.vocab as builder_vocab
 import yaml
 from synthgate_agent.source import open_source
 from synthgate_agent.vocab import export_vocab
+from synthgate_builder.sequences import advance_sequences
 from synthgate_builder.vocab import (
     CopyStream,
-    advance_sequences,
     load_vocab,
     read_ahead,
     remove_vocab,

@@ -53,6 +53,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from synthgate_shared.config import Config
+from synthgate_shared.copytext import copy_text_column
 from synthgate_shared.db import connection_error, connection_lost, first_cause, mask_dsn
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
@@ -85,7 +86,7 @@ from synthgate_builder.generators import (
     row_generator_error,
 )
 from synthgate_builder.parents import ParentAttributes
-from synthgate_builder.vocab import advance_sequences, copy_text_column
+from synthgate_builder.sequences import advance_sequences
 
 BATCH_ROWS = 10_000
 RESERVE_ROWS = 100_000  # PostgreSQL sequence keys taken at a time for COPY batches
