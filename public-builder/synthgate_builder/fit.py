@@ -559,24 +559,26 @@ class _Typed(_Kind):
         raise _wrong(value, self.column, self.fix)
 
 
-def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, column: str,
-          dialect: str) -> _Kind | None:
-    """How values of ``ptype`` are checked (None: arrays, whose elements are not)."""
-    base = ptype.base
-    if ptype.is_array:
+def _numeric_limit(ptype: PortableType) -> decimal.Decimal | None:
+    """The largest magnitude a ``numeric(p,s)`` holds (None: unconstrained)."""
+    precision = ptype.params[0] if ptype.params else None
+    if precision is None:
         return None
-    if ptype.enum is not None:
-        return _Labels(column, model.enums.get(ptype.enum, []), facts)
+    scale = ptype.params[1] if len(ptype.params) > 1 else 0
+    return decimal.Decimal(10) ** (precision - scale) - decimal.Decimal(1).scaleb(-scale)
+
+
+def _ordered_kind(ptype: PortableType, facts: list[Fact], column: str,
+                  dialect: str) -> _Kind | None:
+    """The range checks of numbers, dates and timestamps (None: another type)."""
+    base = ptype.base
     if base in INTEGER_RANGES:
         low, high = INTEGER_RANGES[base]
         return _Ordered(column, _integer_line(column), low, high, facts)
     if base == "numeric":
         precision = ptype.params[0] if ptype.params else None
         scale = ptype.params[1] if len(ptype.params) > 1 else (0 if precision else None)
-        limit = None
-        if precision is not None:
-            unit = decimal.Decimal(1).scaleb(-(scale or 0))
-            limit = decimal.Decimal(10) ** (precision - (scale or 0)) - unit
+        limit = _numeric_limit(ptype)
         return _Ordered(column, _numeric_line(column, scale), -limit if limit else None, limit,
                         facts)
     if base in ("real", "double"):
@@ -589,10 +591,11 @@ def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, column: str,
         return _Ordered(column, _timestamp_line(column), None, None, facts)
     if base == "timestamptz":  # naive and aware values do not compare: no range checks
         return _Ordered(column, _timestamp_line(column), None, None, [])
-    if base in ("char", "varchar", "text"):
-        return _Texts(column, ptype, facts)
-    if base == "boolean":
-        return _Booleans(column)
+    return None
+
+
+def _typed_kind(base: str, column: str, dialect: str) -> _Kind:
+    """The type check of times, intervals, UUIDs, bytes, JSON and text search vectors."""
     if base in ("time", "timetz"):
         return _Typed(column, (dt.time,), "return a datetime.time or an ISO 8601 time",
                       lambda s: dt.time.fromisoformat(s.strip()))
@@ -608,6 +611,23 @@ def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, column: str,
         return _Typed(column, (dict, list, str, int, float, bool),
                       "return JSON data (dict, list, str, number, bool)")
     return _Typed(column, (str,), "return a str")  # tsvector
+
+
+def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, column: str,
+          dialect: str) -> _Kind | None:
+    """How values of ``ptype`` are checked (None: arrays, whose elements are not)."""
+    if ptype.is_array:
+        return None
+    if ptype.enum is not None:
+        return _Labels(column, model.enums.get(ptype.enum, []), facts)
+    ordered = _ordered_kind(ptype, facts, column, dialect)
+    if ordered is not None:
+        return ordered
+    if ptype.base in ("char", "varchar", "text"):
+        return _Texts(column, ptype, facts)
+    if ptype.base == "boolean":
+        return _Booleans(column)
+    return _typed_kind(ptype.base, column, dialect)
 
 
 class ColumnFit:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -16,6 +18,13 @@ from synthgate_agent.cli.app import (
     TimeoutOption,
     app,
 )
+
+if TYPE_CHECKING:
+    from synthgate_shared.config import Config
+    from synthgate_shared.orm import OrmModel
+
+    from synthgate_agent.proposal import Proposal
+    from synthgate_agent.source import Source
 
 
 @app.command("generate-config")
@@ -48,13 +57,11 @@ def generate_config(
 ) -> None:
     """Write a first config.yaml listing every table of the source, with proposed aggregate
     statistics (src-stats) and generators that follow them, all commented and editable."""
-    from synthgate_shared.config import config_from_data, load_config
+    from synthgate_shared.config import load_config
     from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
     from synthgate_agent.configgen import render_config
     from synthgate_agent.filesource import source_dsn_for
-    from synthgate_agent.measure import measure
-    from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
     from synthgate_agent.source import (
         DEFAULT_TIMEOUT_S,
@@ -71,15 +78,33 @@ def generate_config(
         with explain_denied(source):
             model = reflect_schema(source)
         check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
-        settings = config_from_data({"bounds": bounds, "tables": {
-            **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
-            **{model.table(t).name: {"ignore": True} for t in ignore or []},
-        }})
-        # what the data holds decides the roles; not under --epsilon, whose bundle may carry
-        # nothing measured outside the privacy budget (the roles then come from the schema)
-        facts = None if plain or epsilon is not None else measure(source, model, settings)
-        proposal = None if plain else propose(model, settings, epsilon, delta, facts)
+        settings = _settings(model, bounds, vocabulary or [], ignore or [])
+        proposal = None if plain else _proposal(source, model, settings, epsilon, delta)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "
                "statistics)")
+
+
+def _settings(model: OrmModel, bounds: Mapping[str, Any], vocabulary: list[str],
+              ignore: list[str]) -> Config:
+    """The config the proposal follows: the given bounds and the tables marked on the command
+    line (their names as the source spells them)."""
+    from synthgate_shared.config import config_from_data
+
+    return config_from_data({"bounds": bounds, "tables": {
+        **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary},
+        **{model.table(t).name: {"ignore": True} for t in ignore},
+    }})
+
+
+def _proposal(source: Source, model: OrmModel, settings: Config, epsilon: float | None,
+              delta: float | None) -> Proposal:
+    """The proposed statistics and generators. What the data holds decides the roles; not
+    under --epsilon, whose bundle may carry nothing measured outside the privacy budget (the
+    roles then come from the schema)."""
+    from synthgate_agent.measure import measure
+    from synthgate_agent.propose import propose
+
+    facts = None if epsilon is not None else measure(source, model, settings)
+    return propose(model, settings, epsilon, delta, facts)
