@@ -23,11 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from synthgate_agent.bundle import pack_bundle
 from synthgate_builder.inputs import load_inputs
 from synthgate_shared.bundle import (
-    DEFAULT_LIMITS,
-    GZIP_HEADER,
     GZIP_LEVEL,
-    TOP_FOLDER,
-    Limits,
     VerifiedBundle,
     add_approval,
     verify_bundle,
@@ -41,6 +37,7 @@ from synthgate_shared.signing import (
     sign,
 )
 from synthgate_shared.srcstats import privacy_summary
+from synthgate_shared.tarscan import DEFAULT_LIMITS, GZIP_HEADER, TOP_FOLDER, Limits
 
 CONFIG = """\
 tables:
