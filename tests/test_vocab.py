@@ -35,7 +35,8 @@ from synthgate_shared.orm import Column, OrmModel, SourceFingerprint, Table, dum
 from synthgate_shared.sqla import orm_to_metadata
 from synthgate_shared.types import parse_type
 from synthgate_shared.values import decode_value, encode_value, iso_to_interval
-from synthgate_shared.vocabfile import RowLineSink, VocabFile, vocab_text_writer, write_vocab
+from synthgate_shared.vocabfile import VocabFile
+from synthgate_shared.vocabwrite import RowLineSink, vocab_text_writer, write_vocab
 
 PAGILA_VOCAB = ["category", "city", "country", "language", "film"]
 

@@ -30,10 +30,10 @@ from synthgate_shared.files import atomic_output, refuse_overwrite
 from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.sqla import orm_to_metadata
 from synthgate_shared.types import PortableType
-from synthgate_shared.vocabfile import (
+from synthgate_shared.vocabfile import vocab_file_name
+from synthgate_shared.vocabwrite import (
     RowLineSink,
     vocab_binary_writer,
-    vocab_file_name,
     vocab_footer,
     vocab_header,
     vocab_text_writer,

@@ -27,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 
 from synthgate_shared.orm import Column, OrmModel, Table
-from synthgate_shared.sqla import family
+from synthgate_shared.sqltext import family
 
 
 class Fact(NamedTuple):
