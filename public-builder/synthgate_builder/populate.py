@@ -59,6 +59,7 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import ForeignKey, OrmModel, Table
 from synthgate_shared.sqla import cycle_edges, family, orm_to_metadata, table_order
+from synthgate_shared.srcstats import row_count
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
@@ -68,7 +69,6 @@ from synthgate_builder.distributions import (
     CHILDREN,
     StatsUnavailable,
     children_per_parent,
-    row_count,
     run_builtin,
 )
 from synthgate_builder.duckdb_load import (
