@@ -46,9 +46,9 @@ step "public builder: ssg.py, tables, vocabulary, synthetic rows"
 "$BIN/synthgate-builder" create-generators "${B[@]}"
 "$BIN/synthgate-builder" create-tables "${B[@]}"
 "$BIN/synthgate-builder" create-vocab "${B[@]}"
-"$BIN/synthgate-builder" create-data "${B[@]}" --scale 2 --seed 1
+"$BIN/synthgate-builder" create-data "${B[@]}" --scale 2 --seed 1 --run-record run.json
 step "public builder: fidelity of the synthetic data against the bundle's statistics"
-"$BIN/synthgate-builder" report "${B[@]}" --out-dir ../report --scale 2
+"$BIN/synthgate-builder" report "${B[@]}" --out-dir ../report --scale 2 --run-record run.json
 
 step "summary"
 "$BIN/python" - "$OUT/public/synthetic.db" <<'PY'
@@ -69,6 +69,19 @@ for row in con.execute("SELECT patient_id, first_name, last_name, birth_date, se
     print("   ", row)
 sys.exit(1 if bad else 0)
 PY
+step "screenshots of both pages (headless Chromium, 1366x768)"
+if [ -x /usr/bin/chromium ]; then
+  for page in review/review report/report; do
+    /usr/bin/chromium --headless --no-sandbox --disable-gpu --no-first-run --hide-scrollbars \
+      --disable-background-networking --disable-component-update --disable-sync \
+      --user-data-dir="$OUT/.chromium" --window-size=1366,768 \
+      --screenshot="$OUT/$(basename "$page").png" "file://$OUT/$page.html" >/dev/null 2>&1
+  done
+  rm -rf "$OUT/.chromium"
+  echo "  $OUT/review.png  $OUT/report.png"
+else
+  echo "  skipped: /usr/bin/chromium is missing (scripts/ensure-tools.sh installs it)"
+fi
 echo
 echo "bundle: $OUT/bundle.tar.gz   review: $OUT/review/review.html"
 echo "fidelity report: $OUT/report/report.html   synthetic DB: $OUT/public/synthetic.db"

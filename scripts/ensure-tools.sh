@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command-line tools the tests use besides the database servers: headless Chromium (the review
-# page is opened in a real browser), openssl (signatures checked with plain openssl) and psql.
+# and fidelity report pages are opened in a real browser, tests/test_pages_browser.py),
+# openssl (signatures checked with plain openssl) and psql.
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 missing=()

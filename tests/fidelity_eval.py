@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -452,12 +452,11 @@ def reset_destination(work: Path, destination: str) -> None:
     _create_tables(work, destination)
 
 
-def run_flow(source: str, destination: str, work: Path, seed: int = 1,
-             scale: float = 1.0) -> Flow:
-    """The zero-config chain through the CLIs: generate-config (no edits) -> make-tables ->
-    make-stats -> create-generators -> create-tables -> (make-vocab, create-vocab when the
-    config names vocabulary tables) -> create-data --scale --seed, into the empty
-    ``destination``. Returns the seconds of every step."""
+def prepare_files(source: str, work: Path,
+                  before_generators: Callable[[Path], None] | None = None) -> dict[str, float]:
+    """The zero-config chain's files from ``source`` into ``work``: generate-config (no edits)
+    -> make-tables -> make-stats -> (``before_generators(work)``) -> create-generators ->
+    (make-vocab when the config names vocabulary tables). Returns the seconds of every step."""
     work.mkdir(parents=True, exist_ok=True)
     agent, builder = "synthgate-agent", "synthgate-builder"
     seconds = {
@@ -467,13 +466,24 @@ def run_flow(source: str, destination: str, work: Path, seed: int = 1,
                                     "--orm-file", "orm.yaml"], work),
         "make-stats": run_command([agent, "make-stats", "--dsn", source, "--config-file",
                                    "config.yaml", "--stats-file", "src-stats.yaml"], work),
-        "create-generators": run_command([builder, "create-generators", "--out", "ssg.py",
-                                          *FILES], work),
     }
+    if before_generators is not None:
+        before_generators(work)
+    seconds["create-generators"] = run_command([builder, "create-generators", "--out", "ssg.py",
+                                                *FILES], work)
     if _has_vocabulary(work):
         seconds["make-vocab"] = run_command([agent, "make-vocab", "--dsn", source,
                                              "--config-file", "config.yaml", "--orm-file",
                                              "orm.yaml"], work)
+    return seconds
+
+
+def run_flow(source: str, destination: str, work: Path, seed: int = 1,
+             scale: float = 1.0) -> Flow:
+    """The zero-config chain through the CLIs: :func:`prepare_files`, then create-tables ->
+    (create-vocab when the config names vocabulary tables) -> create-data --scale --seed, into
+    the empty ``destination``. Returns the seconds of every step."""
+    seconds = prepare_files(source, work)
     seconds |= _create_tables(work, destination)
     seconds["create-data"] = create_data(work, destination, seed, scale)
     return Flow(work, source, destination, seconds)

@@ -186,3 +186,17 @@ def test_measured_facts_are_comments_above_their_generators() -> None:
     config = load_config_text(text)
     assert [g.name for g in config.tables["actor"].row_generators] == [g["name"] for g in gens]
     assert not config.tables["yes"].vocabulary_table
+
+
+def test_a_proposed_vocabulary_table_is_switched_on_and_says_it_is_copied() -> None:
+    from synthgate_agent.proposal import Proposal
+    from synthgate_agent.propose_vocab import proposed_comment
+
+    proposal = Proposal(vocabulary_tables={"yes": proposed_comment("5 rows, referred to by "
+                                                                   "actor.id")})
+    text = render_config(_model(), proposal)
+    config = load_config_text(text)
+    assert config.tables["yes"].vocabulary_table and not config.tables["actor"].vocabulary_table
+    assert "# PROPOSED vocabulary table: 5 rows, referred to by actor.id. make-vocab copies" \
+        " EVERY ROW" in text
+    assert "--no-propose-vocabulary" in text

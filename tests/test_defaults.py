@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 import time
 import uuid
 import warnings
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,14 +20,61 @@ import sqlalchemy as sa
 from synthgate_builder.defaults import (
     ColumnSampler,
     column_sampler,
-    sample_unique_tuples,
-    unique_tuples,
 )
 from synthgate_shared.checks import column_facts
 from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import CheckConstraint, Column, OrmModel, Table, load_orm_text
 from synthgate_shared.sqla import orm_to_metadata
+
+# Distinct tuples over several columns, from any draw or from samplers: helpers of these
+# tests (no builder code calls them), kept to check the samplers' unique values together.
+
+def unique_tuples(draw: Callable[[int], Sequence[Sequence[Any]]], n: int, *,
+                  existing: set[tuple[Any, ...]], max_tries: int, where: str
+                  ) -> list[tuple[Any, ...]]:
+    """``n`` distinct tuples none of which was in ``existing``; ``existing`` gains them.
+
+    ``draw(k)`` returns one sequence of ``k`` candidate values per column (from samplers,
+    foreign-key pools, row generators...). Candidates already taken are drawn again, up to
+    ``max_tries`` rounds; then ``SynthgateError`` names ``where`` (table and constraint).
+    Values must compare like the ones in ``existing`` (read back with the same types).
+    """
+    rows: list[tuple[Any, ...]] = []
+    for _ in range(max_tries):
+        if len(rows) == n:
+            break
+        for row in zip(*draw(n - len(rows)), strict=True):
+            if row not in existing:
+                existing.add(row)
+                rows.append(row)
+    if len(rows) < n:
+        raise SynthgateError(
+            f"could make only {len(rows)} of {n} distinct value combinations after "
+            f"{max_tries} tries",
+            where=where,
+            fix="lower num_rows_per_pass, or raise max-unique-constraint-tries in config.yaml",
+        )
+    return rows
+
+
+def sample_unique_tuples(samplers: Sequence[ColumnSampler], n: int, rng: np.random.Generator, *,
+                         existing: set[tuple[Any, ...]], max_tries: int, where: str
+                         ) -> list[tuple[Any, ...]]:
+    """``unique_tuples`` over the columns of ``samplers``; fails at once when the columns
+    together cannot take ``n`` more distinct combinations."""
+    capacities = [s.capacity for s in samplers]
+    if all(c is not None for c in capacities):
+        room = math.prod(c for c in capacities if c is not None) - len(existing)
+        if room < n:
+            raise SynthgateError(
+                f"cannot make {n} unique value combinations: the columns allow only "
+                f"{max(room, 0)} more",
+                where=where, fix="lower num_rows_per_pass or the number of passes",
+            )
+    return unique_tuples(lambda k: [s.sample(k, rng) for s in samplers], n,
+                         existing=existing, max_tries=max_tries, where=where)
+
 
 ORM = """
 synthgate-orm: 1

@@ -199,6 +199,9 @@ def test_quantiles_write_numbers_and_dates_kept_in_text() -> None:
     assert sum(v is None for v in money) == 50  # exactly the source's NULL share
     whole = quantiles(50, _rng(), stats=stats, columns=["amount"], types=["text"], places=0)
     assert all(v is None or v.isdigit() for v in whole)
+    codes = quantiles(50, _rng(), stats=stats, columns=["amount"], types=["text"], places=0,
+                      width=8)
+    assert all(v is None or (v.isdigit() and len(v) == 8 and v.startswith("0")) for v in codes)
     days = quantiles(50, _rng(), stats=stats, columns=["start"], types=["varchar(10)"],
                      date_format="%Y-%m-%d")
     assert all(dt.date.fromisoformat(v).year == 2020 for v in days)
@@ -209,6 +212,8 @@ def test_quantiles_write_numbers_and_dates_kept_in_text() -> None:
         quantiles(5, _rng(), stats=stats, columns=["start"], date_format="%s%%{0}")
     with pytest.raises(SynthgateError, match="places"):
         quantiles(5, _rng(), stats=stats, columns=["amount"], places="2")
+    with pytest.raises(SynthgateError, match="width"):
+        quantiles(5, _rng(), stats=stats, columns=["amount"], places=0, width=0)
 
 
 def test_withheld_quantiles_of_a_small_table_ask_for_the_default() -> None:

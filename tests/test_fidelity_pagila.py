@@ -56,8 +56,10 @@ def built(pagila_url: str, tmp_path_factory: pytest.TempPathFactory,
     builder_run("create-generators", "--out", str(work / "ssg.py"),
                 *files("config", "orm", "stats"))
     builder_run("create-tables", "--dsn", dst, *files("orm"))
-    if config.vocabulary_tables():  # the proposal names none; kept for edited configs
-        builder_run("create-vocab", "--dsn", dst, *files("config", "orm", "stats"))
+    if config.vocabulary_tables():  # proposed: small reference tables, copied verbatim
+        agent_run("make-vocab", *files("config", "orm"), "--out-dir", str(work / "vocab"))
+        builder_run("create-vocab", "--dsn", dst, *files("config", "orm", "stats"),
+                    "--vocab-dir", str(work / "vocab"))
     builder_run("create-data", "--dsn", dst, "--scale", str(SCALE), "--seed", "1",
                 "--ssg-file", str(work / "ssg.py"), *files("config", "orm", "stats"))
     builder_run("report", "--dsn", dst, "--scale", str(SCALE), "--out-dir", str(work / "out"),

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.generators import module_from_text, render_ssg
 from synthgate_builder.populate import create_data
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import Config, config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -82,7 +82,7 @@ def _rows(engine: sa.Engine, sql: str) -> list[Any]:
 def test_mimesis_values_fit_for_every_seed(any_db_url: str) -> None:
     engine, model, config = _setup(any_db_url, FIT_ORM, {"tables": {"place": {
         "num_rows_per_pass": 60, "row_generators": MIMESIS_GENERATORS}}})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     for seed in range(1, 21):
         create_data(engine, model, config, ssg, num_passes=1, seed=seed)
     rows = _rows(engine, "SELECT city, amount, small, code, color, score, share FROM place")
@@ -110,7 +110,7 @@ def test_float_for_an_integer_column_is_rounded(any_db_url: str, tmp_path: Path,
         "tables": {"place": {"num_rows_per_pass": 5, "row_generators": [
             {"name": "user_age_provider", "kwargs": {"query_results": 'SRC_STATS["ages"]'},
              "columns_assigned": "age"}]}}})
-    ssg = module_from_text(render_ssg(config, model, {"ages": {"results": [{"mean": 26}]}}))
+    ssg = ssg_for(config, model, {"ages": {"results": [{"mean": 26}]}})
     create_data(engine, model, config, ssg, num_passes=1, seed=1)
     assert {r[0] for r in _rows(engine, "SELECT age FROM place")} == {26}
 
@@ -143,7 +143,7 @@ def test_user_generator_misfit_is_one_line(sqlite_url: str, tmp_path: Path,
         "tables": {"place": {"num_rows_per_pass": 3, "row_generators": [
             {"name": "bad_value", "columns_assigned": column}]}}})
     with pytest.raises(SynthgateError) as info:
-        create_data(engine, model, config, module_from_text(render_ssg(config, model, {})),
+        create_data(engine, model, config, ssg_for(config, model, {}),
                     num_passes=1)
     line = info.value.one_line()
     assert "\n" not in line
@@ -164,7 +164,7 @@ def test_user_misfit_on_servers(db: str, pg_url: str, maria_url: str, tmp_path: 
             {"name": "long_city", "columns_assigned": "city"}]}}})
     with pytest.raises(SynthgateError, match=rf"^place\.city: generator {module}\.long_city "
                        r"returned 'North Plainfield' \(16 characters\)"):
-        create_data(engine, model, config, module_from_text(render_ssg(config, model, {})),
+        create_data(engine, model, config, ssg_for(config, model, {}),
                     num_passes=1)
 
 
@@ -181,7 +181,7 @@ def test_story_misfit_names_the_story(sqlite_url: str, tmp_path: Path,
         "tables": {"place": {"num_rows_per_pass": 0}}})
     with pytest.raises(SynthgateError, match=rf"^place\.score: story generator {module}\.story "
                        r"yielded 500 for an integer column"):
-        create_data(engine, model, config, module_from_text(render_ssg(config, model, {})),
+        create_data(engine, model, config, ssg_for(config, model, {}),
                     num_passes=1)
 
 
@@ -192,7 +192,7 @@ def test_column_nothing_can_generate(sqlite_url: str) -> None:
         "primary_key": ["id"], "checks": [{"sqltext": "n > 5 AND n < 3"}]}}}
     engine, model, config = _setup(sqlite_url, orm, {})
     with pytest.raises(SynthgateError) as info:
-        create_data(engine, model, config, module_from_text(render_ssg(config, model, {})))
+        create_data(engine, model, config, ssg_for(config, model, {}))
     line = info.value.one_line()
     assert line.startswith("t.n: nothing can generate values of type integer")
     assert "row_generators" in line and "ignore: true" in line
@@ -226,7 +226,7 @@ def test_table_of_only_a_serial_key(any_db_url: str, tmp_path: Path,
         "tables": {"tick": {"num_rows_per_pass": 25}, "tock": {"num_rows_per_pass": 7},
                    "child": {"num_rows_per_pass": 40}}})
     summary = create_data(engine, model, config,
-                          module_from_text(render_ssg(config, model, {})), num_passes=2)
+                          ssg_for(config, model, {}), num_passes=2)
     assert summary.rows == {"tick": 50, "tock": 14, "child": 80}
     assert _rows(engine, "SELECT count(DISTINCT id), min(id), max(id) FROM tick") == [
         (50, 1, 50)]
@@ -237,7 +237,7 @@ def test_table_of_only_a_serial_key(any_db_url: str, tmp_path: Path,
         "story_generators_module": module,
         "story_generators": [{"name": "story", "num_stories_per_pass": 3}],
         "tables": {name: {"num_rows_per_pass": 0} for name in SERIAL_ORM["tables"]}})
-    create_data(engine, model, config, module_from_text(render_ssg(config, model, {})))
+    create_data(engine, model, config, ssg_for(config, model, {}))
     assert _rows(engine, "SELECT count(*), max(id) FROM tick") == [(53, 53)]
     assert _rows(engine, "SELECT count(*) FROM child c JOIN tock t ON c.tock_id = t.id") == [
         (83,)]
@@ -255,7 +255,7 @@ def test_builtin_values_fit(any_db_url: str) -> None:
              "columns_assigned": "score"},
             {"name": "synthgate.categorical", "kwargs": {"stats": 'SRC_STATS["place_cities"]'},
              "columns_assigned": "city"}]}}})
-    create_data(engine, model, config, module_from_text(render_ssg(config, model, stats)),
+    create_data(engine, model, config, ssg_for(config, model, stats),
                 seed=1)
     rows = _rows(engine, "SELECT score, city FROM place")
     assert min(r[0] for r in rows) == 0 and max(r[0] for r in rows) == 100

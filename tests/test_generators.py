@@ -13,13 +13,9 @@ import pytest
 import sqlalchemy as sa
 import synthgate_builder.cli  # noqa: F401 - registers the commands
 from synthgate_builder.cli.app import app
-from synthgate_builder.generators import (
-    assign_columns,
-    load_ssg,
-    module_from_text,
-    render_ssg,
-    write_ssg,
-)
+from synthgate_builder.ssg_load import SsgInputs, load_ssg, ssg_for, ssg_from_text
+from synthgate_builder.ssg_render import render_ssg, write_ssg
+from synthgate_builder.ssg_runtime import assign_columns
 from synthgate_shared.cli import run_app
 from synthgate_shared.config import Config, config_from_data
 from synthgate_shared.errors import SynthgateError
@@ -112,14 +108,14 @@ def test_render_is_readable_valid_python(user_module: str, tmp_path: Path) -> No
     assert "def secret" not in text  # ignored tables get no generator
 
     (tmp_path / "ssg.py").write_text(text)
-    ssg = load_ssg(tmp_path / "ssg.py")
-    assert {"age_stats": STATS["age_stats"]["results"]} == ssg.SRC_STATS
-    row = ssg.TABLE_GENERATORS["users"](None)
+    ssg = load_ssg(tmp_path / "ssg.py", SsgInputs(config, _model(), STATS))
+    assert {"age_stats": STATS["age_stats"]["results"]} == ssg.src_stats
+    row = ssg.table_generators["users"](None)
     assert set(row) == {"id", "first_name", "email", "created", "booked", "age"}
     assert row["age"] == 73 and row["booked"] is None
     assert row["email"].endswith(("@gmail.com", "@ucl.ac.uk"))
-    assert ssg.TABLE_GENERATORS["countries"](None) == {}
-    story = ssg.STORY_GENERATORS[0](None)
+    assert ssg.table_generators["countries"](None) == {}
+    story = ssg.story_generators[0](None)
     assert story.send(None)[0] == "users"
 
 
@@ -128,11 +124,11 @@ def test_tables_given_the_connection_are_listed(user_module: str) -> None:
     (Path(user_module + ".py")).write_text(
         Path(user_module + ".py").read_text()
         + "\ndef peek(conn):\n    return conn is not None\n")
-    plain = module_from_text(render_ssg(_config(user_module, FULL), _model(), STATS))
-    assert plain.TABLES_USING_DST_DB_CONN == []
+    plain = ssg_for(_config(user_module, FULL), _model(), STATS)
+    assert plain.tables_using_dst_db_conn == frozenset()
     uses = [*FULL, {"name": "peek", "args": ["dst_db_conn"], "columns_assigned": "country"}]
-    module = module_from_text(render_ssg(_config(user_module, uses), _model(), STATS))
-    assert module.TABLES_USING_DST_DB_CONN == ["users"]
+    module = ssg_for(_config(user_module, uses), _model(), STATS)
+    assert module.tables_using_dst_db_conn == {"users"}
 
 
 def test_locale_is_configurable(user_module: str) -> None:
@@ -357,3 +353,29 @@ def test_builtin_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run_app(app, "synthgate-builder", ["create-generators", *files]) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+# --- the loader's typed view (issue 13) -----------------------------------------------------
+
+def test_loaded_ssg_is_a_typed_view_and_a_missing_name_is_named(user_module: str) -> None:
+    config, model = _config(user_module, FULL), _model()
+    text = render_ssg(config, model, STATS)
+    assert "SRC_STATS = given_stats()" in text and "36.5" not in text  # code, not data
+    view = ssg_from_text(text, SsgInputs(config, model, STATS))
+    assert set(view.table_generators) == {"countries", "users"}
+    assert view.src_stats["age_stats"][0][0] == 36.5  # StatsRow by position
+    assert len(view.unique_draws) == 1 and view.story_generators == ()
+    changed = ssg_from_text(text, SsgInputs(config, model, {
+        "age_stats": {"results": [{"avg": 10}]}}))
+    assert changed.table_generators["users"](None)["age"] == 20  # the statistics given
+    without = text.replace("STORY_GENERATORS = [", "STORIES = [")
+    with pytest.raises(SynthgateError, match=r"ssg\.py has no STORY_GENERATORS"):
+        ssg_from_text(without, SsgInputs(config, model, STATS))
+    with pytest.raises(SynthgateError, match="refers to statistic 'age_stats', which is not"):
+        ssg_from_text(text, SsgInputs(config, model, {}))
+
+
+def test_ssg_run_outside_the_loader_gets_no_statistics(user_module: str) -> None:
+    text = render_ssg(_config(user_module, FULL), _model(), STATS)
+    with pytest.raises(SynthgateError, match="takes its statistics from create-data"):
+        exec(compile(text, "ssg.py", "exec"), {})

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import _new_name, _pg_create, _pg_drop
-from synthgate_builder.generators import UniqueDraws, module_from_text, render_ssg
 from synthgate_builder.populate import create_data
+from synthgate_builder.ssg_load import ssg_for
+from synthgate_builder.ssg_render import render_ssg
+from synthgate_builder.ssg_runtime import UniqueDraws
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -62,7 +64,7 @@ def _run(url: str, seed: int) -> list[tuple[Any, ...]]:
     create_tables(engine, model)
     config = config_from_data({"tables": {"users": {"num_rows_per_pass": 200,
                                                     "row_generators": GENERATORS}}})
-    create_data(engine, model, config, module_from_text(render_ssg(config, model, {})),
+    create_data(engine, model, config, ssg_for(config, model, {}),
                 num_passes=2, seed=seed)
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text("SELECT * FROM users ORDER BY id"))]

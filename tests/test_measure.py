@@ -25,7 +25,8 @@ CASES = [
     "CREATE TABLE holder (holder_id INTEGER PRIMARY KEY, kind_id INTEGER NOT NULL "
     "REFERENCES kind_ref (kind_id), type VARCHAR(100) NOT NULL, frequency TEXT NOT NULL, "
     "amount_text VARCHAR(20), count_text TEXT NOT NULL, opened_text VARCHAR(10) NOT NULL, "
-    "company VARCHAR(80), fax VARCHAR(24), contact TEXT NOT NULL, remark TEXT)",
+    "company VARCHAR(80), fax VARCHAR(24), contact TEXT NOT NULL, remark TEXT, "
+    "code_text VARCHAR(8) NOT NULL)",
 ]
 
 
@@ -52,9 +53,10 @@ def _load_cases(url: str) -> None:
                 "r": None if i % 3 == 0 else " ".join(
                     rnd.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(
                         rnd.randrange(1, 6))) + f" {i}",
+                "cd": f"{rnd.randrange(100000):05d}",
             })
         conn.execute(sa.text("INSERT INTO holder VALUES (:i, :k, :t, :f, :a, :c, :o, :co, :fx, "
-                             ":ct, :r)"), rows)
+                             ":ct, :r, :cd)"), rows)
     engine.dispose()
 
 
@@ -82,6 +84,7 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     assert f["contact"].shares["email"] == 1.0
     assert f["company"].nonnull == ROWS // 5 and f["company"].frequent == 0
     assert f["remark"].shares["number"] == 0.0 and f["remark"].frequent_share is not None
+    assert f["code_text"].shares["digits"] == 1.0 and f["code_text"].shares["number"] < 0.99
     assert facts["kind_ref"].rows == 5
     gens = {g["columns_assigned"] if isinstance(g["columns_assigned"], str)
             else ",".join(g["columns_assigned"]): g for g in proposal.row_generators["holder"]}
@@ -89,6 +92,9 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     assert gens["amount_text"]["name"] == "synthgate.quantiles"
     assert gens["amount_text"]["kwargs"]["places"] == 2
     assert gens["count_text"]["kwargs"]["places"] == 0
+    assert "width" not in gens["count_text"]["kwargs"]
+    assert gens["code_text"]["kwargs"] == {"stats": 'SRC_STATS["auto__holder__profile"]',
+                                           "places": 0, "width": 5}
     assert gens["opened_text"]["kwargs"]["date_format"] == "%Y-%m-%d"
     assert gens["company"]["name"] == "generic.finance.company"
     assert gens["fax"]["name"] == "generic.person.telephone"
@@ -97,8 +103,13 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     notes = proposal.notes["holder"]
     assert notes["type,frequency"].startswith("type: 2 distinct value(s), all >= 7 rows")
     assert "text holding numbers with up to 2 decimal places" in notes["amount_text"]
-    assert "kind_ref" in proposal.vocabulary_candidates
-    assert "holder" not in proposal.vocabulary_candidates
+    # kind_ref (5 rows, referred to, nothing personal) is copied verbatim: no statistics
+    assert proposal.vocabulary_tables["kind_ref"].startswith("PROPOSED vocabulary table: 5 rows")
+    assert "kind_ref" not in proposal.row_generators
+    assert "holder" not in proposal.vocabulary_candidates | proposal.vocabulary_tables
+    kept = propose(reflect_schema(open_source(any_db_url)), Config(), facts=facts,
+                   vocabulary=False)
+    assert "kind_ref" in kept.vocabulary_candidates and not kept.vocabulary_tables
 
 
 def test_postgresql_large_tables_are_measured_on_a_sample(pg_url: str) -> None:
@@ -137,7 +148,9 @@ def _chain(src: str, dst: str, work: Path) -> dict[str, Any]:
         paths = {"config": "config.yaml", "orm": "orm.yaml", "stats": "src-stats.yaml"}
         return [x for n in names for x in (flags[n], str(work / paths[n]))]
 
-    for args in (["generate-config", *files("config")], ["make-tables", *files("orm")],
+    # the 5-row kind_ref generated (not copied), so that its size is seen to be kept
+    for args in (["generate-config", "--no-propose-vocabulary", *files("config")],
+                 ["make-tables", *files("orm")],
                  ["make-stats", *files("config", "stats")]):
         assert run_app(agent, "synthgate-agent", [*args, "--dsn", src]) == 0, args
     for args in (["create-generators", "--out", str(work / "ssg.py"),
@@ -229,3 +242,49 @@ def test_null_share_for_a_user_generator_and_null_share_false(pg_url_factory: An
         assert run_app(builder, "synthgate-builder", ["remove-data", "--yes", "--dsn", dst,
                                                       *files]) == 0
     assert made[0] == made[1]
+
+
+def test_vocabulary_proposed_only_where_every_parent_is_copied_too(tmp_path: Path) -> None:
+    """store-like tables (small, referred to, but pointing at a generated table) stay
+    candidates; leaf reference tables and those pointing only at them are copied."""
+    url = f"sqlite:///{tmp_path / 'ref.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for ddl in ("CREATE TABLE country (id INTEGER PRIMARY KEY, label TEXT)",
+                    "CREATE TABLE city (id INTEGER PRIMARY KEY, country_id INTEGER "
+                    "REFERENCES country (id), label TEXT)",
+                    "CREATE TABLE big (id INTEGER PRIMARY KEY, city_id INTEGER "
+                    "REFERENCES city (id), store_id INTEGER REFERENCES store (id))",
+                    "CREATE TABLE store (id INTEGER PRIMARY KEY, big_id INTEGER "
+                    "REFERENCES big (id))"):
+            conn.exec_driver_sql(ddl)
+        conn.exec_driver_sql("INSERT INTO country VALUES (1, 'a'), (2, 'b')")
+        conn.exec_driver_sql("INSERT INTO city VALUES (1, 1, 'x'), (2, 2, 'y')")
+        conn.exec_driver_sql("INSERT INTO store VALUES (1, NULL)")
+        conn.execute(sa.text("INSERT INTO big VALUES (:i, 1, 1)"),
+                     [{"i": i} for i in range(1, 302)])
+    engine.dispose()
+    _, proposal = _facts_and_proposal(url)
+    assert set(proposal.vocabulary_tables) == {"country", "city"}
+    assert set(proposal.vocabulary_candidates) == {"store"}
+    assert "big" in proposal.row_generators and "city" not in proposal.row_generators
+
+
+def test_a_type_with_no_portable_equivalent_is_left_to_the_defaults(pg_url: str) -> None:
+    """A PostgreSQL ``point`` (written as text in the copy, no equality operator) is neither
+    measured nor proposed: generate-config does not stop on it."""
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE spot (id INTEGER PRIMARY KEY, at point, "
+                             "label TEXT)")
+        conn.exec_driver_sql("INSERT INTO spot SELECT g, point(g, g), 'a' FROM "
+                             "generate_series(1, 20) g")
+    engine.dispose()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reflect warns that point is written as text
+        facts, proposal = _facts_and_proposal(pg_url)
+    assert facts["spot"].opaque == {"at"} and "at" not in facts["spot"].columns
+    assigned = [g["columns_assigned"] for g in proposal.row_generators["spot"]]
+    assert "label" in assigned and "at" not in assigned

@@ -18,6 +18,7 @@ from synthgate_builder.dist_children import children_from_share
 from synthgate_builder.dist_order import date_order
 from synthgate_builder.parents import ParentAttributes
 from synthgate_shared.cli import run_app
+from synthgate_shared.config import load_config
 from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.fidelity import QUANTILE_PROBS
 
@@ -45,7 +46,7 @@ def _chain(src: str, dst: str, work: Path, vocabulary: tuple[str, ...] = ()) -> 
     every = [*files["config"], *files["orm"], *files["stats"]]
     builder_run("create-generators", "--out", str(work / "ssg.py"), *every)
     builder_run("create-tables", "--dsn", dst, *files["orm"])
-    if vocabulary:
+    if load_config(work / "config.yaml").vocabulary_tables():  # named or proposed
         vocab = ["--vocab-dir", str(work / "vocab")]
         agent_run("make-vocab", *files["config"], *files["orm"], "--out-dir", str(work / "vocab"))
         builder_run("create-vocab", "--dsn", dst, *every, *vocab)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.generators import module_from_text, render_ssg
 from synthgate_builder.populate import create_data, remove_data
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import Config, config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -174,7 +174,7 @@ def _setup(url: str, orm: dict[str, Any], config: dict[str, Any]
 
 
 def _ssg(config: Config, model: OrmModel, stats: dict[str, Any] | None = None) -> Any:
-    return module_from_text(render_ssg(config, model, stats or {}))
+    return ssg_for(config, model, stats or {})
 
 
 def _user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> str:
@@ -611,10 +611,11 @@ def test_batches_in_flight_keep_keys(pg_url: str, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Many batches, each COPY sent while the next is made, keys taken from the sequences
     in several blocks, and a row generator that queries the destination in between."""
-    import synthgate_builder.populate as populate
+    import synthgate_builder.populate.passes as passes
+    import synthgate_builder.populate.writers.sequences as sequences
 
-    monkeypatch.setattr(populate, "BATCH_ROWS", 100)
-    monkeypatch.setattr(populate, "RESERVE_ROWS", 250)
+    monkeypatch.setattr(passes, "BATCH_ROWS", 100)
+    monkeypatch.setattr(sequences, "RESERVE_ROWS", 250)
     module = _user_module(tmp_path, monkeypatch, """
         import sqlalchemy as sa
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from synthgate_builder.generators import module_from_text, render_ssg
 from synthgate_builder.populate import create_data
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -47,7 +47,7 @@ def _run(url: str, schema: str | None = None, passes: int = 2) -> sa.Engine:
     config = config_from_data({"tables": {n: {"num_rows_per_pass": ROWS}
                                           for n in CYCLE_ORM["tables"]}})
     create_tables(engine, model, schema)
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     create_data(engine, model, config, ssg, num_passes=passes, seed=3, schema=schema)
     return engine
 

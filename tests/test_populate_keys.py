@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
-import synthgate_builder.populate as populate
-from synthgate_builder.generators import module_from_text, render_ssg
+import synthgate_builder.populate.passes as passes
 from synthgate_builder.populate import create_data
+from synthgate_builder.populate.keys import Hashes, Pool, hash_keys, key_hashes, repeats
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -86,7 +87,7 @@ def test_keys_stay_valid_over_many_passes(any_db_url: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Many small batches, pools that grow past their first block, unique keys checked
     against earlier batches, passes and runs (the second run reads them from the table)."""
-    monkeypatch.setattr(populate, "BATCH_ROWS", 64)
+    monkeypatch.setattr(passes, "BATCH_ROWS", 64)
     engine, model = _engine(any_db_url), orm_from_data(ORM)
     create_tables(engine, model)
     tables: dict[str, Any] = {name: {"num_rows_per_pass": n} for name, n in ROWS.items()}
@@ -94,7 +95,7 @@ def test_keys_stay_valid_over_many_passes(any_db_url: str,
         "name": "generic.numeric.integer_number", "kwargs": {"start": 1, "end": 2500},
         "columns_assigned": "serial"}]
     config = config_from_data({"tables": tables})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     create_data(engine, model, config, ssg, num_passes=6, seed=11)
     _check_keys(engine, model)
     summary = create_data(engine, model, config, ssg, num_passes=2, seed=12)
@@ -132,7 +133,7 @@ def test_story_values_on_keys_unique_by_construction(any_db_url: str, tmp_path: 
         "story_generators_module": module,
         "story_generators": [{"name": f"{module}.story", "num_stories_per_pass": 1}],
         "tables": {"part": {"num_rows_per_pass": 5}}})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     with pytest.raises(SynthgateError) as info:
         create_data(engine, model, config, ssg, num_passes=3, seed=1)
     message = info.value.one_line()
@@ -146,7 +147,7 @@ def test_pool_arrays() -> None:
     """Integer keys go into int64 arrays (NULLs left out, grown past a block); a value
     int64 cannot hold turns the column into an object array, and keys come out as Python
     values."""
-    pool = populate._Pool([True, False])
+    pool = Pool([True, False])
     pool.add([list(range(1500)), [f"k{i}" for i in range(1500)]])
     pool.add([[None, 7], ["x", None]])
     assert len(pool) == 1500 and pool.columns[0].dtype == np.int64
@@ -158,12 +159,12 @@ def test_pool_arrays() -> None:
 
 
 def test_hashes_find_every_repeat() -> None:
-    seen = populate._Hashes()
+    seen = Hashes()
     for start in range(0, 5000, 64):  # blocks merged as they come
-        seen.add(populate._hash_keys(range(start, start + 64)))
+        seen.add(hash_keys(range(start, start + 64)))
     assert len(seen.blocks) <= 8
     probe = np.array([0, 4999, 5000, -7, 2500])
     assert seen.hits(probe).tolist() == [True, True, True, False, True]
-    rows, hashes = populate._key_hashes([[1, None, 1, 2], ["a", "b", "a", "a"]])
+    rows, hashes = key_hashes([[1, None, 1, 2], ["a", "b", "a", "a"]])
     assert rows.tolist() == [0, 2, 3]
-    assert populate._repeats(hashes).tolist() == [False, True, False]
+    assert repeats(hashes).tolist() == [False, True, False]

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.generators import module_from_text, render_ssg
-from synthgate_builder.populate import _update_order, create_data
+from synthgate_builder.populate import create_data
+from synthgate_builder.populate.cycles import update_order
+from synthgate_builder.ssg_load import ssg_for
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -178,8 +179,8 @@ def test_same_seed_same_one_to_one_keys(tmp_path: Path) -> None:
 def test_update_order_never_takes_a_held_key() -> None:
     held: list[tuple[Any, ...] | None] = [(1,), (2,), (3,), None, (5,)]
     # 0 -> 2 -> 3 -> 1 -> 0 is a ring: those rows keep their keys; 4 waits for 0 (now 1)
-    assert _update_order(held, [(2,), (3,), (1,), (4,), (6,)]) == [3, 4]
-    assert _update_order(held, [(2,), (9,), (1,), None, (5,)]) == [1, 0, 2]
+    assert update_order(held, [(2,), (3,), (1,), (4,), (6,)]) == [3, 4]
+    assert update_order(held, [(2,), (9,), (1,), None, (5,)]) == [1, 0, 2]
     rng = np.random.default_rng(3)
     for _ in range(200):
         n = int(rng.integers(1, 12))
@@ -189,7 +190,7 @@ def test_update_order_never_takes_a_held_key() -> None:
             now[i] = None
         targets = [(k,) for k in rng.permutation(keys)[:n].tolist()]
         table = list(now)
-        for i in _update_order(now, targets):
+        for i in update_order(now, targets):
             assert targets[i] not in table  # the unique key holds after every row
             table[i] = targets[i]
         assert sorted(table) == sorted(targets)  # rings keep their keys: the same set
@@ -214,7 +215,7 @@ def test_keys_given_by_a_story_are_not_drawn_again(any_db_url: str, tmp_path: Pa
         "story_generators": [{"name": f"{name}.couple", "num_stories_per_pass": 4}],
         "tables": {"person": {"num_rows_per_pass": 6}, "passport": {"num_rows_per_pass": 6},
                    "profile": {"num_rows_per_pass": 6}}})
-    ssg = module_from_text(render_ssg(config, model, {}))
+    ssg = ssg_for(config, model, {})
     summary = create_data(engine, model, config, ssg, num_passes=2, seed=8)
     assert summary.rows == {"person": 28, "passport": 20, "profile": 20}
     _check(engine)

@@ -92,7 +92,14 @@ def test_cli_writes_files_and_fails_under_thresholds(
     assert run_app(app, "synthgate-builder", [*args, "--fail-under", "tvd=0.01"]) == 0
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert "parent" in (tmp_path / "out" / "report.md").read_text()
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "parent" in markdown
+    # each figure with its threshold and result; each kind of metric explained
+    assert "| median TVD (categorical) | 0 | 0.01 (--fail-under) | pass |" in markdown
+    assert "| max null-fraction difference | 0 | 0.05 (default) | pass |" in markdown
+    assert "largest gap between the source&#39;s and the synthetic cumulative distribution" in html
+    assert "CDF of child.made" in html and 'class="axis x-axis"' in html
+    assert "loose files (no bundle)" in html and "not recorded" in html
     engine = sa.create_engine(dst)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE parent SET kind = 'a'")
@@ -195,4 +202,65 @@ def test_row_counts_of_small_and_empty_tables_are_compared(
     report = build_report(engine, None, model, old)
     assert {m.table: m.value for m in report.metrics if m.kind == "rows"} == {"none_yet": 1.0}
     assert any("tiny's row count is not compared" in s for s in report.skipped)
+    engine.dispose()
+
+
+def test_run_record_round_trip_and_bad_files(tmp_path: Path) -> None:
+    """create-data --run-record writes the run facts the report's header shows; a file that
+    is not a run record is one clear error."""
+    from synthgate_builder.runrecord import read_run_record
+
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(SynthgateError, match="not a synthgate run record"):
+        read_run_record(tmp_path / "bad.json")
+    with pytest.raises(SynthgateError, match="cannot read the run record"):
+        read_run_record(tmp_path / "missing.json")
+
+
+def test_hand_written_aggregates_are_run_again(sqlite_url: str) -> None:
+    """A plain aggregate of config.yaml runs on the synthetic database next to the bundle's
+    result; a row-level query and one over an ignored table are listed as not compared."""
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id integer PRIMARY KEY, k text)")
+        conn.exec_driver_sql("CREATE TABLE gone (id integer PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1, 'a'), (2, 'a'), (3, 'b')")
+    source = open_source(sqlite_url)
+    model = reflect_schema(source)
+    source.engine.dispose()
+    stats = {"k_counts": {"query": "SELECT k, count(*) AS n FROM t GROUP BY k",
+                          "results": [{"k": "a", "n": 20}, {"k": "c", "n": 9}]},
+             "rows": {"query": "SELECT k FROM t", "results": []},
+             "old": {"query": "SELECT count(*) AS n FROM gone", "results": [{"n": 1}]}}
+    report = build_report(engine, None, model, stats, ignored={"gone"})
+    assert [c.name for c in report.custom] == ["k_counts"]
+    assert sorted(report.custom[0].synthetic, key=str) == [{"k": "a", "n": 2}, {"k": "b", "n": 1}]
+    assert any(s.startswith("rows: not compared (not a plain SQL aggregate)")
+               for s in report.skipped)
+    assert any("reads ignored table 'gone'" in s for s in report.skipped)
+    from synthgate_builder.report_view import custom_view
+
+    view = custom_view(report.custom[0])
+    assert view["columns"] == ["k", "n (source / synthetic)"]
+    assert view["rows"] == [["a", "20 / 2"], ["c", "9 / NULL"], ["b", "- / 1"]]
+    with engine.connect() as conn:  # the read-only guard did not stay on the connection
+        assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 0
+    engine.dispose()
+
+
+def test_statistics_run_read_only_on_every_database(any_db_url: str) -> None:
+    """The report's queries run in a read-only transaction: a write through the same path
+    fails, and the connection is usable (and writable) afterwards."""
+    from sqlalchemy.exc import DBAPIError
+    from synthgate_builder.report import _run
+
+    engine = sa.create_engine(any_db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE w (id integer PRIMARY KEY)")
+    assert _run(engine, None, "SELECT count(*) AS n FROM w") == [{"n": 0}]
+    with pytest.raises(DBAPIError):
+        _run(engine, None, "INSERT INTO w VALUES (1)")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO w VALUES (2)")
+    assert _run(engine, None, "SELECT count(*) AS n FROM w") == [{"n": 1}]
     engine.dispose()

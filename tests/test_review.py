@@ -34,7 +34,12 @@ CONFIG = """\
 tables:
   customer: {vocabulary_table: true}
   category: {vocabulary_table: true}
-  film: {num_rows_per_pass: 2}
+  film:
+    num_rows_per_pass: 2
+    row_generators:
+    - name: generic.choice
+      kwargs: {items: [PG, NC-17, "Action"], stats: 'SRC_STATS["films_per_rating"]'}
+      columns_assigned: rating
 """
 
 ORM = """\
@@ -146,6 +151,55 @@ def test_personal_column_names() -> None:
         assert personal_name_reason(name) is None, name
 
 
+def test_personal_names_need_a_table_of_people_for_a_bare_name() -> None:
+    assert personal_name_reason("name", "department") is None
+    assert personal_name_reason("name", "customer")
+    assert personal_name_reason("first_name", "department")
+    assert value_pattern_reason(["Mary Smith", "John O'Neil", "Ann Lee"], people=True) == \
+        "values look like people's full names"
+    assert value_pattern_reason(["Mary Smith", "Human Resources"], people=False) is None
+
+
+def test_literal_values_of_the_config_that_the_source_shows() -> None:
+    from synthgate_shared.review_checks import (
+        config_decisions,
+        literal_findings,
+        source_value_index,
+    )
+
+    config = {"tables": {"film": {"row_generators": [
+        {"name": "generic.choice", "columns_assigned": "rating",
+         "kwargs": {"items": ["PG", "G", 3], "stats": 'SRC_STATS["x"]'}},
+        {"name": "synthgate.quantiles", "columns_assigned": ["length"],
+         "kwargs": {"stats": 'SRC_STATS["auto__film__profile"]'}}]},
+        "category": {"vocabulary_table": True}, "staff": {"ignore": True}}}
+    index = source_value_index([("results of films_per_rating", ["PG", 178, "G"]),
+                                ("vocabulary table category", ["Action"])])
+    findings = literal_findings(config, index)
+    assert len(findings) == 1 and findings[0].subject.startswith("tables.film.row_generators[0]")
+    assert "'PG' (in results of films_per_rating)" in findings[0].reason
+    decided = config_decisions(config, index)
+    film = decided["tables"][0]
+    assert film["kind"] == "synthesised" and film["generators"][0]["flagged"]
+    assert "statistic auto__film__profile" in film["generators"][1]["arguments"]
+    assert not film["generators"][1]["flagged"]
+    assert [t["kind"] for t in decided["tables"][1:]] == ["copied verbatim (vocabulary)",
+                                                           "ignored"]
+
+
+def test_result_plots_by_shape() -> None:
+    from synthgate_shared.review_results import plain_plot
+
+    two = [{"a": x, "b": y, "n": i + j} for i, x in enumerate("pqr") for j, y in
+           enumerate("st")]
+    assert 'class="plot heatmap"' in (plain_plot("m", two, "n") or "")
+    bars = plain_plot("f", [{"k": "x", "n": 1}, {"k": "y", "n": 5}], "n") or ""
+    assert 'class="plot bars"' in bars and bars.index("<title>y (n)") < bars.index("<title>x (n)")
+    children = plain_plot("c", [{"n_children": 2, "n": 9}, {"n_children": 1, "n": 3}], "n")
+    assert (children or "").index("<title>1 (n)") < (children or "").index("<title>2 (n)")
+    assert plain_plot("one", [{"k": "x", "n": 1}], "n") is None
+
+
 def test_personal_value_patterns() -> None:
     today = dt.date(2025, 1, 1)
     assert value_pattern_reason(["a@b.org", "c@d.com", None]) == \
@@ -186,6 +240,7 @@ def test_distribution_detection() -> None:
 # ---------------------------------------------------------------------------- report
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3",
+                "section", "details", "summary", "ol", "g", "line", "polyline",
                 "p", "nav", "a", "dl", "dt", "dd", "span", "code", "br", "ul", "li", "strong",
                 "table", "tr", "th", "td", "pre", "div", "svg", "text", "rect"}
 
@@ -216,6 +271,10 @@ def test_review_report_content(bundle: Path) -> None:
         assert "column name looks personal" in text
         assert "the dp-query returned no rows" in text
         assert "12 rows" in text
+        plain = html.unescape(text)
+        assert "value(s) that appear in the source's data: 'PG' (in results of " in plain
+        assert "'Action' (in vocabulary table category)" in plain
+        assert "statistic films_per_rating" in plain
     verified = verify_bundle(bundle, [load_public_key(bundle.parent / "agent.pub")])
     for entry in verified.files:
         assert entry.sha256 in page and entry.sha256 in markdown

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.dist_children import children_from_counts
+from synthgate_builder.dist_children import children_from_counts, distinct_pairs, source_parents
 from synthgate_shared.db import create_engine_for, parse_dsn
 from test_order_dates import _chain
 
@@ -153,3 +153,24 @@ def test_children_from_counts_gives_a_suppressed_pool_what_is_left() -> None:
                                      rows, 412, ["id"], keyed=keyed, source_parents=59,
                                      shape=shape)
         assert sorted(Counter(Counter(index).values()).items()) == [(6, 1), (7, 58)]
+
+
+def test_distinct_pairs_keep_a_composite_key_of_two_foreign_keys() -> None:
+    """playlist_track-like: one parent holds nearly every value of the other key; the pairs
+    never repeat and each side keeps how often each of its values occurs."""
+    rng = np.random.default_rng(3)
+    first = [1] * 95 + [2] * 90 + [3] * 10 + [4] * 5
+    second = [t % 100 for t in range(200)]
+    rng.shuffle(second)
+    order = distinct_pairs(first, second, rng)
+    assert order is not None and sorted(order) == list(range(200))
+    pairs = list(zip(first, [second[i] for i in order], strict=True))
+    assert len(set(pairs)) == 200
+    assert distinct_pairs(first[::-1], second, rng) is not None  # either side the wider
+    assert distinct_pairs([1, 1, 1], [5, 5, 6], rng) is None  # (1, 5) must repeat
+
+
+def test_source_parents_of_a_vocabulary_parent_come_from_its_parents_row() -> None:
+    assert source_parents([{"n": 12}], [{"parents": 25}]) == 12
+    assert source_parents(None, [{"parents": 25, "used": 24, "children": 3503}]) == 25
+    assert source_parents(None, None) is None

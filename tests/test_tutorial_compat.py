@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from synthgate_builder.generators import StatsRow, config_warnings, module_from_text, render_ssg
 from synthgate_builder.populate import create_data
+from synthgate_builder.ssg_load import ssg_for
+from synthgate_builder.ssg_render import config_warnings, render_ssg
+from synthgate_builder.ssg_runtime import StatsRow
 from synthgate_builder.tables import create_tables
 from synthgate_shared.config import config_from_data
 from synthgate_shared.db import create_engine_for, parse_dsn
@@ -182,7 +184,7 @@ def _make_users(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modul
     create_tables(engine, model)
     config = config_from_data({"row_generators_module": module, "tables": {"users": {
         "num_rows_per_pass": 3, "row_generators": generators}}})
-    ssg = module_from_text(render_ssg(config, model, AGE_STATS))
+    ssg = ssg_for(config, model, AGE_STATS)
     create_data(engine, model, config, ssg, num_passes=1, seed=1)
     return engine, module
 

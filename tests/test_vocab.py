@@ -33,8 +33,8 @@ from synthgate_shared.config import Config, TableConfig
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Column, OrmModel, SourceFingerprint, Table, dump_orm
 from synthgate_shared.sqla import orm_to_metadata
-from synthgate_shared.types import parse_type
-from synthgate_shared.values import decode_value, encode_value, iso_to_interval
+from synthgate_shared.types import PortableType, parse_type
+from synthgate_shared.values import encode_value, iso_to_interval, value_decoder
 from synthgate_shared.vocabfile import VocabFile
 from synthgate_shared.vocabwrite import RowLineSink, vocab_text_writer, write_vocab
 
@@ -45,6 +45,13 @@ TRICKY_TEXT = [
     "back\\slash \\N \\x00", "Ünïcödé ✓ — ñ", "emoji 😀🎉", "nel\x85 ls\u2028 ps\u2029 del\x7f",
     "{braces,comma}", "NULL", "null", "- {not: yaml}", "# not a comment", "  spaces  ",
 ]
+
+
+def decode_value(value: Any, ptype: PortableType) -> Any:
+    """Decode one encoded value of type ``ptype`` (None stays None), as the vocabulary
+    reader does column by column."""
+    decoder = value_decoder(ptype)
+    return value if value is None or decoder is None else decoder(value)
 
 
 def _config(*vocab: str) -> Config:

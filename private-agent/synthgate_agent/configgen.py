@@ -83,10 +83,12 @@ _DP_STATS_HELP = """\
 """
 
 
-def _table_entry(settings: TableConfig,
-                 generators: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The settings of one table, with its proposed row generators."""
-    return {"ignore": settings.ignore, "vocabulary_table": settings.vocabulary_table,
+def _table_entry(settings: TableConfig, generators: Sequence[dict[str, Any]] = (),
+                 vocabulary: bool = False) -> dict[str, Any]:
+    """The settings of one table, with its proposed row generators (``vocabulary``: proposed
+    as a vocabulary table)."""
+    return {"ignore": settings.ignore,
+            "vocabulary_table": settings.vocabulary_table or vocabulary,
             "num_rows_per_pass": settings.num_rows_per_pass, "row_generators": list(generators)}
 
 
@@ -135,12 +137,14 @@ def _tables_section(model: OrmModel, proposal: Proposal | None, settings: Config
     out = [_TABLES_HELP, _PROPOSED_HELP if any(generators.values()) else "", "tables:\n"]
     for name, table in model.tables.items():
         gens = generators.get(name, ())
-        block = dump_yaml({name: _table_entry(settings.table(name), gens)})
+        copied = proposal.vocabulary_tables.get(name) if proposal else None
+        block = dump_yaml({name: _table_entry(settings.table(name), gens, bool(copied))})
         head, _, body = block.partition("\n")
         out.append(textwrap.indent(head + "\n", "  "))
         out.append(_column_note(table))
-        if proposal and name in proposal.vocabulary_candidates:
-            out.append(_comment(proposal.vocabulary_candidates[name], "    "))
+        why = copied or (proposal.vocabulary_candidates.get(name) if proposal else None)
+        if why:
+            out.append(_comment(why, "    "))
         notes = proposal.notes.get(name, {}) if proposal else {}
         out.append(textwrap.indent(_with_notes(body, gens, notes), "  "))
     return "".join(out)
@@ -191,10 +195,11 @@ def render_config(model: OrmModel, proposal: Proposal | None = None,
                   bounds: Mapping[str, Bounds] | None = None,
                   settings: Config | None = None) -> str:
     """The text of a first ``config.yaml`` for ``model``: every table with ``ignore: false``,
-    ``vocabulary_table: false``, ``num_rows_per_pass: 1``, and comments for a first-time
-    user. With a ``proposal`` (see ``synthgate_agent.propose``) its statistics fill
-    ``src-stats`` and its generators each table's ``row_generators``, with comments saying
-    that they are proposed, aggregate only and editable; otherwise both are empty.
+    ``vocabulary_table: false`` (true for the tables the proposal copies verbatim, with a
+    comment saying so), ``num_rows_per_pass: 1``, and comments for a first-time user.
+    With a ``proposal`` (see ``synthgate_agent.propose``) its statistics fill ``src-stats``
+    and its generators each table's ``row_generators``, with comments saying that they
+    are proposed, aggregate only and editable; otherwise both are empty.
     Several proposed statistics come with ``use-asyncio: true`` (make-stats runs them
     concurrently). ``bounds`` (and the DP budget) are written too; ``settings`` marks tables
     as ignored or vocabulary tables from the start. It loads with ``load_config_text``.

@@ -16,15 +16,18 @@ rows (the row count stays exact); MariaDB and SQLite tables are read whole.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from synthgate_shared.config import Config
 from synthgate_shared.orm import Column, OrmModel, Table
 from synthgate_shared.types import INTEGER_RANGES
 
+from synthgate_agent.reflect import portable_type
 from synthgate_agent.source import Source, read_only
 from synthgate_agent.stats import _use_schema
 
@@ -44,6 +47,7 @@ _NUMBER_RE = "^[-+]?(0|[1-9][0-9]*)([.][0-9]+)?$"
 _DATE_RE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 PATTERNS: dict[str, str] = {
     "number": _NUMBER_RE,
+    "digits": "^[0-9]+$",  # codes such as "00747": numbers with their leading zeros
     "date": _DATE_RE + "$",
     "datetime": _DATE_RE + " [0-2][0-9]:[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?$",
     "datetime_t": _DATE_RE + "T[0-2][0-9]:[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?$",
@@ -86,6 +90,9 @@ class TableFacts:
     measured: int
     columns: dict[str, ColumnFacts]
     min_count: int
+    # text columns of the copy whose source type has no portable equivalent (a point, a
+    # geometry): never measured nor proposed, their values left to the builder's defaults
+    opaque: frozenset[str] = frozenset()
 
     @property
     def sampled(self) -> bool:
@@ -130,6 +137,8 @@ def _sqlite_glob(ref: str, pattern: str) -> str:
         return (f"({digits} <> '' AND {digits} NOT GLOB '*[^0-9]*' AND length({body}) - "
                 f"length({digits}) <= 1 AND {body} NOT GLOB '.*' AND {body} NOT GLOB '*.' "
                 f"AND {body} NOT GLOB '0[0-9]*' AND length({ref}) - length({body}) <= 1)")
+    if pattern == "digits":
+        return f"({ref} <> '' AND {ref} NOT GLOB '*[^0-9]*')"
     if pattern == "date":
         return f"{ref} GLOB '{_SQLITE_DATE}'"
     if pattern in ("datetime", "datetime_t"):
@@ -255,11 +264,26 @@ def _column_facts(raw: dict[str, Any], counts: list[int] | None, min_count: int,
         shares=shares, places=None if places is None else int(places))
 
 
+def _opaque(conn: Connection, dialect: str, table: Table, schema: str | None) -> frozenset[str]:
+    """The table's text columns whose source type has no portable equivalent (reflect writes
+    them as text; their values may not even be compared, as a PostgreSQL ``point``)."""
+    text = {c.name for c in table.columns if c.portable.base in TEXT}
+    if not text or dialect not in ("postgresql", "mysql", "mariadb"):
+        return frozenset()
+    with warnings.catch_warnings():  # reflect has warned of these types already
+        warnings.simplefilter("ignore", sa.exc.SAWarning)
+        found = sa.inspect(conn).get_columns(table.name, schema)
+    return frozenset(str(c["name"]) for c in found
+                     if str(c["name"]) in text and portable_type(c["type"], "") is None)
+
+
 def measure_table(conn: Connection, dialect: str, quote: Callable[[str], str], table: Table,
-                  min_count: int) -> TableFacts:
-    """The facts of one table (see the module docstring), read on ``conn``."""
+                  min_count: int, schema: str | None = None) -> TableFacts:
+    """The facts of one table (see the module docstring), read on ``conn``; columns of a
+    type with no portable equivalent are left out (``TableFacts.opaque``)."""
     d = _Dialect(dialect, quote)
-    columns = measured_columns(table)
+    opaque = _opaque(conn, dialect, table, schema)
+    columns = [c for c in measured_columns(table) if c.name not in opaque]
     percent = _sample_percent(conn, d, table)
     source_from = _from(d, table, percent)
     exprs, keys = _scan_parts(d, columns)
@@ -274,7 +298,8 @@ def measure_table(conn: Connection, dialect: str, quote: Callable[[str], str], t
     counts = _value_counts(conn, d, table, source_from, few) if few else {}
     facts = {c.name: _column_facts(raw[c.name], counts.get(c.name), min_count)
              for c in columns}
-    return TableFacts(rows=rows, measured=measured, columns=facts, min_count=min_count)
+    return TableFacts(rows=rows, measured=measured, columns=facts, min_count=min_count,
+                      opaque=opaque)
 
 
 def measure(source: Source, model: OrmModel, config: Config) -> dict[str, TableFacts]:
@@ -289,6 +314,6 @@ def measure(source: Source, model: OrmModel, config: Config) -> dict[str, TableF
             _use_schema(conn, source)
             quote = conn.dialect.identifier_preparer.quote_identifier
             out[table.name] = measure_table(conn, source.dialect, quote, table,
-                                            config.min_count)
+                                            config.min_count, source.schema)
             conn.invalidate()  # the SET of _use_schema must not outlive this session
     return out

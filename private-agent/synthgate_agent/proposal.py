@@ -24,8 +24,10 @@ class Proposal:
     delta_total: float = 0.0
     # table -> columns_assigned joined by "," -> the measured facts behind that generator
     notes: dict[str, dict[str, str]] = field(default_factory=dict)
-    # table -> why it looks like a vocabulary table (a comment; never switched on)
+    # table -> why it looks like a vocabulary table (a comment; left generated)
     vocabulary_candidates: dict[str, str] = field(default_factory=dict)
+    # table -> why it is proposed ``vocabulary_table: true`` (a comment; copied verbatim)
+    vocabulary_tables: dict[str, str] = field(default_factory=dict)
 
 
 

@@ -43,7 +43,7 @@ from synthgate_shared.orm import ForeignKey, OrmModel, Table
 from synthgate_agent.measure import TableFacts
 from synthgate_agent.proposal import Proposal, gen_entry, stat_entry
 from synthgate_agent.propose_dp import DEFAULT_DP_DELTA, dp_table, split_budget
-from synthgate_agent.propose_roles import VALUE_SHARE, Col, looks_personal, role_of, unique_known
+from synthgate_agent.propose_roles import Col, role_of, unique_known
 from synthgate_agent.propose_sql import (
     SAMPLE_ROWS,
     Sql,
@@ -52,8 +52,13 @@ from synthgate_agent.propose_sql import (
     copula_columns,
     profile_query,
 )
-
-VOCABULARY_MAX_ROWS = 200  # small tables referred to by foreign keys: vocabulary candidates
+from synthgate_agent.propose_vocab import (
+    candidate_comment,
+    proposed_comment,
+    proposed_vocabulary,
+    vocabulary_reason,
+    with_vocabulary,
+)
 
 
 def _fk_columns(table: Table, model: OrmModel, config: Config) -> list[ForeignKey]:
@@ -142,7 +147,9 @@ def _column_generator(col: Col, profile: str) -> dict[str, Any] | None:
     if col.role == "known" and col.provider:
         return gen_entry(col.provider, None, [col.name])
     if col.role == "number_text" and alias_ok(srcstats.quantiles(col.name)):
-        return gen_entry("synthgate.quantiles", profile, [col.name], places=col.places or 0)
+        width = {"width": col.width} if col.width else {}
+        return gen_entry("synthgate.quantiles", profile, [col.name], places=col.places or 0,
+                         **width)
     if col.role == "date_text" and alias_ok(srcstats.quantiles(col.name)):
         return gen_entry("synthgate.quantiles", profile, [col.name],
                          date_format=TEXT_DATE_FORMATS[col.pattern or "date"])
@@ -184,33 +191,18 @@ def _plain_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
         proposal.src_stats.append(stat_entry(name, query, count_column=srcstats.COUNT))
         gens.append(gen_entry("synthgate.children_per_parent", name, list(fk.columns)))
 
-
-def _vocabulary_reason(table: Table, model: OrmModel, facts: TableFacts) -> str | None:
-    """Why a table looks like reference data worth copying verbatim: small, referred to by
-    foreign keys, no personal-looking column (by name or e-mail-like values); else None."""
-    referrers = sorted({f"{t.name}.{','.join(fk.columns)}" for t in model.tables.values()
-                        for fk in t.foreign_keys
-                        if fk.ref_table == table.name and t.name != table.name})
-    if not referrers or facts.rows > VOCABULARY_MAX_ROWS:
-        return None
-    if any(looks_personal(c.name) for c in table.columns) or any(
-            f.shares.get("email", 0.0) >= VALUE_SHARE for f in facts.columns.values()):
-        return None
-    shown = ", ".join(referrers[:3]) + (", ..." if len(referrers) > 3 else "")
-    return (f"vocabulary candidate: {facts.rows} rows, referred to by {shown}, no "
-            "personal-looking column; `vocabulary_table: true` would copy it verbatim "
-            "(make-vocab) instead of generating it")
-
-
 def propose(model: OrmModel, config: Config, epsilon: float | None = None,
             delta: float | None = None,
-            facts: dict[str, TableFacts] | None = None) -> Proposal:
+            facts: dict[str, TableFacts] | None = None, vocabulary: bool = True) -> Proposal:
     """Propose aggregate statistics and generators for every generated table (pure).
 
     With ``facts`` (``synthgate_agent.measure``) the roles come from what each column
     holds, each generator's deciding facts land in ``Proposal.notes`` and small tables that
-    look like reference data in ``Proposal.vocabulary_candidates``; without, from the
-    schema alone. Ignored and vocabulary tables get nothing. Without ``epsilon`` every query
+    look like reference data (``synthgate_agent.propose_vocab``) are proposed as vocabulary
+    tables in ``Proposal.vocabulary_tables`` (with ``vocabulary`` and no ``epsilon``; those
+    whose parents are generated, or all without ``vocabulary``, stay
+    ``Proposal.vocabulary_candidates``); without facts, roles come from the schema alone.
+    Ignored and vocabulary tables get nothing. Without ``epsilon`` every query
     is a plain aggregate (``count-column: n`` lets ``make-stats`` suppress small counts); with
     ``epsilon`` the counts, frequencies and histograms become SmartNoise ``dp-query``
     entries sharing the budget evenly, and every numeric column needs public bounds
@@ -222,6 +214,10 @@ def propose(model: OrmModel, config: Config, epsilon: float | None = None,
         raise SynthgateError("--delta must be at least 0 and below 1", fix="give for example 1e-5")
     sql = Sql(model.source.dialect)
     proposal = Proposal()
+    if facts and vocabulary and epsilon is None:
+        chosen = proposed_vocabulary(model, config, facts)
+        config = with_vocabulary(config, chosen)
+        proposal.vocabulary_tables = {t: proposed_comment(r) for t, r in chosen.items()}
     for table in model.tables.values():
         settings = config.table(table.name)
         if settings.ignore or settings.vocabulary_table:
@@ -238,9 +234,9 @@ def propose(model: OrmModel, config: Config, epsilon: float | None = None,
                              if col.name in skip) if c]
         proposal.num_rows[table.name] = None
         if measured is not None:
-            reason = _vocabulary_reason(table, model, measured)
+            reason = vocabulary_reason(table, model, measured)
             if reason:
-                proposal.vocabulary_candidates[table.name] = reason
+                proposal.vocabulary_candidates[table.name] = candidate_comment(reason)
         if epsilon is None:
             _plain_table(sql, table, cols, fks, proposal, config.min_count,
                          measured.rows if measured else None)

@@ -226,13 +226,17 @@ def _per_parent_query(sql: Sql, table: Table, fk: ForeignKey, min_count: int) ->
     into one row with NULL keys (see the module docstring). No row when the parent table
     has more than ``SMALL_PARENTS`` rows by the time make-stats runs, nor, for a key inside
     a unique key of more columns, when a parent has more children than a quarter of the
-    other columns' distinct values: random keys could not keep the unique key (Chinook's
-    ``playlist_track``, one playlist holding most tracks)."""
+    other columns' distinct values: random keys could not keep the unique key. Unless those
+    other columns are another foreign key (Chinook's ``playlist_track (playlist_id,
+    track_id)``, one playlist holding most tracks): the builder pairs the two keys' values
+    so that no pair repeats (``dist_children.distinct_pairs``)."""
     keys = [sql.q(c) for c in fk.columns]
     child = sql.table(table.name)
     checks = [*(f"{k} IS NOT NULL" for k in keys),
               f"(SELECT count(*) FROM {sql.table(fk.ref_table)}) <= {SMALL_PARENTS}"]
-    others = [sql.q(c) for c in _wider_key(table, fk)]
+    wider = _wider_key(table, fk)
+    paired = any(set(other.columns) == set(wider) for other in table.foreign_keys)
+    others = [] if paired else [sql.q(c) for c in wider]
     if others:
         checks.append(
             f"(SELECT max(m.n) FROM (SELECT count(*) AS n FROM {child} GROUP BY "

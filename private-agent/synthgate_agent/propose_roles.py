@@ -64,7 +64,8 @@ class Col:
     provider: str | None = None
     note: str | None = None  # the measured facts that decided the role (a config comment)
     places: int | None = None  # number_text: decimal places to render
-    pattern: str | None = None  # date_text: which of measure.PATTERNS the values match
+    width: int | None = None  # number_text: zero-padded to this many characters
+    pattern: str | None = None  # date_text, number_text: which of measure.PATTERNS match
     values: int | None = None  # category: the measured number of distinct values
 
     @property
@@ -98,7 +99,7 @@ def role_of(table: Table, column: Column, model: OrmModel, skip: set[str],
           facts: TableFacts | None = None) -> Col | None:
     """Decide how a column is proposed: from the measured ``facts`` when there are some
     (see ``measured_role``), else from its type and name alone."""
-    if column.name in skip or column.autoincrement:
+    if column.name in skip or column.autoincrement or (facts and column.name in facts.opaque):
         return None
     ptype: PortableType = column.portable
     if ptype.is_array:
@@ -193,6 +194,12 @@ def measured_role(column: Column, f: ColumnFacts, facts: TableFacts) -> Col | No
         what = "integers" if not places else f"numbers with up to {places} decimal places"
         return Col(column, "number_text", places=places, note=f"text holding {what}: "
                     f"{_pct(f.shares['number'])} of the values parse" + sample)
+    if f.shares.get("digits", 0.0) >= PARSE_SHARE and f.max_length and \
+            f.min_length == f.max_length:
+        return Col(column, "number_text", places=0, width=f.max_length, pattern="digits",
+                   note=f"text holding {f.max_length}-digit codes with leading zeros: "
+                        f"{_pct(f.shares['digits'])} of the values are digits only, all "
+                        f"{f.max_length} long; drawn as numbers, zero-padded" + sample)
     for pattern in TEXT_DATE_FORMATS:
         if f.shares.get(pattern, 0.0) >= PARSE_SHARE:
             return Col(column, "date_text", pattern=pattern, note=f"text holding dates "

@@ -61,7 +61,8 @@ class Sql:
         ref = prefix + self.q(col.name)
         if col.role == "number_text":
             kind = {"postgresql": "numeric", "sqlite": "REAL"}.get(self.dialect, "DOUBLE")
-            return (f"CAST(CASE WHEN {text_matches(self.dialect, ref, 'number')} THEN {ref} "
+            matches = text_matches(self.dialect, ref, col.pattern or "number")
+            return (f"CAST(CASE WHEN {matches} THEN {ref} "
                     f"END AS {kind})")
         if col.role == "date_text":
             ref = f"CASE WHEN {text_matches(self.dialect, ref, col.pattern or 'date')} THEN " \

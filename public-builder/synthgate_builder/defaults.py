@@ -3,7 +3,7 @@
 How the populate engine uses it::
 
     import numpy as np
-    from synthgate_builder.defaults import column_sampler, sample_unique_tuples, unique_tuples
+    from synthgate_builder.defaults import column_sampler
 
     rng = np.random.default_rng(seed)
     sampler = column_sampler(column, model, table, dialect=engine.dialect.name)
@@ -16,17 +16,6 @@ so successive passes never repeat a value. After a restart pass ``start=`` (the 
 the column's sequence of distinct values, e.g. the number of rows already generated) and/or
 ``exclude=`` (the keys read back from the table). Values that cannot be unique raise a
 ``SynthgateError`` naming the table, the column and why (a unique boolean asked for 3 rows).
-
-Composite keys and unique constraints over several columns (values from any source, such as
-foreign-key pools)::
-
-    seen: set[tuple] = set()            # one set per constraint for the whole run
-    rows = unique_tuples(lambda k: [actor_pool.draw(k), film_pool.draw(k)], n, existing=seen,
-                         max_tries=config.max_unique_constraint_tries,
-                         where="table film_actor, primary key (actor_id, film_id)")
-    # rows: n tuples, distinct and not in ``seen`` before the call; ``seen`` now holds them too
-    rows = sample_unique_tuples([sampler_a, sampler_b], n, rng, existing=seen, max_tries=50,
-                                where="table t, unique (a, b)")   # the same, from samplers
 
 What the values obey: ``varchar(n)``/``char(n)`` lengths, ``numeric(p,s)`` precision and scale
 (``Decimal``, ``|value| < 10**(p-s)``), integer type ranges, enum values, and the domain and
@@ -494,49 +483,3 @@ def column_sampler(column: Column, model: OrmModel, table: Table, *,
                  family(dialect))
     return ColumnSampler(kind, table=table.name, column=column, nullable=nullable,
                          null_fraction=null_fraction)
-
-
-def unique_tuples(draw: Callable[[int], Sequence[Sequence[Any]]], n: int, *,
-                  existing: set[tuple[Any, ...]], max_tries: int, where: str
-                  ) -> list[tuple[Any, ...]]:
-    """``n`` distinct tuples none of which was in ``existing``; ``existing`` gains them.
-
-    ``draw(k)`` returns one sequence of ``k`` candidate values per column (from samplers,
-    foreign-key pools, row generators...). Candidates already taken are drawn again, up to
-    ``max_tries`` rounds; then ``SynthgateError`` names ``where`` (table and constraint).
-    Values must compare like the ones in ``existing`` (read back with the same types).
-    """
-    rows: list[tuple[Any, ...]] = []
-    for _ in range(max_tries):
-        if len(rows) == n:
-            break
-        for row in zip(*draw(n - len(rows)), strict=True):
-            if row not in existing:
-                existing.add(row)
-                rows.append(row)
-    if len(rows) < n:
-        raise SynthgateError(
-            f"could make only {len(rows)} of {n} distinct value combinations after "
-            f"{max_tries} tries",
-            where=where,
-            fix="lower num_rows_per_pass, or raise max-unique-constraint-tries in config.yaml",
-        )
-    return rows
-
-
-def sample_unique_tuples(samplers: Sequence[ColumnSampler], n: int, rng: Rng, *,
-                         existing: set[tuple[Any, ...]], max_tries: int, where: str
-                         ) -> list[tuple[Any, ...]]:
-    """``unique_tuples`` over the columns of ``samplers``; fails at once when the columns
-    together cannot take ``n`` more distinct combinations."""
-    capacities = [s.capacity for s in samplers]
-    if all(c is not None for c in capacities):
-        room = math.prod(c for c in capacities if c is not None) - len(existing)
-        if room < n:
-            raise SynthgateError(
-                f"cannot make {n} unique value combinations: the columns allow only "
-                f"{max(room, 0)} more",
-                where=where, fix="lower num_rows_per_pass or the number of passes",
-            )
-    return unique_tuples(lambda k: [s.sample(k, rng) for s in samplers], n,
-                         existing=existing, max_tries=max_tries, where=where)

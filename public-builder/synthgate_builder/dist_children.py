@@ -140,6 +140,17 @@ def children_per_parent(parent_keys: Sequence[Any], rng: np.random.Generator, st
 # --- dependent dates (synthgate.date_order) ---------------------------------------------------
 
 
+def source_parents(profile: Any, summary: Any) -> int | None:
+    """The source's parent row count: the ``n`` of the parent's profile, else (a vocabulary
+    parent has no profile) the ``parents`` of the key's ``auto__<t>__<fk>__parents`` row."""
+    for stats, key in ((profile, COUNT_KEY), (summary, "parents")):
+        if isinstance(stats, list) and len(stats) == 1 and isinstance(stats[0], dict):
+            value = stats[0].get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return max(round(value), 0)
+    return None
+
+
 def children_from_share(parent_keys: Sequence[Any], rng: np.random.Generator, summary: Any,
                         total: int, stat_name: str | None = None) -> list[Any]:
     """Foreign-key values for ``total`` children when the children-per-parent counts were
@@ -254,3 +265,55 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
         per_parent = np.floor(per_parent * (total / placed)).astype(np.int64)
     per_parent = _adjust(per_parent, total, np.flatnonzero(per_parent > 0), rng)
     return rng.permutation(np.repeat(np.arange(n), per_parent)).tolist()
+
+
+PAIRING_MAX_WORK = 50_000_000  # distinct keys of one side times those of the other
+
+
+def distinct_pairs(first: Sequence[Any], second: Sequence[Any], rng: np.random.Generator
+                   ) -> list[int] | None:
+    """An order of ``second`` such that no (first[i], second[i]) pair repeats, keeping how
+    often each value of either side occurs (its children per parent): a composite unique
+    key made of two foreign keys, such as Chinook's ``playlist_track (playlist_id,
+    track_id)``, whose one playlist holds most tracks. Greedy (Gale-Ryser): the values of
+    the side with fewer distinct values, most frequent first, each take the values of the
+    other side with the most occurrences left (ties at random). None when the counts
+    cannot be paired so, or when pairing would cost more than ``PAIRING_MAX_WORK``."""
+    if len(first) != len(second):
+        return None
+    a_keys, a_index = _codes(first)
+    b_keys, b_index = _codes(second)
+    swap = len(a_keys) > len(b_keys)
+    if swap:
+        a_keys, a_index, b_keys, b_index = b_keys, b_index, a_keys, a_index
+    if len(a_keys) * len(b_keys) > PAIRING_MAX_WORK:
+        return None
+    a_rows = [np.flatnonzero(a_index == k) for k in range(len(a_keys))]
+    b_rows = [list(rng.permutation(np.flatnonzero(b_index == k))) for k in range(len(b_keys))]
+    left = np.array([len(r) for r in b_rows], dtype=np.float64)
+    tie = rng.random(len(b_keys)) * 0.5  # below 1: only orders equal counts
+    pair = np.empty(len(first), dtype=np.int64)  # row of the "a" side -> row of the "b" side
+    for k in sorted(range(len(a_keys)), key=lambda j: -len(a_rows[j])):
+        rows = a_rows[k]
+        if not len(rows):
+            continue
+        if len(rows) > len(left) or left[np.argpartition(-(left + tie), len(rows) - 1)
+                                         [:len(rows)]].min() < 1:
+            return None
+        chosen = np.argpartition(-(left + tie), len(rows) - 1)[:len(rows)]
+        left[chosen] -= 1
+        for row, b in zip(rows.tolist(), chosen.tolist(), strict=True):
+            pair[row] = b_rows[b].pop()
+    if not swap:  # pair maps a row of first to the row of second it takes
+        return pair.tolist()
+    out = np.empty(len(first), dtype=np.int64)  # first is the "b" side: invert
+    out[pair] = np.arange(len(first))
+    return out.tolist()
+
+
+def _codes(values: Sequence[Any]) -> tuple[list[Any], np.ndarray]:
+    """The distinct values (first seen first) and each value's index among them."""
+    seen: dict[Any, int] = {}
+    index = np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64,
+                        count=len(values))
+    return list(seen), index

@@ -69,10 +69,10 @@ def _one_column(generator: str, columns: Sequence[str] | str | None) -> str:
 
 
 def _as_text(values: np.ndarray, gen: str, stat_name: str | None, places: Any,
-             date_format: Any) -> list[Any]:
+             date_format: Any, width: Any = None) -> list[Any]:
     """Numbers written as the source writes them in a text column: ``places`` decimal
-    places (0: integers), or epoch seconds as dates in ``date_format`` (one of
-    ``TEXT_DATE_FORMATS``)."""
+    places (0: integers), zero-padded to ``width`` characters when given (codes such as
+    "00747"), or epoch seconds as dates in ``date_format`` (one of ``TEXT_DATE_FORMATS``)."""
     if date_format is not None:
         if date_format not in TEXT_DATE_FORMATS.values():
             raise shape_error(gen, stat_name, f"date_format {date_format!r} is not one of "
@@ -82,23 +82,30 @@ def _as_text(values: np.ndarray, gen: str, stat_name: str | None, places: Any,
                 for v in np.rint(values)]
     if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 30:
         raise shape_error(gen, stat_name, f"places must be an integer 0..30, not {places!r}")
-    return [f"{v:.{places}f}" for v in np.round(values, places)]
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int)
+                              or not 1 <= width <= 100):
+        raise shape_error(gen, stat_name, f"width must be an integer 1..100, not {width!r}")
+    pad = f"0{width}" if width else ""
+    return [f"{v:{pad}.{places}f}" for v in np.round(values, places)]
 
 
 def quantiles(n: int, rng: np.random.Generator, *, stats: Any,
               columns: Sequence[str] | str | None = None, types: Sequence[str] | None = None,
               stat_name: str | None = None, places: int | None = None,
-              date_format: str | None = None, **params: Any) -> list[Any]:
+              date_format: str | None = None, width: int | None = None,
+              **params: Any) -> list[Any]:
     """Values of one numeric or date column drawn from its quantiles (or DP histogram) by
     inverse transform of stratified uniforms, with the source's null fraction. A number or
-    date kept in a text column is written back as text: with ``places`` decimal places, or
-    in ``date_format`` (the quantiles are then epoch seconds)."""
+    date kept in a text column is written back as text: with ``places`` decimal places
+    (zero-padded to ``width`` characters when given), or in ``date_format`` (the quantiles
+    are then epoch seconds)."""
     gen = "synthgate.quantiles"
     column = _one_column(gen, columns)
     probs, values, nulls = marginal(gen, stats, column, "q", params, stat_name)
     drawn = np.interp(stratified_uniform(n, rng), probs, values)
     if places is not None or date_format is not None:
-        return with_nulls(_as_text(drawn, gen, stat_name, places, date_format), nulls, rng)
+        return with_nulls(_as_text(drawn, gen, stat_name, places, date_format, width), nulls,
+                          rng)
     return with_nulls(to_column(drawn, type_of(types, 0)), nulls, rng)
 
 

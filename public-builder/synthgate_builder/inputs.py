@@ -35,7 +35,7 @@ class BuilderInputs:
 
     def __init__(self, config: Config, orm: OrmModel, stats: dict[str, Any], vocab_dir: Path,
                  bundle: VerifiedBundle | None = None, config_file: Path | None = None,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[str] = (), files: str = "the files given") -> None:
         self.config = config
         self.orm = orm
         self.stats = stats
@@ -44,6 +44,12 @@ class BuilderInputs:
         # the loose config.yaml read (None from a bundle): user modules may sit next to it
         self.config_file = config_file
         self.notes = list(notes)
+        self._files = files
+
+    @property
+    def source(self) -> str:
+        """How messages name these inputs: the bundle, or the loose files read."""
+        return f"bundle {self.bundle.path}" if self.bundle is not None else self._files
 
     @cached_property
     def vocab_files(self) -> dict[str, Path]:
@@ -107,7 +113,8 @@ def load_inputs(
         else:
             config = load_config(config_file)
         yield BuilderInputs(config, load_orm(orm_file), _stats_file(stats_file, config),
-                            Path(vocab_dir), config_file=Path(config_file), notes=notes)
+                            Path(vocab_dir), config_file=Path(config_file), notes=notes,
+                            files=f"{config_file} and {orm_file}")
         return
     verified = verify_bundle(Path(bundle), load_public_keys(trust),
                              load_public_keys(require_approval))

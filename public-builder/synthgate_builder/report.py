@@ -11,7 +11,6 @@ access to the source.
 
 from __future__ import annotations
 
-import html
 import math
 import statistics
 from collections.abc import Iterable
@@ -57,11 +56,23 @@ class Metric:
 
 
 @dataclass
+class Custom:
+    """A hand-written statistic run again on the synthetic database: its result rows there
+    next to the bundle's."""
+
+    name: str
+    source: list[dict[str, Any]]
+    synthetic: list[dict[str, Any]]
+
+
+@dataclass
 class FidelityReport:
-    """All metrics, the statistics that could not be compared (with why), and a summary."""
+    """All metrics, the hand-written statistics run again, the statistics that could not be
+    compared (with why), and a summary."""
 
     metrics: list[Metric] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    custom: list[Custom] = field(default_factory=list)
 
     def values(self, kind: str) -> list[float]:
         """The values of the metrics of one kind."""
@@ -161,14 +172,27 @@ def _use_schema(conn: Connection, schema: str | None) -> None:
         conn.exec_driver_sql(f"USE {quoted}")
 
 
+def _read_only(conn: Connection) -> None:
+    """Make the connection's transaction read only (SQLite: the connection, until reset)."""
+    name = conn.dialect.name
+    if name == "postgresql" or name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    elif name == "sqlite":
+        conn.exec_driver_sql("PRAGMA query_only = 1")
+
+
 def _run(engine: Engine, schema: str | None, sql: str) -> list[dict[str, Any]]:
+    """The rows of one checked SELECT, run read only and rolled back."""
     with engine.connect() as conn:
         try:
+            _read_only(conn)
             _use_schema(conn, schema)
             result = conn.exec_driver_sql(sql)
             return [{k: to_plain(v) for k, v in row.items()} for row in result.mappings()]
         finally:
             conn.rollback()
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = 0")
 
 
 def _shares(rows: list[dict[str, Any]], keys: list[str], min_count: int) -> dict[Any, float]:
@@ -369,140 +393,75 @@ def build_report(engine: Engine, schema: str | None, model: OrmModel,
     check_schema(engine, schema, model, skip)
     report = FidelityReport()
     for name, entry in src_stats.items():
+        if not isinstance(entry, dict):
+            continue
         parsed = parse_stat_name(str(name), model.tables)
-        if (parsed is None or parsed.table in skip | copied
-                or not isinstance(entry, dict)):
+        if parsed is None:
+            reason = _custom_problem(entry, model.source.dialect, skip)
+            if reason:
+                report.skipped.append(f"{name}: {reason}")
+                continue
+        elif parsed.table in skip | copied:
             continue
         entry = {**entry, "name": name}
-        try:
-            sql = synthetic_sql(entry, model.source.dialect, engine.dialect.name)
-            sqlguard.check_query(sql, engine.dialect.name, where=f"src-stats query {name!r}")
-            rows = _run(engine, schema, sql)
-        except (DBAPIError, sqlglot.errors.SqlglotError, SynthgateError) as exc:
-            detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
-            report.skipped.append(f"{name}: cannot run on the destination ({detail})")
+        rows = _run_checked(engine, schema, model, entry, report)
+        if rows is None:
             continue
-        _compare(parsed, entry, rows, scale, report)
+        if parsed is None:
+            report.custom.append(Custom(str(name), list(entry.get("results") or []), rows))
+        else:
+            _compare(parsed, entry, rows, scale, report)
     _integrity(engine, schema, model, skip, report)
     return report
 
 
-# ---- rendering -------------------------------------------------------------------------
-
-_KIND_TITLES = {"rows": "Row counts (relative deviation)", "nulls": "Null fractions (difference)",
-                "tvd": "Categorical columns (total variation distance)",
-                "joint_tvd": "Pairs of categorical columns (total variation distance)",
-                "ks": "Numbers and dates (Kolmogorov-Smirnov)",
-                "length_ks": "Text lengths (Kolmogorov-Smirnov)",
-                "children": "Children per parent (total variation distance)",
-                "corr": "Correlations (absolute difference)",
-                "order": "Date order: share of b >= a (absolute difference)",
-                "fk": "Foreign keys (rows pointing nowhere)",
-                "unique": "Keys (duplicated values)"}
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else f"{value:.4g}"
+def _run_checked(engine: Engine, schema: str | None, model: OrmModel, entry: dict[str, Any],
+                 report: FidelityReport) -> list[dict[str, Any]] | None:
+    """A statistic's rows on the destination, after ``sqlguard.check_query`` (None, with a
+    note in ``report.skipped``, when it is refused or fails)."""
+    name = entry["name"]
+    try:
+        sql = synthetic_sql(entry, model.source.dialect, engine.dialect.name)
+        sqlguard.check_query(sql, engine.dialect.name, where=f"src-stats query {name!r}")
+        return _run(engine, schema, sql)
+    except (DBAPIError, sqlglot.errors.SqlglotError, SynthgateError) as exc:
+        detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        report.skipped.append(f"{name}: cannot run on the destination ({detail})")
+        return None
 
 
-def render_markdown(report: FidelityReport, problems: list[str]) -> str:
-    """``report.md``: the summary, then one table per kind of metric."""
-    lines = ["# Fidelity report", "", "| figure | value |", "|---|---|"]
-    for key, value in report.summary().items():
-        lines.append(f"| {THRESHOLDS[key]} | {_fmt(value)} |")
-    lines += ["", *(f"- **FAILED**: {p}" for p in problems)]
-    for kind, title in _KIND_TITLES.items():
-        metrics = [m for m in report.metrics if m.kind == kind]
-        if not metrics:
-            continue
-        lines += ["", f"## {title}", "", "| table | subject | value |", "|---|---|---|"]
-        lines += [f"| {m.table} | {m.subject} | {_fmt(m.value)} |" for m in metrics]
-    if report.skipped:
-        lines += ["", "## Not compared", "", *(f"- {s}" for s in report.skipped)]
-    return "\n".join(lines) + "\n"
-
-
-def _svg_bars(metric: Metric, width: int = 360, bar: int = 14) -> str:
-    items = list(zip(metric.source, metric.synthetic, strict=True))[:15]
-    height = len(items) * (2 * bar + 6) + 24
-    top = max([v for (_, v), _ in items] + [v for _, (_, v) in items] + [1e-9])
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">',
-           '<text x="4" y="12" font-size="10" fill="#1f77b4">source</text>'
-           '<text x="60" y="12" font-size="10" fill="#ff7f0e">synthetic</text>']
-    for i, ((label, s), (_, y)) in enumerate(items):
-        y0 = 20 + i * (2 * bar + 6)
-        out.append(f'<text x="0" y="{y0 + bar + 2}" font-size="10">'
-                   f'{html.escape(str(label))[:18]}</text>')
-        for j, (value, colour) in enumerate(((s, "#1f77b4"), (y, "#ff7f0e"))):
-            w = (width - 130) * value / top
-            out.append(f'<rect x="120" y="{y0 + j * bar}" width="{w:.1f}" height="{bar - 2}" '
-                       f'fill="{colour}"><title>{value:.3f}</title></rect>')
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _svg_cdf(metric: Metric, width: int = 360, height: int = 160) -> str:
-    xs = [x for x, _ in metric.source + metric.synthetic]
-    lo, hi = min(xs), max(xs)
-    span = (hi - lo) or 1.0
-
-    def path(points: list[tuple[Any, float]]) -> str:
-        return " ".join(f"{10 + (width - 20) * (x - lo) / span:.1f},"
-                        f"{height - 10 - (height - 30) * p:.1f}" for x, p in points)
-
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
-            '<text x="4" y="12" font-size="10" fill="#1f77b4">source</text>'
-            '<text x="60" y="12" font-size="10" fill="#ff7f0e">synthetic</text>'
-            f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" '
-            f'points="{path(metric.source)}"/>'
-            f'<polyline fill="none" stroke="#ff7f0e" stroke-width="2" stroke-dasharray="4 2" '
-            f'points="{path(metric.synthetic)}"/></svg>')
-
-
-def render_html(report: FidelityReport, problems: list[str]) -> str:
-    """``report.html``: self-contained (inline CSS and SVG plots, no network)."""
-    esc = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>synthgate fidelity "
-             "report</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
-             "collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
-             ".bad{color:#b00;font-weight:bold}.plots{display:flex;flex-wrap:wrap;gap:1em}"
-             "figure{margin:0}</style></head><body><h1>Fidelity report</h1><table>"]
-    for key, value in report.summary().items():
-        parts.append(f"<tr><th>{esc(THRESHOLDS[key])}</th><td>{_fmt(value)}</td></tr>")
-    parts.append("</table>")
-    parts += [f"<p class='bad'>FAILED: {esc(p)}</p>" for p in problems]
-    for kind, title in _KIND_TITLES.items():
-        metrics = [m for m in report.metrics if m.kind == kind]
-        if not metrics:
-            continue
-        parts.append(f"<h2>{esc(title)}</h2><table><tr><th>table</th><th>subject</th>"
-                     "<th>value</th></tr>")
-        parts += [f"<tr><td>{esc(m.table)}</td><td>{esc(m.subject)}</td><td>{_fmt(m.value)}"
-                  "</td></tr>" for m in metrics]
-        parts.append("</table><div class='plots'>")
-        for m in metrics:
-            if m.plot and m.source and m.synthetic:
-                svg = _svg_bars(m) if m.plot == "bars" else _svg_cdf(m)
-                parts.append(f"<figure>{svg}<figcaption>{esc(m.table)}.{esc(m.subject)}: "
-                             f"{_fmt(m.value)}</figcaption></figure>")
-        parts.append("</div>")
-    if report.skipped:
-        parts.append("<h2>Not compared</h2><ul>")
-        parts += [f"<li>{esc(s)}</li>" for s in report.skipped]
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+def _custom_problem(entry: dict[str, Any], dialect: str, ignored: set[str]) -> str | None:
+    """Why a hand-written statistic is not run again on the destination (None: it is a
+    plain SQL aggregate over tables the destination has)."""
+    read = sqlglot_dialect(dialect)
+    try:
+        tree = sqlglot.parse_one(str(entry.get("dp-query") or entry.get("query") or ""),
+                                 read=read)
+        inner = sqlglot.parse_one(str(entry.get("query") or ""), read=read)
+    except sqlglot.errors.SqlglotError:
+        return "not compared (its query could not be parsed)"
+    aggregated = tree.find(exp.Group) is not None or any(
+        agg.find_ancestor(exp.Window) is None for agg in tree.find_all(exp.AggFunc))
+    if not aggregated:
+        return "not compared (not a plain SQL aggregate)"
+    missing = sorted({t.name for t in inner.find_all(exp.Table)} & ignored)
+    if missing:
+        return f"not compared (reads ignored table {missing[0]!r})"
+    return None
 
 
 def run_report(engine: Engine, schema: str | None, model: OrmModel, src_stats: dict[str, Any],
                out_dir: Path, thresholds: dict[str, float], ignored: Iterable[str] = (),
-               scale: float = 1.0, verbatim: Iterable[str] = ()
-               ) -> tuple[FidelityReport, list[str]]:
+               scale: float = 1.0, verbatim: Iterable[str] = (),
+               facts: dict[str, Any] | None = None) -> tuple[FidelityReport, list[str]]:
     """Build the report, write ``report.html`` and ``report.md`` into ``out_dir`` (each
-    atomically) and return it with the thresholds it misses."""
+    atomically) and return it with the thresholds it misses. ``facts`` are the header's
+    run facts (bundle, keys, destination, scale, seed, times; see ``report_view``)."""
+    from synthgate_builder.report_view import render_html, render_markdown, report_view
+
     report = build_report(engine, schema, model, src_stats, ignored, scale, verbatim)
     problems = failures(report, thresholds)
-    write_text_atomic(out_dir / "report.md", render_markdown(report, problems))
-    write_text_atomic(out_dir / "report.html", render_html(report, problems))
+    view = report_view(report, model, thresholds, problems, facts or {})
+    write_text_atomic(out_dir / "report.md", render_markdown(view))
+    write_text_atomic(out_dir / "report.html", render_html(view))
     return report, problems

@@ -11,22 +11,24 @@ from a bundle. Three checks keep their strings from becoming code on the builder
 - ``check_ssg_tree``: the parsed file may hold only what the renderer writes: its imports,
   assignments of constants, the row and story functions, and calls of the helpers, of
   ``generic.*`` and of the functions that ``config.yaml`` names.
-- ``inputs_fingerprint`` and ``text_digest``: the file records the digest of the inputs it
-  was made from and of its own text, so one made from another bundle, or edited, is refused.
+- ``inputs_fingerprint`` and ``text_digest``: the file records the digest of the inputs its
+  code is made of (``config.yaml``'s part and ``orm.yaml``) and of its own text, so one made
+  from another bundle, or edited, is refused. It holds no statistics: ``SRC_STATS`` is
+  bound at run time to those of the inputs the command verified (``ssg_load``).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import importlib.machinery
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
@@ -35,12 +37,13 @@ from synthgate_shared.orm import OrmModel, orm_to_data
 ALLOW_MODULES_ENV = "SYNTHGATE_ALLOW_MODULES"
 TEXT_DIGEST_LINE = "TEXT_DIGEST = "
 # names the rendered file binds or imports itself; a user module may not take them
-HELPERS = frozenset({"Distribution", "UniqueDraws", "assign_columns", "indexed_rows"})
+HELPERS = frozenset({"Distribution", "UniqueDraws", "assign_columns", "given_stats"})
 RESERVED = frozenset({"float", "generic", "dst_db_conn", "SRC_STATS", "TABLE_GENERATORS",
                       "STORY_GENERATORS", "DISTRIBUTIONS", "UNIQUE_DRAWS", "datetime", "Generic",
-                      "row", "mimesis", "synthgate_builder", "CONFIG_FINGERPRINT",
+                      "row", "mimesis", "synthgate_builder", "MADE_FROM",
                       "INPUTS_FINGERPRINT", "TEXT_DIGEST", "TABLES_USING_DST_DB_CONN", *HELPERS})
-_FROM_IMPORTS = {"mimesis": {"Generic"}, "synthgate_builder.generators": set(HELPERS)}
+RUNTIME_MODULE = "synthgate_builder.ssg_runtime"  # what the file imports its helpers from
+_FROM_IMPORTS = {"mimesis": {"Generic"}, RUNTIME_MODULE: set(HELPERS)}
 _DATETIME_CALLS = frozenset({"date", "datetime", "time", "timedelta", "timezone"})
 _NODES = (ast.Module, ast.Expr, ast.Import, ast.ImportFrom, ast.alias, ast.Assign,
           ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Name, ast.Load, ast.Store,
@@ -99,11 +102,23 @@ def search_path(beside: Path | None) -> list[Path]:
                           if p.is_dir() and not any(p.is_relative_to(o) for o in own))]
 
 
+@contextlib.contextmanager
+def user_modules_beside(path: Path) -> Iterator[None]:
+    """Let imports find the user's modules next to ``path`` and in the working directory."""
+    added = [p for p in (str(Path(path).resolve().parent), "") if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for p in added:
+            sys.path.remove(p)
+
+
 # --- fingerprints ---------------------------------------------------------------------------
 
-def inputs_fingerprint(config_fp: str, model: OrmModel, src_stats: dict[str, Any]) -> str:
-    """A hash of everything ``ssg.py`` is made from: the config's part, orm.yaml, src-stats."""
-    data = {"config": config_fp, "orm": orm_to_data(model), "stats": src_stats}
+def inputs_fingerprint(config_fp: str, model: OrmModel) -> str:
+    """A hash of what ``ssg.py``'s code is made of: the config's part and orm.yaml."""
+    data = {"config": config_fp, "orm": orm_to_data(model)}
     text = json.dumps(data, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -222,8 +237,18 @@ class _TreeCheck:
             self.refuse(node, "a subscript other than SRC_STATS[...] or row[...]")
         elif isinstance(node, ast.Dict) and None in node.keys:
             self.refuse(node, "a ** in a dict")
-        elif isinstance(node, ast.Assign) and not all(
-                isinstance(t, ast.Name | ast.Subscript) for t in node.targets):
+        elif isinstance(node, ast.Assign):
+            self.assign(node)
+
+    def assign(self, node: ast.Assign) -> None:
+        """Names, ``row[...]``, and ``SRC_STATS`` only as the statistics given at run time."""
+        for target in node.targets:
+            if isinstance(target, ast.Subscript) and _dotted(target.value) == "row":
+                continue
+            if isinstance(target, ast.Name) and (target.id != "SRC_STATS" or (
+                    isinstance(node.value, ast.Call) and not node.value.args
+                    and _dotted(node.value.func) == "given_stats")):
+                continue
             self.refuse(node, "an assignment create-generators never writes")
 
     def function(self, node: ast.FunctionDef, tree: ast.Module) -> None:

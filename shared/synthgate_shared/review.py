@@ -1,5 +1,11 @@
 """The review report of a verified bundle: ``review.html`` and ``review.md``.
 
+The first screen answers "may this leave?": what crosses the air gap (tables copied
+verbatim with row counts, synthesised, ignored), which statistics are differentially
+private and what they cost, and the warnings that need a decision; routine notes are
+grouped and counted. Then every statistic (SQL folded, results as rounded tables and small
+plots), the config's decisions in plain words, the vocabulary tables and the files.
+
 The HTML page is one self-contained file (inline CSS and SVG, no script, a Content
 Security Policy that forbids any network access). Everything shown comes from the
 bundle, which is untrusted data: the HTML template escapes every value, and the Markdown
@@ -8,14 +14,9 @@ environment escapes every interpolated value unless it is explicitly marked as c
 
 from __future__ import annotations
 
-import datetime as dt
-import html
-import json
-import math
+import hashlib
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,172 +24,56 @@ import jinja2
 from markupsafe import Markup
 
 from synthgate_shared.bundle import VerifiedBundle, verify_bundle
-from synthgate_shared.config import DEFAULT_MIN_COUNT, dotted_name_problem, identifier_problem
+from synthgate_shared.config import DEFAULT_MIN_COUNT
+from synthgate_shared.fidelity import parse_stat_name
 from synthgate_shared.files import refuse_overwrite, temp_folder, write_text_atomic
 from synthgate_shared.orm import OrmModel, load_orm_text
+from synthgate_shared.plots import format_number
+from synthgate_shared.review_checks import (
+    DECISION,
+    ROUTINE,
+    Finding,
+    code_names,
+    config_decisions,
+    config_findings,
+    is_people_table,
+    literal_findings,
+    personal_name_reason,
+    source_value_index,
+    value_pattern_reason,
+)
+from synthgate_shared.review_results import (
+    cell,
+    distribution_columns,
+    is_number,
+    plain_plot,
+    profile_view,
+    result_columns,
+)
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.sqltext import row_level_warning
 from synthgate_shared.srcstats import stats_from_data
 from synthgate_shared.vocabfile import VocabFile
 from synthgate_shared.yamlio import load_yaml_text
 
+__all__ = ["bundle_summary", "distribution_columns", "personal_name_reason", "review_bundle",
+           "row_level_warning", "value_pattern_reason", "write_review"]
+
 MAX_RESULT_ROWS = 50  # rows of a query result shown in the report
-MAX_CHART_BARS = 30
 SAMPLE_ROWS = 5  # sample rows shown per vocabulary table
 SCAN_ROWS = 2000  # rows per vocabulary table scanned for personal-looking values
-MAX_CELL_CHARS = 120
-PATTERN_SHARE = 0.5  # share of a column's values that must match a personal pattern
-
-_PERSONAL_NAME = re.compile(
-    r"(?:^|_)(name|(?:first|last|full|given|family|middle|maiden|sur|user|nick)_?name|"
-    r"e_?mail|mail|phone|mobile|telephone|tel|fax|birth|birthday|birth_?date|dob|"
-    r"date_of_birth|address|street|ssn|social_security(?:_number)?|passport|postcode|"
-    r"post_code|postal_code|zip|zip_?code|national_id|nhs_?number|ip_?address|iban|"
-    r"card_number|gender|sex|ethnicity|religion)(?:$|_|\d)"
-)
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?[\d\s().\-/]{7,20}")
-_ISO_DATE = re.compile(r"(\d{4})-\d{2}-\d{2}")
+VERDICT_DECISIONS = 6  # decisions listed on the first screen (all of them further down)
+WIDE_ROW = 6  # a one-row result with more columns is shown as a list of figures
+SMALL_TABLE = 50  # exact percentiles of a table this small are a decision
 # inline Markdown that could make links, images, HTML, code or emphasis out of data
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>!&|~$])")
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A warning for the reviewer: what it is about, and why."""
-
-    subject: str
-    reason: str
+# ---------------------------------------------------------------------------- statistics
 
 
-# ---------------------------------------------------------------------------- checks
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
-
-
-def personal_name_reason(column: str) -> str | None:
-    """Why a column's name looks personal (``first_name``, ``email``, ``dob``...), or None."""
-    match = _PERSONAL_NAME.search(_snake(column))
-    return f"column name looks personal ({match.group(1)!r})" if match else None
-
-
-def _looks_phone(text: str) -> bool:
-    digits = sum(ch.isdigit() for ch in text)
-    plain = text.isdigit()
-    return bool(_PHONE.fullmatch(text)) and (10 <= digits <= 15 if plain else 7 <= digits <= 15)
-
-
-def _birth_year(value: Any) -> int | None:
-    if isinstance(value, dt.datetime):
-        return None  # timestamps record events, not births
-    if isinstance(value, dt.date):
-        return value.year
-    if isinstance(value, str) and (match := _ISO_DATE.fullmatch(value)):
-        return int(match.group(1))
-    return None
-
-
-def value_pattern_reason(values: Iterable[Any], today: dt.date | None = None) -> str | None:
-    """Why a column's values look personal (e-mail addresses, phone numbers, dates of
-    birth), when at least half of its non-null values match; else None."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    need = max(1, math.ceil(len(present) * PATTERN_SHARE))
-    texts = [v.strip() for v in present if isinstance(v, str)]
-    if sum(bool(_EMAIL.fullmatch(t)) for t in texts) >= need:
-        return "values look like e-mail addresses"
-    last = (today or dt.date.today()).year - 10
-    years = [y for y in map(_birth_year, present) if y is not None]
-    if sum(1900 <= y <= last for y in years) >= need:
-        return f"values look like dates of birth (dates between 1900 and {last})"
-    if sum(_looks_phone(t) for t in texts if not _ISO_DATE.fullmatch(t)) >= need:
-        return "values look like phone numbers"
-    return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def distribution_columns(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
-                         ) -> tuple[str, str] | None:
-    """(label column, value column) when a result looks like a distribution: two columns,
-    at least two rows, one of them all non-negative numbers; else None."""
-    if len(columns) != 2 or len(rows) < 2:
-        return None
-
-    def numeric(col: str) -> bool:
-        return all(_is_number(r.get(col)) and r[col] >= 0 for r in rows)
-
-    first, second = columns
-    if numeric(second):
-        return first, second
-    if numeric(first):
-        return second, first
-    return None
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _format_number(value: float) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
-
-
-def bar_chart_svg(labels: Sequence[str], values: Sequence[float]) -> str:
-    """A small horizontal bar chart as inline SVG (labels and values escaped)."""
-    top = max(values, default=0) or 1
-    row, label_w, bar_w = 22, 190, 360
-    height = len(labels) * row + 8
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 90}" '
-           f'height="{height}" role="img" aria-label="bar chart">']
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        y = 4 + i * row
-        width = round(bar_w * value / top) if value > 0 else 0
-        out.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" font-size="12" '
-            f'fill="#333">{html.escape(_short(label, 30))}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{max(width, 1)}" height="16" rx="2" '
-            f'fill="#3b6ea8"/>'
-            f'<text x="{label_w + width + 6}" y="{y + 15}" font-size="12" '
-            f'fill="#333">{html.escape(_format_number(value))}</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _cell(value: Any) -> str:
-    """One value as short display text."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-        return f"<{len(data)} bytes> {data[:16].hex()}" + ("…" if len(data) > 16 else "")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, list | dict):
-        value = json.dumps(value, ensure_ascii=False, default=str)
-    return _short(str(value), MAX_CELL_CHARS)
-
-
-# ---------------------------------------------------------------------------- model
-
-
-def _query_section(name: str, entry: Mapping[str, Any], dialect: str) -> dict[str, Any]:
-    results = entry.get("results") or []
-    rows = [r for r in results if isinstance(r, Mapping)]
-    columns: dict[str, None] = {}
-    for r in rows:
-        columns.update(dict.fromkeys(str(k) for k in r))
-    cols = list(columns)
-    is_dp = "dp-query" in entry or "epsilon" in entry
-    sql = str(entry.get("dp-query") if is_dp else entry.get("query") or "")
+def _entry_findings(name: str, entry: Mapping[str, Any], sql: str, dialect: str,
+                    rows: Sequence[Mapping[str, Any]]) -> list[Finding]:
     findings = [Finding(name, str(w)) for w in entry.get("warnings") or []]
     own = row_level_warning(sql, dialect, len(rows))
     if own and not any(f.reason == own for f in findings):
@@ -197,61 +82,115 @@ def _query_section(name: str, entry: Mapping[str, Any], dialect: str) -> dict[st
     if suppressed:
         findings.append(Finding(name, (
             f"{suppressed} result row(s) with a count below {entry.get('min_count')} (column "
-            f"{entry.get('count_column')!r}) were suppressed")))
+            f"{entry.get('count_column')!r}) were suppressed"), ROUTINE,
+            "small counts suppressed"))
     counts = [r.get(str(entry.get("count_column"))) for r in rows
               if entry.get("min_count") == 0]
     if any(isinstance(v, int | float) and v < DEFAULT_MIN_COUNT for v in counts):
         findings.append(Finding(name, (
             f"min-count 0: counts below {DEFAULT_MIN_COUNT} are released exactly; for a "
             "proposed profile that is the table's row count, structural and kept even when "
-            "small (noisy under --epsilon), while its quantiles stay withheld")))
-    chart = None
-    dist = distribution_columns(cols, rows)
-    if dist:
-        shown = rows[:MAX_CHART_BARS]
-        chart = Markup(bar_chart_svg([_cell(r.get(dist[0])) for r in shown],
-                                     [float(r[dist[1]]) for r in shown]))
+            "small (noisy under --epsilon), while its quantiles stay withheld"), ROUTINE,
+            "small row counts released exactly"))
+    return findings
+
+
+def _percentile_findings(name: str, table: str, row: Mapping[str, Any]) -> list[Finding]:
+    """A note on the exact 1st..99th percentiles a profile releases (a decision for a
+    small table, where the extremes can be single rows, or a personal-looking column)."""
+    columns = [str(k).rpartition("__")[0] for k, v in row.items()
+               if str(k).endswith(("__q", "__len_q")) and v is not None]
+    if not columns:
+        return []
+    n = row.get("n")
+    small = isinstance(n, int | float) and is_number(n) and n < SMALL_TABLE
+    personal = [c for c in columns if personal_name_reason(c, table)]
+    reason = f"exact percentiles (1st to 99th) of {', '.join(columns)} are released" + (
+        f"; the table has only {n} rows, so the 1st and 99th may be single rows" if small
+        else "; the 1st and 99th lie near the smallest and largest values")
+    if personal:
+        reason += f"; {', '.join(personal)} look{'s' if len(personal) == 1 else ''} personal"
+    return [Finding(name, reason, DECISION if small or personal else ROUTINE,
+                    "exact percentiles released")]
+
+
+def _query_section(name: str, entry: Mapping[str, Any], dialect: str,
+                   orm: OrmModel | None = None) -> dict[str, Any]:
+    rows = [r for r in entry.get("results") or [] if isinstance(r, Mapping)]
+    cols = result_columns(rows)
+    is_dp = "dp-query" in entry or "epsilon" in entry
+    sql = str(entry.get("dp-query") if is_dp else entry.get("query") or "")
+    findings = _entry_findings(name, entry, sql, dialect, rows)
+    parsed = parse_stat_name(name, orm.tables) if orm else None
+    kind = parsed.kind if parsed else "hand-written"
+    profile = None
+    plots: list[str] = []
+    if kind == "profile" and rows and orm is not None and parsed is not None:
+        table = orm.tables.get(parsed.table)
+        types = {c.name: str(c.type) for c in table.columns} if table else {}
+        profile = profile_view(name, rows[0], types)
+        plots = profile["plots"]
+        findings += _percentile_findings(name, parsed.table, rows[0])
+    elif (plot := plain_plot(name, rows, entry.get("count_column"))) is not None:
+        plots = [plot]
+    if profile is None and len(rows) == 1 and len(cols) > WIDE_ROW:  # one wide row: a list
+        profile = {"figures": [[c, cell(rows[0].get(c))] for c in cols]}
+    query = str(entry.get("query") or "")
     return {
-        "name": name,
-        "query": str(entry.get("query") or ""),
+        "name": name, "kind": kind, "dp": is_dp,
+        "query": query, "query_lines": query.count("\n") + 1,
         "dp_query": str(entry["dp-query"]) if entry.get("dp-query") else None,
-        "epsilon": entry.get("epsilon"),
-        "delta": entry.get("delta"),
-        "ran_at": _cell(entry.get("ran_at")),
+        "epsilon": entry.get("epsilon"), "delta": entry.get("delta"),
+        "ran_at": cell(entry.get("ran_at")),
         "min_count": entry.get("min_count"),
-        "suppressed": suppressed,
+        "suppressed": entry.get("suppressed_rows") or 0,
         "columns": cols,
-        "numeric": [all(r.get(c) is None or _is_number(r.get(c)) for r in rows) for c in cols],
-        "rows": [[_cell(r.get(c)) for c in cols] for r in rows[:MAX_RESULT_ROWS]],
+        "numeric": [all(r.get(c) is None or is_number(r.get(c)) for r in rows) for c in cols],
+        "rows": [[cell(r.get(c)) for c in cols] for r in rows[:MAX_RESULT_ROWS]],
         "total_rows": len(rows),
-        "chart": chart,
-        "chart_bars": min(len(rows), MAX_CHART_BARS),
+        "figures": profile["figures"] if profile else None,
+        "plots": [Markup(p) for p in plots],
         "findings": findings,
     }
 
 
-def _vocab_section(table_name: str, path: Path, orm: OrmModel, rel: str) -> dict[str, Any]:
+# ---------------------------------------------------------------------------- vocabulary
+
+
+def _scan_vocab(path: Path, orm: OrmModel, table_name: str
+                ) -> tuple[list[str], list[tuple[Any, ...]], int]:
     vocab = VocabFile(path, orm.table(table_name))
-    columns = vocab.columns
     scanned: list[tuple[Any, ...]] = []
     count = 0
     for row in vocab.rows():
         if count < SCAN_ROWS:
             scanned.append(row)
         count += 1
+    return list(vocab.columns), scanned, count
+
+
+def _vocab_section(table_name: str, path: Path, orm: OrmModel, rel: str) -> dict[str, Any]:
+    columns, scanned, count = _scan_vocab(path, orm, table_name)
+    people = is_people_table(table_name)
     findings: list[Finding] = []
     for i, column in enumerate(columns):
-        reasons = [r for r in (personal_name_reason(column),
-                               value_pattern_reason(row[i] for row in scanned)) if r]
+        reasons = [r for r in (personal_name_reason(column, table_name),
+                               value_pattern_reason((row[i] for row in scanned),
+                                                    people=people)) if r]
         findings.extend(Finding(f"{table_name}.{column}", r) for r in reasons)
     return {
         "name": table_name,
         "file": rel,
         "row_count": count,
         "columns": [(c, orm.table(table_name).column(c).type) for c in columns],
-        "sample": [[_cell(v) for v in row] for row in scanned[:SAMPLE_ROWS]],
+        "sample": [[cell(v) for v in row] for row in scanned[:SAMPLE_ROWS]],
+        "values": [(f"vocabulary table {table_name}", [row[i] for row in scanned])
+                   for i in range(len(columns))],
         "findings": findings,
     }
+
+
+# ---------------------------------------------------------------------------- model
 
 
 def _load_stats(verified: VerifiedBundle) -> dict[str, Any]:
@@ -259,76 +198,66 @@ def _load_stats(verified: VerifiedBundle) -> dict[str, Any]:
     return stats_from_data(load_yaml_text(verified.text("src-stats.yaml"), where), where)
 
 
-def config_findings(config: Any) -> list[Finding]:
-    """Warnings about what ``config.yaml`` opened: functions named in ``allow-functions`` and
-    statistics whose result cap ``max-rows``/``max-bytes`` raised, with the reason given."""
-    if not isinstance(config, Mapping):
-        return []
-    findings = []
-    opened = config.get("allow-functions") or []
-    if opened:
-        findings.append(Finding("config.yaml allow-functions", (
-            f"opens functions make-stats refuses by default: {', '.join(map(str, opened))}; "
-            "check that none reads files, changes the server or packs rows into one value")))
-    for stat in config.get("src-stats") or []:
-        if isinstance(stat, Mapping) and ("max-rows" in stat or "max-bytes" in stat):
-            caps = ", ".join(f"{key} {stat[key]}" for key in ("max-rows", "max-bytes")
-                             if key in stat)
-            findings.append(Finding(str(stat.get("name")), (
-                f"result cap raised ({caps}); reason given: {stat.get('reason')}")))
-    return findings
-
-
 def _load_orm(verified: VerifiedBundle) -> OrmModel:
     return load_orm_text(verified.text("orm.yaml"), f"{verified.path}: orm.yaml")
 
 
-def _code_name(kind: str, where: str, name: Any, module: bool = False) -> dict[str, str]:
-    """One name of code that config.yaml asks the builder to run, and why it would refuse it."""
-    text = str(name)
-    refused = dotted_name_problem(text) if isinstance(name, str) else "not a string"
-    if refused is None and module and text.split(".")[0] in sys.stdlib_module_names:
-        refused = "a standard-library module, not a generator module"
-    return {"kind": kind, "where": where, "name": text, "refused": refused or ""}
+def bundle_id(verified: VerifiedBundle) -> str:
+    """A short id of a bundle: the first 16 hex digits of its manifest's SHA-256."""
+    return hashlib.sha256(verified.manifest_bytes).hexdigest()[:16]
 
 
-def code_names(config: Any) -> list[dict[str, str]]:
-    """The custom modules, row and story generator names and kwargs keys of raw config data
-    (unvalidated, so names the builder would refuse are shown with the reason)."""
-    config = config if isinstance(config, Mapping) else {}
-    out = [_code_name("module", key, config[key], module=True)
-           for key in ("row_generators_module", "story_generators_module") if config.get(key)]
-    entries = [(f"tables.{t}.row_generators[{i}]", "row generator", g)
-               for t, tconf in (config.get("tables") or {}).items() if isinstance(tconf, Mapping)
-               for i, g in enumerate(tconf.get("row_generators") or [])]
-    entries += [(f"story_generators[{i}]", "story generator", g)
-                for i, g in enumerate(config.get("story_generators") or [])]
-    for where, kind, gen in entries:
-        if not isinstance(gen, Mapping):
-            continue
-        out.append(_code_name(kind, where, gen.get("name")))
-        out += [{"kind": "kwargs key", "where": where, "name": str(k), "refused": problem}
-                for k in gen.get("kwargs") or {} if (problem := identifier_problem(k))]
-    return out
+def _result_values(stats: Mapping[str, Any]) -> Iterable[tuple[str, list[Any]]]:
+    for name, entry in stats.items():
+        if isinstance(entry, Mapping):
+            yield (f"results of {name}", [v for r in entry.get("results") or []
+                                           if isinstance(r, Mapping) for v in r.values()])
+
+
+def crossing(config: Any, orm: OrmModel, vocab: Sequence[Mapping[str, Any]]
+             ) -> dict[str, Any]:
+    """The tables by what crosses for them: copied verbatim (with row counts), synthesised
+    from statistics, ignored."""
+    tables = config.get("tables") if isinstance(config, Mapping) else None
+    tables = tables if isinstance(tables, Mapping) else {}
+    ignored = [str(t) for t, c in tables.items() if isinstance(c, Mapping) and c.get("ignore")]
+    copied = [(v["name"], v["row_count"]) for v in vocab]
+    done = set(ignored) | {v["name"] for v in vocab}
+    return {"vocabulary": copied, "ignored": ignored,
+            "synthesised": [t for t in orm.tables if t not in done]}
+
+
+def rank_findings(findings: Sequence[Finding]) -> dict[str, Any]:
+    """Decisions first (in order), routine notes grouped: group -> the findings."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.level == ROUTINE:
+            groups.setdefault(f.group or "other notes", []).append(f)
+    return {"decisions": [f for f in findings if f.level != ROUTINE],
+            "routine": sorted(groups.items())}
 
 
 def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> dict[str, Any]:
     """Everything the report shows, as plain data (vocab_paths: bundle path -> extracted file)."""
     manifest = verified.manifest
     orm = _load_orm(verified)
-    dialect = orm.source.dialect
-    queries = [_query_section(str(name), entry, dialect)
-               for name, entry in _load_stats(verified).items() if isinstance(entry, Mapping)]
+    stats = _load_stats(verified)
+    queries = [_query_section(str(name), entry, orm.source.dialect, orm)
+               for name, entry in stats.items() if isinstance(entry, Mapping)]
     vocab = [_vocab_section(table, vocab_paths[rel], orm, rel)
              for table, rel in sorted(verified.vocab_files.items())]
     config_data = load_yaml_text(verified.text("config.yaml"), f"{verified.path}: config.yaml")
-    findings = config_findings(config_data)
-    findings += [f for section in (*queries, *vocab) for f in section["findings"]]
+    index = source_value_index([*(v for t in vocab for v in t["values"]),
+                                *_result_values(stats)])
+    findings = role_findings(manifest) + config_findings(config_data)
+    findings += literal_findings(config_data, index)
+    findings += [f for section in (*vocab, *queries) for f in section["findings"]]
     code = code_names(config_data)
     findings += [Finding(f"{c['where']}: {c['name']}", f"the builder refuses this {c['kind']}: "
                          f"{c['refused']}") for c in code if c["refused"]]
     return {
         "bundle": verified.path.name,
+        "bundle_id": bundle_id(verified),
         "created_at": manifest.get("created_at"),
         "agent_version": manifest.get("agent_version"),
         "format_version": manifest.get("format_version"),
@@ -341,8 +270,16 @@ def review_model(verified: VerifiedBundle, vocab_paths: Mapping[str, Path]) -> d
         "table_count": len(orm.tables),
         "privacy": manifest.get("privacy") or {"queries": [], "total": {}},
         "queries": queries,
+        "exact_count": sum(not q["dp"] for q in queries),
+        "stats_rows": [[q["name"], q["kind"], q["total_rows"], q["min_count"],
+                        f"DP epsilon={q['epsilon']}" if q["dp"] else "exact"] for q in queries],
         "vocab": vocab,
+        "crossing": crossing(config_data, orm, vocab),
+        "decisions_made": config_decisions(config_data, index),
         "findings": findings,
+        "ranked": rank_findings(findings),
+        "verdict_decisions": VERDICT_DECISIONS,
+        "min_count": DEFAULT_MIN_COUNT,
         "code": code,
     }
 
@@ -389,7 +326,7 @@ def _environment(markdown: bool) -> jinja2.Environment:
         autoescape=not markdown, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True, finalize=_md_escape if markdown else None,
     )
-    env.filters.update(number=_format_number, code=_md_code, table=_md_table, rows=_rows)
+    env.filters.update(number=format_number, code=_md_code, table=_md_table, rows=_rows)
     return env
 
 
@@ -439,6 +376,14 @@ def role_line(manifest: Mapping[str, Any]) -> str:
         return (f"{role['name']} - PRIVILEGED: it may do more than read; the agent ran with "
                 "--allow-privileged-role")
     return f"{role['name']} (reads only)"
+
+
+def role_findings(manifest: Mapping[str, Any]) -> list[Finding]:
+    """A decision when the agent read the source as a role that may do more than read."""
+    role = manifest.get("source_role")
+    if isinstance(role, Mapping) and role.get("privileged") is True:
+        return [Finding("source role", role_line(manifest))]
+    return []
 
 
 def bundle_summary(verified: VerifiedBundle) -> str:

@@ -263,9 +263,3 @@ def value_decoder(ptype: PortableType) -> Callable[[Any], Any] | None:
     if not ptype.is_array:
         return element
     return _array_decoder(element or _identity, ptype.array_dims)
-
-
-def decode_value(value: Any, ptype: PortableType) -> Any:
-    """Decode one encoded value of type ``ptype`` (None stays None)."""
-    decoder = value_decoder(ptype)
-    return value if value is None or decoder is None else decoder(value)

@@ -217,6 +217,9 @@ def _redigest(text: str) -> str:
     ("\nx = (lambda: 1)()\n", "Lambda code"),
     ("\nx = generic.person.name().format()\n", "a call of"),
     ("\nx = [c for c in ()]\n", "ListComp code"),
+    # the statistics are the verified ones: ssg.py may not set them itself
+    ("\nSRC_STATS = {'ages': [{'a': 99}]}\n", "an assignment create-generators never writes"),
+    ("\nSRC_STATS['ages'] = [{'a': 99}]\n", "an assignment create-generators never writes"),
 ])
 def test_ssg_with_code_the_renderer_never_writes_is_refused(builder: Builder, edit: str,
                                                             refusal: str) -> None:
@@ -229,18 +232,61 @@ def test_ssg_with_code_the_renderer_never_writes_is_refused(builder: Builder, ed
 
 
 def test_ssg_from_another_bundle_is_refused(builder: Builder) -> None:
+    """ssg.py's code is made of config.yaml and orm.yaml: one made from another bundle's is
+    refused in one line naming both bundles."""
     first = _bundle(builder, GOOD)
     _generate(builder, first)
-    other_stats = _bundle(builder, GOOD, stats={"ages": {**STATS["ages"],
-                                                        "results": [{"a": 99}]}})
     other_orm = _bundle(builder, GOOD, orm={**ORM, "tables": {"users": {
         **ORM["tables"]["users"], "comment": "changed"}}})
-    for bundle in (other_stats, other_orm):
+    other_config = _bundle(builder, _users([{"name": "generic.person.first_name",
+                                            "columns_assigned": "name"}]))
+    for bundle in (other_orm, other_config):
         code, err = _create_data(builder, bundle)
         assert code == 1, err
-        assert "ssg.py was made from another config.yaml, orm.yaml or src-stats.yaml" in err
-        assert len(err.strip().splitlines()) == 1
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "ssg.py was made from another config.yaml or orm.yaml" in err
+        assert f"from those of bundle {first}, not of bundle {bundle}" in lines[0], err
     assert _create_data(builder, first)[0] == 0
+
+
+def test_create_data_follows_the_statistics_of_the_bundle_it_verified(
+        builder: Builder) -> None:
+    """ssg.py holds no statistics: the same ssg.py with a bundle whose src-stats.yaml was
+    changed and signed again makes rows from the new statistics (a user function reading
+    a row by position, and a built-in distribution)."""
+    (builder.root / "my_ages.py").write_text(textwrap.dedent("""
+        def age(results):
+            return int(results[0][0])
+    """))
+    config = _users([
+        {"name": "age", "args": ['SRC_STATS["ages"]'], "columns_assigned": "age"},
+        {"name": "synthgate.categorical", "kwargs": {"stats": 'SRC_STATS["names"]'},
+         "columns_assigned": "name"}], row_generators_module="my_ages")
+    config["tables"]["users"]["num_rows_per_pass"] = 20
+
+    def stats(age: int, name: str) -> dict[str, Any]:
+        return {"ages": {**STATS["ages"], "results": [{"a": age}]},
+                "names": {"query": "SELECT name, count(*) AS n FROM users GROUP BY name",
+                          "results": [{"name": name, "n": 20}]}}
+
+    first = _bundle(builder, config, stats=stats(30, "Ann"))
+    ssg = _generate(builder, first)
+    made = ssg.read_text()
+    assert "30" not in made and "Ann" not in made and "SRC_STATS = given_stats()" in made
+    for bundle, expected in ((first, (30, "Ann")),
+                             (_bundle(builder, config, stats=stats(77, "Bob")), (77, "Bob"))):
+        dsn = f"sqlite:///{builder.root}/dst-{uuid.uuid4().hex[:6]}.db"
+        assert builder.run("create-tables", "--dsn", dsn, bundle=bundle)[0] == 0
+        code, err = builder.run("create-data", "--dsn", dsn, "--seed", "1", bundle=bundle)
+        assert code == 0, err
+        with sa.create_engine(dsn).connect() as conn:
+            rows = set(conn.execute(sa.text("SELECT age, name FROM users")).all())
+        assert rows == {expected}
+    assert ssg.read_text() == made  # the same file both times
+    # statistics the code refers to must be there: a bundle without them is refused
+    code, err = _create_data(builder, _bundle(builder, config, stats={"ages": STATS["ages"]}))
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "refers to statistic 'names', which is not in src-stats" in err, err
 
 
 def test_user_module_next_to_ssg_still_works(builder: Builder) -> None:

@@ -47,6 +47,11 @@ def generate_config(
         "no statistics proposed); repeatable."),
     ignore: list[str] | None = typer.Option(
         None, "--ignore", help="Mark this table ignore: true; repeatable."),
+    propose_vocabulary: bool = typer.Option(
+        True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
+        "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
+        "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
+        "generated and only named in a comment."),
     plain: bool = typer.Option(False, "--plain", help="Propose nothing: empty src-stats and "
                                "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
@@ -79,11 +84,14 @@ def generate_config(
             model = reflect_schema(source)
         check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
         settings = _settings(model, bounds, vocabulary or [], ignore or [])
-        proposal = None if plain else _proposal(source, model, settings, epsilon, delta)
+        proposal = None if plain else _proposal(source, model, settings, epsilon, delta,
+                                                propose_vocabulary)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
+    copied = sorted(proposal.vocabulary_tables) if proposal else []
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "
-               "statistics)")
+               "statistics" + (f"; proposed vocabulary tables, copied verbatim by make-vocab: "
+                               f"{', '.join(copied)}" if copied else "") + ")")
 
 
 def _settings(model: OrmModel, bounds: Mapping[str, Any], vocabulary: list[str],
@@ -99,7 +107,7 @@ def _settings(model: OrmModel, bounds: Mapping[str, Any], vocabulary: list[str],
 
 
 def _proposal(source: Source, model: OrmModel, settings: Config, epsilon: float | None,
-              delta: float | None) -> Proposal:
+              delta: float | None, propose_vocabulary: bool) -> Proposal:
     """The proposed statistics and generators. What the data holds decides the roles; not
     under --epsilon, whose bundle may carry nothing measured outside the privacy budget (the
     roles then come from the schema)."""
@@ -107,4 +115,4 @@ def _proposal(source: Source, model: OrmModel, settings: Config, epsilon: float 
     from synthgate_agent.propose import propose
 
     facts = None if epsilon is not None else measure(source, model, settings)
-    return propose(model, settings, epsilon, delta, facts)
+    return propose(model, settings, epsilon, delta, facts, vocabulary=propose_vocabulary)

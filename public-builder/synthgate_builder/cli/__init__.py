@@ -8,7 +8,7 @@ from synthgate_shared.cli import run_app
 
 # isort: off
 # Importing a module registers its commands; --help lists them in this order, the data flow's.
-from synthgate_builder.cli import verify, review, generators, tables, vocab, data, report, dump  # noqa: F401
+from synthgate_builder.cli import verify, review, ssg, tables, vocab, data, report, dump  # noqa: F401
 # isort: on
 from synthgate_builder.cli.app import app
 

@@ -46,23 +46,21 @@ def create_data_command(
     fmt: str = typer.Option("parquet", "--format", help="With --dst-dir: parquet or csv."),
     force: bool = typer.Option(False, "--force", help="With --dst-dir: replace a non-empty "
                                "folder."),
+    run_record: Path | None = typer.Option(
+        None, "--run-record", help="Write what was made (bundle, destination, scale, seed, "
+        "time; no secret) into this JSON file, for report --run-record."),
 ) -> None:
     """Fill the destination's tables with synthetic rows (not the vocabulary tables)."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
-    from synthgate_builder.generators import SsgInputs, load_ssg
     from synthgate_builder.populate import create_data
+    from synthgate_builder.ssg_load import SsgInputs, load_ssg
 
-    # checked against the inputs in use before any line of it runs
-    ssg = load_ssg(ssg_file, SsgInputs(inputs.config, inputs.orm, inputs.stats))
+    # checked against the inputs in use before any line of it runs, then run with their
+    # statistics (those of the verified bundle, or of the files given)
+    ssg = load_ssg(ssg_file, SsgInputs(inputs.config, inputs.orm, inputs.stats, inputs.source))
 
     def generate(engine: Engine) -> DataSummary:
         with Progress(
@@ -84,6 +82,17 @@ def create_data_command(
         engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
         summary = generate(engine)
         where = mask_dsn(engine.url)
+    _report(inputs, summary, where, run_record, scale, seed)
+
+
+def _report(inputs: BuilderInputs, summary: DataSummary, where: str, run_record: Path | None,
+            scale: float | None, seed: int | None) -> None:
+    """Write the run record (with --run-record), then print create-data's notes (on
+    stderr), rows per table and totals."""
+    if run_record is not None:
+        from synthgate_builder.runrecord import write_run_record
+
+        write_run_record(run_record, inputs, where, scale, seed, summary.passes, summary.total)
     for note in summary.notes:
         typer.echo(f"note: {note}", err=True)
     for name, rows in summary.rows.items():

@@ -33,20 +33,27 @@ def report_command(
     fail_under: list[str] = typer.Option(
         [], "--fail-under", help="KEY=VALUE: exit non-zero when the figure is above VALUE "
         f"(KEY: {', '.join(THRESHOLDS)}); repeatable."),
+    run_record: Path | None = typer.Option(
+        None, "--run-record", help="The file create-data --run-record wrote: its seed and "
+        "time go into the report's header."),
 ) -> None:
     """Compare the synthetic database with the source statistics of src-stats.yaml (no access
     to the source): distances per column, children per parent, correlations, keys."""
     from rich.console import Console
     from rich.table import Table
-    from synthgate_shared.db import create_engine_for, parse_dsn
+    from synthgate_shared.db import create_engine_for, mask_dsn, parse_dsn
 
     from synthgate_builder.report import parse_thresholds, run_report
+    from synthgate_builder.runrecord import read_run_record, report_facts
 
     thresholds = parse_thresholds(fail_under)
     ignored = {n for n, t in inputs.config.tables.items() if t.ignore}
+    record = read_run_record(run_record) if run_record is not None else None
     engine = create_engine_for(parse_dsn(dsn, "DST_DSN"))
+    facts = report_facts(inputs, mask_dsn(engine.url), scale, record)
     report, problems = run_report(engine, schema, inputs.orm, inputs.stats, out_dir,
-                                  thresholds, ignored, scale, inputs.config.vocabulary_tables())
+                                  thresholds, ignored, scale, inputs.config.vocabulary_tables(),
+                                  facts)
     table = Table(title="synthgate fidelity report")
     table.add_column("figure")
     table.add_column("value", justify="right")

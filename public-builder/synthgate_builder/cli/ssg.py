@@ -1,4 +1,4 @@
-"""Builder command: create-generators (render ssg.py from config.yaml)."""
+"""Builder commands that make ssg.py: create-generators and validate-config."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from synthgate_builder.inputs import BuilderInputs
 
 def _warn(inputs: BuilderInputs) -> None:
     """Print the notes on the inputs and the config's warnings, one line each, on stderr."""
-    from synthgate_builder.generators import config_warnings
+    from synthgate_builder.ssg_render import config_warnings
 
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
@@ -27,12 +27,13 @@ def create_generators(
     force: bool = ForceOption,
     out: Path = typer.Option(Path("ssg.py"), "--out", help="Where to write the module."),
 ) -> None:
-    """Write ssg.py: one row generator function per table from config.yaml, SRC_STATS from
-    src-stats.yaml, and the story generators. Checks every generator name and argument."""
-    from synthgate_builder.generators import write_ssg
+    """Write ssg.py: one row generator function per table from config.yaml, and the story
+    generators (SRC_STATS is read by create-data from the inputs it verifies). Checks every
+    generator name and argument against src-stats.yaml."""
+    from synthgate_builder.ssg_render import write_ssg
 
     _warn(inputs)
-    write_ssg(inputs.config, inputs.orm, inputs.stats, out, force)
+    write_ssg(inputs.config, inputs.orm, inputs.stats, out, force, inputs.source)
     tables = sum(1 for t in inputs.orm.tables
                  if not inputs.config.table(t).ignore
                  and not inputs.config.table(t).vocabulary_table)
@@ -50,7 +51,7 @@ app.command("make-generators", hidden=True,
 def validate_config(inputs: BuilderInputs) -> None:
     """Check config.yaml against orm.yaml and src-stats.yaml without writing anything: keys,
     tables, columns, generator names and arguments, SRC_STATS references, statistics."""
-    from synthgate_builder.generators import validate_ssg
+    from synthgate_builder.ssg_render import validate_ssg
 
     _warn(inputs)
     # the user's modules are imported next to config.yaml and from the working directory
