@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from synthgate_agent.proposal import Proposal
     from synthgate_agent.source import Source
 
+BoundsFromOption = typer.Option(
+    None, "--bounds-from", help="A YAML file whose bounds: section gives public bounds of "
+    "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
+    "for --epsilon; it may be the previous config.yaml.")
+ProposeVocabularyOption = typer.Option(
+    True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
+    "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
+    "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
+    "generated and only named in a comment.")
+
 
 @app.command("generate-config")
 def generate_config(
@@ -38,20 +48,13 @@ def generate_config(
         "spending this epsilon in total, split evenly; numeric columns then need bounds."),
     delta: float | None = typer.Option(None, "--delta", help="Total delta with --epsilon "
                                        "(default 1e-5)."),
-    bounds_from: Path | None = typer.Option(
-        None, "--bounds-from", help="A YAML file whose bounds: section gives public bounds of "
-        "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
-        "for --epsilon; it may be the previous config.yaml."),
+    bounds_from: Path | None = BoundsFromOption,
     vocabulary: list[str] | None = typer.Option(
         None, "--vocabulary", help="Mark this table vocabulary_table: true (copied verbatim, "
         "no statistics proposed); repeatable."),
     ignore: list[str] | None = typer.Option(
         None, "--ignore", help="Mark this table ignore: true; repeatable."),
-    propose_vocabulary: bool = typer.Option(
-        True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
-        "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
-        "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
-        "generated and only named in a comment."),
+    propose_vocabulary: bool = ProposeVocabularyOption,
     plain: bool = typer.Option(False, "--plain", help="Propose nothing: empty src-stats and "
                                "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
