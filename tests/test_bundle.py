@@ -23,14 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from synthgate_agent.bundle import pack_bundle
 from synthgate_builder.inputs import load_inputs
 from synthgate_shared.bundle import (
-    DEFAULT_LIMITS,
-    GZIP_HEADER,
     GZIP_LEVEL,
-    TOP_FOLDER,
-    Limits,
     VerifiedBundle,
     add_approval,
-    privacy_summary,
     verify_bundle,
 )
 from synthgate_shared.errors import SynthgateError
@@ -41,6 +36,8 @@ from synthgate_shared.signing import (
     load_public_key,
     sign,
 )
+from synthgate_shared.srcstats import privacy_summary
+from synthgate_shared.tarscan import DEFAULT_LIMITS, GZIP_HEADER, TOP_FOLDER, Limits
 
 CONFIG = """\
 tables:
@@ -268,6 +265,13 @@ def test_privacy_summary_refuses_a_bad_epsilon() -> None:
     with pytest.raises(SynthgateError, match=r"q1: epsilon is not a number"):
         privacy_summary({"q1": {"dp-query": "SELECT 1", "epsilon": "lots"}})
     assert privacy_summary({})["total"] == {"epsilon": 0.0, "delta": 0.0}
+
+
+def test_privacy_totals_are_exact_sums() -> None:
+    stats = {n: {"dp-query": "SELECT 1", "epsilon": e, "delta": d}
+             for n, e, d in (("a", 0.1, 1e-6), ("b", 0.2, 2e-6), ("plain", None, None))}
+    stats["plain"] = {"query": "SELECT 1"}
+    assert privacy_summary(stats)["total"] == {"epsilon": 0.3, "delta": 3e-6}
 
 
 def test_vocabulary_table_without_its_file(inputs: Inputs) -> None:

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 from synthgate_builder.defaults import (
     ColumnSampler,
-    column_facts,
     column_sampler,
 )
+from synthgate_shared.checks import column_facts
 from synthgate_shared.db import create_engine_for, parse_dsn
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import CheckConstraint, Column, OrmModel, Table, load_orm_text

@@ -16,12 +16,12 @@ from synthgate_builder.distributions import (
     gaussian_copula,
     joint_categorical,
     quantiles,
-    row_count,
     text_length,
 )
 from synthgate_builder.report import ks_from_quantiles, total_variation
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import QUANTILE_PROBS
+from synthgate_shared.srcstats import row_count
 
 N = 10_000
 PROBS = list(QUANTILE_PROBS)

@@ -587,7 +587,7 @@ def test_pagila_end_to_end(pagila_url: str, pg_url: str) -> None:
 
 def test_copy_columns_match_copy_fields() -> None:
     """A column made at once is the COPY text of each value, escaped only where needed."""
-    from synthgate_builder.vocab import copy_text_column, copy_text_field
+    from synthgate_shared.copytext import copy_text_column, copy_text_field
     from synthgate_shared.types import parse_type
 
     cases: dict[str, list[Any]] = {

@@ -5,17 +5,19 @@ from __future__ import annotations
 import copy
 import statistics
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
-from synthgate_agent.privacy import privacy_summary, validate_privacy
+from synthgate_agent.privacy import is_dp, validate_privacy
 from synthgate_agent.source import Source, open_source
 from synthgate_agent.stats import make_src_stats, make_stats_file
 from synthgate_shared.config import Config, config_from_data
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.srcstats import privacy_summary, privacy_totals
 
 PEOPLE = 5000
 
@@ -123,13 +125,11 @@ def test_two_runs_differ_but_budget_is_the_same(people_url: str, tmp_path: Path)
     assert first["dp_people"]["results"] != second["dp_people"]["results"]
     regions = {r["region"]: r["n"] for r in first["by_region"]["results"]}
     assert abs(regions["north"] - 3500) < 300 and abs(regions["south"] - 1500) < 300
-    config = config_from_data(yaml.safe_load(config_path.read_text()))
-    summary = privacy_summary(config)
-    assert summary == {
+    assert privacy_summary(first) == {
         "composition": "basic",
         "queries": [{"name": "dp_people", "epsilon": 1.0, "delta": 1e-5},
                     {"name": "by_region", "epsilon": 0.5, "delta": 1e-6}],
-        "total_epsilon": 1.5, "total_delta": 1.1e-5, "budget": None,
+        "total": {"epsilon": 1.5, "delta": 1.1e-5},
     }
     for data in (first, second):
         assert [(e["epsilon"], e["delta"]) for e in data.values()] == [(1.0, 1e-5), (0.5, 1e-6)]
@@ -188,9 +188,10 @@ def test_budget_delta_and_exact_sums() -> None:
     with pytest.raises(SynthgateError, match=r"total delta 0\.000002 exceeds.*1e-06"):
         validate_privacy(_config(*stats, **{"privacy-budget": {"epsilon": 1.0,
                                                                 "delta": 1e-6}}))
-    summary = privacy_summary(_config(*stats, {"name": "plain", "query": "SELECT 1"}))
-    assert summary["total_epsilon"] == 1.0 and summary["total_delta"] == 2e-6
-    assert [q["name"] for q in summary["queries"]] == ["a", "b", "c"]
+    config = _config(*stats, {"name": "plain", "query": "SELECT 1"})
+    dp = [s for s in config.src_stats if is_dp(s)]
+    assert privacy_totals((s.epsilon, s.delta) for s in dp) == (1, Decimal("0.000002"))
+    assert [s.name for s in dp] == ["a", "b", "c"]
 
 
 def test_budget_values_are_checked() -> None:

@@ -21,9 +21,9 @@ import synthgate_builder.vocab as builder_vocab
 import yaml
 from synthgate_agent.source import open_source
 from synthgate_agent.vocab import export_vocab
+from synthgate_builder.sequences import advance_sequences
 from synthgate_builder.vocab import (
     CopyStream,
-    advance_sequences,
     load_vocab,
     read_ahead,
     remove_vocab,
@@ -35,7 +35,8 @@ from synthgate_shared.orm import Column, OrmModel, SourceFingerprint, Table, dum
 from synthgate_shared.sqla import orm_to_metadata
 from synthgate_shared.types import PortableType, parse_type
 from synthgate_shared.values import encode_value, iso_to_interval, value_decoder
-from synthgate_shared.vocabfile import RowLineSink, VocabFile, vocab_text_writer, write_vocab
+from synthgate_shared.vocabfile import VocabFile
+from synthgate_shared.vocabwrite import RowLineSink, vocab_text_writer, write_vocab
 
 PAGILA_VOCAB = ["category", "city", "country", "language", "film"]
 

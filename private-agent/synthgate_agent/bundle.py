@@ -6,18 +6,13 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from synthgate_shared.bundle import (
-    VOCAB_FOLDER,
-    creation_time,
-    privacy_summary,
-    stats_from_data,
-    write_signed_bundle,
-)
+from synthgate_shared.bundle import VOCAB_FOLDER, creation_time, write_signed_bundle
 from synthgate_shared.config import load_config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import refuse_overwrite
 from synthgate_shared.orm import load_orm
 from synthgate_shared.signing import load_private_key
+from synthgate_shared.srcstats import privacy_summary, stats_from_data
 from synthgate_shared.vocabfile import find_vocab_file
 from synthgate_shared.yamlio import load_yaml_file
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from decimal import Decimal
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from synthgate_shared.config import Config, SrcStat
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.srcstats import as_written, privacy_totals
 
 DP_TABLE = "query_result"
 COLUMN_TYPES = ("int", "float", "string", "boolean", "datetime")
@@ -192,33 +192,13 @@ def validate_stat(stat: SrcStat) -> None:
     _check_dp_query(stat)
 
 
-def as_written(value: float) -> Decimal:
-    """The number as the user wrote it (its shortest repr), so that 0.1 + 0.2 sums to exactly
-    0.3: how the budget check adds epsilons and deltas."""
-    return Decimal(repr(value))
-
-
-def privacy_summary(config: Config) -> dict[str, Any]:
-    """Every DP query with its epsilon and delta, their totals (basic composition) and the cap."""
-    dp = [s for s in config.src_stats if is_dp(s)]
-    budget = config.privacy_budget
-    return {
-        "composition": "basic",
-        "queries": [{"name": s.name, "epsilon": s.epsilon, "delta": s.delta} for s in dp],
-        "total_epsilon": float(sum((as_written(s.epsilon or 0.0) for s in dp), Decimal(0))),
-        "total_delta": float(sum((as_written(s.delta or 0.0) for s in dp), Decimal(0))),
-        "budget": None if budget is None else {"epsilon": budget.epsilon, "delta": budget.delta},
-    }
-
-
 def check_budget(config: Config) -> None:
     """Refuse a config whose DP queries together spend more than ``privacy-budget``."""
     budget = config.privacy_budget
     if budget is None:
         return
     dp = [s for s in config.src_stats if is_dp(s)]
-    total_eps = sum((as_written(s.epsilon or 0.0) for s in dp), Decimal(0))
-    total_delta = sum((as_written(s.delta or 0.0) for s in dp), Decimal(0))
+    total_eps, total_delta = privacy_totals((s.epsilon, s.delta) for s in dp)
     over = []
     if total_eps > as_written(budget.epsilon):
         over.append(f"total epsilon {total_eps} exceeds the budget's {budget.epsilon}")

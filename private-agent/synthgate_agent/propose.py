@@ -32,7 +32,9 @@ elsewhere they come from ``NTILE(100)`` as a text ``"percent:value,..."``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+from synthgate_shared import srcstats
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import TEXT_DATE_FORMATS, stat_name
@@ -88,76 +90,105 @@ def _pairs(categories: list[Col], rows: int | None = None, min_count: int = 0
     return pairs, single
 
 
-def _plain_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
-                 proposal: Proposal, min_count: int, rows: int | None = None) -> None:
-    """Plain aggregate statistics (small counts suppressed by ``make-stats``; the profile's
-    row count is released even when small, its quantiles only from ``min_count`` rows)."""
-    tname = sql.table(table.name)
-    profile = stat_name(table.name, "profile")
+def _profile_comment(sql: Sql, min_count: int) -> str:
+    """What the profile statistic releases, for the reviewer."""
     comment = ("row count, null counts, quantiles and correlations of the whole table"
                if sql.dialect != "postgresql" else
                f"exact row and null counts; quantiles and correlations exact up to about "
                f"{SAMPLE_ROWS:,} rows (PostgreSQL's estimate), above that from a repeatable "
                f"Bernoulli sample of about {SAMPLE_ROWS:,} rows (standard error of each "
                f"quantile's probability at most {0.5 / math.sqrt(SAMPLE_ROWS):.4f})")
-    comment += (f". min-count 0: the row count is structural and released exactly even below "
-                f"{min_count} rows (noisy under --epsilon); quantiles and correlations of a "
-                f"table with fewer than {min_count} rows come back NULL")
-    proposal.src_stats.append(stat_entry(
-        profile, profile_query(sql, table, cols, fks, min_count), count_column="n",
-        min_count=0, comment=comment))
-    proposal.row_count_stats[table.name] = profile
-    gens = proposal.row_generators.setdefault(table.name, [])
-    notes = proposal.notes.setdefault(table.name, {})
+    return comment + (
+        f". min-count 0: the row count is structural and released exactly even below "
+        f"{min_count} rows (noisy under --epsilon); quantiles and correlations of a "
+        f"table with fewer than {min_count} rows come back NULL")
 
-    def note(columns: list[Col]) -> None:
-        text = "; ".join(f"{c.name}: {c.note}" if len(columns) > 1 else c.note
-                         for c in columns if c.note)
-        if text:
-            notes[",".join(c.name for c in columns)] = text
+
+def _note(notes: dict[str, str], columns: list[Col]) -> None:
+    """Keep the role notes of the columns one generator fills."""
+    text = "; ".join(f"{c.name}: {c.note}" if len(columns) > 1 else c.note
+                     for c in columns if c.note)
+    if text:
+        notes[",".join(c.name for c in columns)] = text
+
+
+def _categories(sql: Sql, table: Table, cols: list[Col], proposal: Proposal, min_count: int,
+                rows: int | None) -> None:
+    """Frequencies of each category column, joint ones for the pairs that fit, and their
+    generators."""
+    tname, count = sql.table(table.name), srcstats.COUNT
+    gens, notes = proposal.row_generators[table.name], proposal.notes[table.name]
     categories = [c for c in cols if c.role == "category"]
     for col in categories:
         name = stat_name(table.name, col.name, "freq")
         q = sql.q(col.name)
         proposal.src_stats.append(stat_entry(
-            name, f"SELECT {q}, count(*) AS n FROM {tname} GROUP BY {q}", count_column="n"))
+            name, f"SELECT {q}, count(*) AS {count} FROM {tname} GROUP BY {q}",
+            count_column=count))
     pairs, single = _pairs(categories, rows, min_count)
     for a, b in pairs:
         name = stat_name(table.name, a.name, b.name, "joint")
         qa, qb = sql.q(a.name), sql.q(b.name)
         proposal.src_stats.append(stat_entry(
-            name, f"SELECT {qa}, {qb}, count(*) AS n FROM {tname} GROUP BY {qa}, {qb}",
-            count_column="n"))
+            name, f"SELECT {qa}, {qb}, count(*) AS {count} FROM {tname} GROUP BY {qa}, {qb}",
+            count_column=count))
         gens.append(gen_entry("synthgate.joint_categorical", name, [a.name, b.name]))
-        note([a, b])
+        _note(notes, [a, b])
     for col in single:
         gens.append(gen_entry("synthgate.categorical", stat_name(table.name, col.name, "freq"),
                                [col.name]))
-        note([col])
+        _note(notes, [col])
+
+
+def _column_generator(col: Col, profile: str) -> dict[str, Any] | None:
+    """The generator of one column read from the profile (or a known provider), if any."""
+    if col.role == "text" and alias_ok(srcstats.length_quantiles(col.name)):
+        return gen_entry("synthgate.text_length", profile, [col.name])
+    if col.role == "known" and col.provider:
+        return gen_entry(col.provider, None, [col.name])
+    if col.role == "number_text" and alias_ok(srcstats.quantiles(col.name)):
+        width = {"width": col.width} if col.width else {}
+        return gen_entry("synthgate.quantiles", profile, [col.name], places=col.places or 0,
+                         **width)
+    if col.role == "date_text" and alias_ok(srcstats.quantiles(col.name)):
+        return gen_entry("synthgate.quantiles", profile, [col.name],
+                         date_format=TEXT_DATE_FORMATS[col.pattern or "date"])
+    return None
+
+
+def _profile_generators(table: Table, cols: list[Col], profile: str,
+                        proposal: Proposal) -> None:
+    """The copula (or quantiles) of the numeric columns and each column's own generator."""
+    gens, notes = proposal.row_generators[table.name], proposal.notes[table.name]
     numeric = copula_columns(cols)
     if len(numeric) >= 2:
         gens.append(gen_entry("synthgate.gaussian_copula", profile, [c.name for c in numeric]))
     elif numeric:
         gens.append(gen_entry("synthgate.quantiles", profile, [numeric[0].name]))
     for col in cols:
-        if col.role == "text" and alias_ok(f"{col.name}__len_q"):
-            gens.append(gen_entry("synthgate.text_length", profile, [col.name]))
-        elif col.role == "known" and col.provider:
-            gens.append(gen_entry(col.provider, None, [col.name]))
-        elif col.role == "number_text" and alias_ok(f"{col.name}__q"):
-            width = {"width": col.width} if col.width else {}
-            gens.append(gen_entry("synthgate.quantiles", profile, [col.name],
-                                   places=col.places or 0, **width))
-        elif col.role == "date_text" and alias_ok(f"{col.name}__q"):
-            gens.append(gen_entry("synthgate.quantiles", profile, [col.name],
-                                   date_format=TEXT_DATE_FORMATS[col.pattern or "date"]))
-        else:
-            continue
-        note([col])
+        entry = _column_generator(col, profile)
+        if entry is not None:
+            gens.append(entry)
+            _note(notes, [col])
+
+
+def _plain_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
+                 proposal: Proposal, min_count: int, rows: int | None = None) -> None:
+    """Plain aggregate statistics (small counts suppressed by ``make-stats``; the profile's
+    row count is released even when small, its quantiles only from ``min_count`` rows)."""
+    profile = stat_name(table.name, "profile")
+    proposal.src_stats.append(stat_entry(
+        profile, profile_query(sql, table, cols, fks, min_count), count_column=srcstats.COUNT,
+        min_count=0, comment=_profile_comment(sql, min_count)))
+    proposal.row_count_stats[table.name] = profile
+    gens = proposal.row_generators.setdefault(table.name, [])
+    proposal.notes.setdefault(table.name, {})
+    _categories(sql, table, cols, proposal, min_count, rows)
+    _profile_generators(table, cols, profile, proposal)
     for fk in fks:
         name = stat_name(table.name, *fk.columns, "children")
         query = children_query(sql, table, fk)
-        proposal.src_stats.append(stat_entry(name, query, count_column="n"))
+        proposal.src_stats.append(stat_entry(name, query, count_column=srcstats.COUNT))
         gens.append(gen_entry("synthgate.children_per_parent", name, list(fk.columns)))
 
 def propose(model: OrmModel, config: Config, epsilon: float | None = None,

@@ -4,16 +4,18 @@ budget split evenly between them."""
 from __future__ import annotations
 
 import math
-import re
+from dataclasses import dataclass
 from typing import Any
 
+from synthgate_shared import srcstats
+from synthgate_shared.checks import column_facts, numeric_range
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
+from synthgate_shared.srcstats import as_written
 from synthgate_shared.types import INTEGER_RANGES
 
-from synthgate_agent.privacy import as_written
 from synthgate_agent.proposal import Proposal, gen_entry
 from synthgate_agent.propose_roles import Col
 from synthgate_agent.propose_sql import Sql, children_per_parent
@@ -22,28 +24,12 @@ HISTOGRAM_BINS = 20
 DEFAULT_TEXT_LENGTH_CAP = 200  # DP text-length histograms clip here unless bounds say otherwise
 DEFAULT_DP_DELTA = 1e-5
 MAX_DP_CHILDREN = 100  # children per parent are clipped here in differentially private counts
-_BOUND = re.compile(
-    r"(?P<lhs>\"?[A-Za-z_]\w*\"?)\s*(?P<op>>=|<=|>|<)\s*\(?\s*(?P<num>-?\d+(?:\.\d+)?)")
-
-
 def _schema_bounds(table: Table, column: Column, model: OrmModel) -> tuple[float, float] | None:
-    """Bounds from check constraints, the column's domain, or its exact type."""
-    lower: float | None = None
-    upper: float | None = None
-    texts = [c.sqltext for c in table.checks]
-    names = {column.name.lower()}
-    if column.domain and column.domain in model.domains:
-        texts += model.domains[column.domain].checks
-        names.add("value")
-    for text in texts:
-        for m in _BOUND.finditer(text):
-            if m["lhs"].strip('"').lower() not in names:
-                continue
-            num = float(m["num"])
-            if m["op"].startswith(">"):
-                lower = num if lower is None else max(lower, num)
-            else:
-                upper = num if upper is None else min(upper, num)
+    """Bounds from check constraints, the column's domain (``synthgate_shared.checks``, as
+    the builder reads them), or its exact type."""
+    span = numeric_range(column_facts(column, model, table))
+    lower = None if span.lower is None else float(span.lower)
+    upper = None if span.upper is None else float(span.upper)
     ptype = column.portable
     if ptype.base == "smallint":
         lo, hi = INTEGER_RANGES["smallint"]
@@ -108,55 +94,72 @@ def _sn_type(column: Column) -> str:
     return "string"
 
 
-def dp_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
-              model: OrmModel, config: Config, proposal: Proposal) -> None:
-    """Counts, frequencies and histograms through SmartNoise: ``query`` only feeds
-    ``query_result`` inside the agent; what is kept is the noisy ``dp-query`` result."""
-    tname = sql.table(table.name)
-    pk = [sql.q(c) for c in table.primary_key[:1]] if len(table.primary_key) == 1 else []
-    select_pk = (", ".join(pk) + ", ") if pk else ""
-    gens = proposal.row_generators.setdefault(table.name, [])
+@dataclass
+class _DpTable:
+    """One table's differentially private statistics being proposed."""
 
-    def add(name: str, query: str, dp_query: str, columns: dict[str, dict[str, Any]]) -> None:
-        proposal.src_stats.append({"name": name, "query": query, "dp-query": dp_query,
-                                   "snsql-metadata": _metadata(table, columns)})
+    sql: Sql
+    table: Table
+    model: OrmModel
+    config: Config
+    proposal: Proposal
 
-    profile = stat_name(table.name, "profile")
-    add(profile, f"SELECT {pk[0] if pk else '1 AS one'} FROM {tname}",
-        "SELECT COUNT(*) AS n FROM query_result", {})
-    proposal.row_count_stats[table.name] = profile
-    for col in cols:
-        q = sql.q(col.name)
-        if col.role == "category":
-            name = stat_name(table.name, col.name, "freq")
-            add(name, f"SELECT {select_pk}{q} FROM {tname}",
-                # SmartNoise reads query_result by plain column names, unquoted
-                f"SELECT {col.name}, COUNT(*) AS n FROM query_result GROUP BY {col.name}",
-                {col.name: {"type": _sn_type(col.column), "nullable": col.column.nullable}})
-            gens.append(gen_entry("synthgate.categorical", name, [col.name]))
-        elif col.role in ("number", "temporal", "text"):
-            what = "length histogram" if col.role == "text" else "histogram"
-            lower, upper = _bounds(table, col, model, config, what)
-            expr = sql.length(col) if col.role == "text" else sql.numeric(col)
-            width = (upper - lower) / HISTOGRAM_BINS
-            binned = (f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} <= {lower} THEN 0 "
-                      f"WHEN {expr} >= {upper} THEN {HISTOGRAM_BINS - 1} "
-                      f"ELSE CAST(FLOOR(({expr} - {lower}) / {width!r}) AS INTEGER) END")
-            name = stat_name(table.name, col.name, "histogram")
-            add(name, f"SELECT {select_pk}{binned} AS bin FROM {tname}",
-                "SELECT bin, COUNT(*) AS n FROM query_result GROUP BY bin",
-                {"bin": {"type": "int", "lower": 0, "upper": HISTOGRAM_BINS - 1,
-                         "nullable": True}})
-            kind = "synthgate.text_length" if col.role == "text" else "synthgate.quantiles"
-            gens.append(gen_entry(kind, name, [col.name], lower=lower, upper=upper,
+    def __post_init__(self) -> None:
+        self.tname = self.sql.table(self.table.name)
+        pk = self.table.primary_key
+        self.pk = [self.sql.q(pk[0])] if len(pk) == 1 else []
+        self.select_pk = (", ".join(self.pk) + ", ") if self.pk else ""
+        self.gens = self.proposal.row_generators.setdefault(self.table.name, [])
+
+    def add(self, name: str, query: str, dp_query: str,
+            columns: dict[str, dict[str, Any]]) -> None:
+        """One DP entry: ``query`` feeds ``query_result``, ``dp_query`` is what is kept."""
+        self.proposal.src_stats.append({"name": name, "query": query, "dp-query": dp_query,
+                                        "snsql-metadata": _metadata(self.table, columns)})
+
+    def profile(self) -> None:
+        """The noisy row count."""
+        profile = stat_name(self.table.name, "profile")
+        self.add(profile, f"SELECT {self.pk[0] if self.pk else '1 AS one'} FROM {self.tname}",
+                 f"SELECT COUNT(*) AS {srcstats.COUNT} FROM query_result", {})
+        self.proposal.row_count_stats[self.table.name] = profile
+
+    def category(self, col: Col) -> None:
+        """The noisy frequencies of a category column."""
+        name = stat_name(self.table.name, col.name, "freq")
+        self.add(name, f"SELECT {self.select_pk}{self.sql.q(col.name)} FROM {self.tname}",
+                 # SmartNoise reads query_result by plain column names, unquoted
+                 f"SELECT {col.name}, COUNT(*) AS {srcstats.COUNT} FROM query_result "
+                 f"GROUP BY {col.name}",
+                 {col.name: {"type": _sn_type(col.column), "nullable": col.column.nullable}})
+        self.gens.append(gen_entry("synthgate.categorical", name, [col.name]))
+
+    def histogram(self, col: Col) -> None:
+        """The noisy histogram of a number, date or text length, within public bounds."""
+        sql = self.sql
+        what = "length histogram" if col.role == "text" else "histogram"
+        lower, upper = _bounds(self.table, col, self.model, self.config, what)
+        expr = sql.length(col) if col.role == "text" else sql.numeric(col)
+        width = (upper - lower) / HISTOGRAM_BINS
+        binned = (f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} <= {lower} THEN 0 "
+                  f"WHEN {expr} >= {upper} THEN {HISTOGRAM_BINS - 1} "
+                  f"ELSE CAST(FLOOR(({expr} - {lower}) / {width!r}) AS INTEGER) END")
+        name = stat_name(self.table.name, col.name, "histogram")
+        self.add(name, f"SELECT {self.select_pk}{binned} AS bin FROM {self.tname}",
+                 f"SELECT bin, COUNT(*) AS {srcstats.COUNT} FROM query_result GROUP BY bin",
+                 {"bin": {"type": "int", "lower": 0, "upper": HISTOGRAM_BINS - 1,
+                          "nullable": True}})
+        kind = "synthgate.text_length" if col.role == "text" else "synthgate.quantiles"
+        self.gens.append(gen_entry(kind, name, [col.name], lower=lower, upper=upper,
                                    bins=HISTOGRAM_BINS))
-        elif col.role == "known" and col.provider:
-            gens.append(gen_entry(col.provider, None, [col.name]))
-    for fk in fks:
+
+    def children(self, fk: ForeignKey) -> None:
+        """The noisy distribution of children per parent, clipped to a public cap."""
+        sql = self.sql
         keys = ", ".join(f"p.{sql.q(r)}" for r in fk.ref_columns)
-        name = stat_name(table.name, *fk.columns, "children")
-        parent = model.tables[fk.ref_table]
-        source, count = children_per_parent(sql, table, fk)
+        name = stat_name(self.table.name, *fk.columns, "children")
+        parent = self.model.tables[fk.ref_table]
+        source, count = children_per_parent(sql, self.table, fk)
         # clipped to a public cap: SmartNoise needs bounds for every numeric column
         query = (f"SELECT {keys}, CASE WHEN {count} > {MAX_DP_CHILDREN} THEN {MAX_DP_CHILDREN} "
                  f"ELSE {count} END AS n_children FROM {source}")
@@ -167,11 +170,29 @@ def dp_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
             meta["row_privacy"] = False
             meta[fk.ref_columns[0]] = {"type": _sn_type(parent.column(fk.ref_columns[0])),
                                        "private_id": True}
-        proposal.src_stats.append({
+        self.proposal.src_stats.append({
             "name": name, "query": query,
-            "dp-query": "SELECT n_children, COUNT(*) AS n FROM query_result GROUP BY n_children",
+            "dp-query": f"SELECT n_children, COUNT(*) AS {srcstats.COUNT} FROM query_result "
+                        "GROUP BY n_children",
             "snsql-metadata": meta})
-        gens.append(gen_entry("synthgate.children_per_parent", name, list(fk.columns)))
+        self.gens.append(gen_entry("synthgate.children_per_parent", name, list(fk.columns)))
+
+
+def dp_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
+             model: OrmModel, config: Config, proposal: Proposal) -> None:
+    """Counts, frequencies and histograms through SmartNoise: ``query`` only feeds
+    ``query_result`` inside the agent; what is kept is the noisy ``dp-query`` result."""
+    dp = _DpTable(sql, table, model, config, proposal)
+    dp.profile()
+    for col in cols:
+        if col.role == "category":
+            dp.category(col)
+        elif col.role in ("number", "temporal", "text"):
+            dp.histogram(col)
+        elif col.role == "known" and col.provider:
+            dp.gens.append(gen_entry(col.provider, None, [col.name]))
+    for fk in fks:
+        dp.children(fk)
 
 
 def _share(total: float, parts: int) -> float:

@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from synthgate_shared import srcstats
 from synthgate_shared.config import Config
 from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import Column, ForeignKey, OrmModel, Table
@@ -98,7 +99,7 @@ def _movable(table: Table, generators: list[dict[str, Any]]) -> list[Column]:
     if len(table.primary_key) == 1:
         single.add(table.primary_key[0])
     keyed = {c for fk in table.foreign_keys for c in fk.columns}
-    return [c for c in table.columns if _is_date(c) and alias_ok(f"{c.name}__nonnull")
+    return [c for c in table.columns if _is_date(c) and alias_ok(srcstats.nonnull(c.name))
             and (c.name in movable or (c.name not in assigned | single | keyed
                                        and not c.autoincrement))]
 
@@ -113,8 +114,8 @@ def _parent_dates(table: Table, model: OrmModel, config: Config,
                 or id(fk) in closing:
             continue
         for column in parent.columns:
-            name = f"{'_'.join(fk.columns)}__{column.name}"
-            if _is_date(column) and alias_ok(f"{name}__nonnull"):
+            name = srcstats.field("_".join(fk.columns), column.name)
+            if _is_date(column) and alias_ok(srcstats.nonnull(name)):
                 out.append(_Date(name, column, f"p{i}", fk))
     return out
 
@@ -126,7 +127,8 @@ def _pairs(own: list[_Date], parents: list[_Date]) -> list[tuple[_Date, _Date]]:
     else:
         inside = [(own[i + 1], own[i]) for i in range(len(own) - 1)]
     across = [(b, a) for a in parents for b in own]
-    fits = [(b, a) for b, a in inside + across if alias_ok(f"{b.name}__{a.name}__both")]
+    fits = [(b, a) for b, a in inside + across
+            if alias_ok(srcstats.field(b.name, a.name, srcstats.BOTH))]
     return fits[:MAX_ORDER_PAIRS]
 
 
@@ -143,21 +145,23 @@ def _order_query(sql: Sql, table: Table, pairs: list[tuple[_Date, _Date]],
     def epoch(d: _Date) -> str:
         return sql.numeric(Col(d.column, "temporal"), prefix=f"{d.table_alias}.")
 
-    counts = ["count(*) AS n"]
+    counts = [f"count(*) AS {srcstats.COUNT}"]
     shapes: list[str] = []
     used = {a.name: a for _, a in pairs if a.fk is not None}
     for d in [*own, *used.values()]:
         counts.append(f"count({d.table_alias}.{sql.q(d.column.name)}) AS "
-                      f"{sql.q(d.name + '__nonnull')}")
+                      f"{sql.q(srcstats.nonnull(d.name))}")
     for d in own:
-        shapes.append(f"{sql.quantiles(epoch(d), source)} AS {sql.q(d.name + '__q')}")
+        shapes.append(f"{sql.quantiles(epoch(d), source)} AS "
+                      f"{sql.q(srcstats.quantiles(d.name))}")
     for b, a in pairs:
         diff = f"({epoch(b)} - {epoch(a)})"
-        key = f"{b.name}__{a.name}"
-        counts += [f"count({diff}) AS {sql.q(key + '__both')}",
-                   f"sum(CASE WHEN {diff} >= 0 THEN 1 ELSE 0 END) AS {sql.q(key + '__ge')}",
-                   f"sum(CASE WHEN {diff} <= 0 THEN 1 ELSE 0 END) AS {sql.q(key + '__le')}"]
-        shapes.append(f"{sql.quantiles(diff, source)} AS {sql.q(key + '__dq')}")
+        both, ge, le, dq = (sql.q(srcstats.field(b.name, a.name, kind)) for kind in (
+            srcstats.BOTH, srcstats.AT_LEAST, srcstats.AT_MOST, srcstats.DIFFERENCE_QUANTILES))
+        counts += [f"count({diff}) AS {both}",
+                   f"sum(CASE WHEN {diff} >= 0 THEN 1 ELSE 0 END) AS {ge}",
+                   f"sum(CASE WHEN {diff} <= 0 THEN 1 ELSE 0 END) AS {le}"]
+        shapes.append(f"{sql.quantiles(diff, source)} AS {dq}")
     if sql.dialect != "postgresql":
         return f"SELECT {', '.join(counts + shapes)} FROM {source}"
     sampled = source.replace(
@@ -290,7 +294,7 @@ def add_order_statistics(sql: Sql, model: OrmModel, config: Config, proposal: Pr
             continue
         name = stat_name(table_name, "order")
         proposal.src_stats.append(stat_entry(name, _order_query(sql, table, pairs, own),
-                                        count_column="n",
+                                        count_column=srcstats.COUNT,
                                         comment=_order_comment(table, own, pairs)))
         parents = {a.name: {"fk": list(a.fk.columns), "column": a.column.name}
                    for _, a in pairs if a.fk is not None}

@@ -184,6 +184,12 @@ def measured_role(column: Column, f: ColumnFacts, facts: TableFacts) -> Col | No
     if kind:
         return Col(column, "known", kind[0], note=f"known kind by name; {f.distinct} distinct "
                     f"value(s), {_pct(1 - f.nonnull / max(facts.measured, 1))} NULL" + sample)
+    return _text_role(column, f, sample)
+
+
+def _text_role(column: Column, f: ColumnFacts, sample: str) -> Col:
+    """The role of a text column by what its values look like: e-mail addresses or URLs,
+    numbers, zero-padded codes or dates kept in text, else free text."""
     for pattern, provider in VALUE_KINDS.items():
         if f.shares.get(pattern, 0.0) >= VALUE_SHARE:
             return Col(column, "known", provider, note=f"{_pct(f.shares[pattern])} of the "

@@ -4,9 +4,11 @@ text, quantiles, correlations, the profile query and children per parent."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from synthgate_shared import srcstats
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import QUANTILE_PROBS
 from synthgate_shared.orm import Column, ForeignKey, Table
@@ -100,14 +102,14 @@ class Sql:
     def correlation(self, a: str, b: str) -> tuple[str, str]:
         """(alias suffix, aggregate) giving the correlation of two numeric expressions."""
         if self.pg_functions:
-            return "corr", f"corr({a}, {b})"
+            return srcstats.CORRELATION, f"corr({a}, {b})"
         both = f"CASE WHEN {a} IS NOT NULL AND {b} IS NOT NULL THEN 1.0 END"
         parts = [f"count({both})", f"sum({both} * {a})", f"sum({both} * {b})",
                  f"sum({both} * {a} * {a})", f"sum({both} * {b} * {b})",
                  f"sum({both} * {a} * {b})"]
         if self.dialect == "sqlite":
-            return "moments", " || ',' || ".join(parts)
-        return "moments", "CONCAT_WS(',', " + ", ".join(parts) + ")"
+            return srcstats.MOMENTS, " || ',' || ".join(parts)
+        return srcstats.MOMENTS, "CONCAT_WS(',', " + ", ".join(parts) + ")"
 
 
 def alias_ok(alias: str) -> bool:
@@ -143,50 +145,72 @@ def sample_percent(sql: Sql, table: Table) -> str:
             f"100) FROM pg_class WHERE oid = to_regclass('{regclass}'))")
 
 
+@dataclass
+class _ProfileSelect:
+    """The select list of a profile query: exact counts, and shapes only a table with at
+    least ``min_count`` rows releases."""
+
+    sql: Sql
+    min_count: int
+    counts: list[str] = field(default_factory=lambda: [f"count(*) AS {srcstats.COUNT}"])
+    shapes: list[str] = field(default_factory=list)  # from a sample on PostgreSQL
+    counted: set[str] = field(default_factory=set)
+
+    def nonnull(self, column: Column) -> None:
+        """Count the column's values, once."""
+        alias = srcstats.nonnull(column.name)
+        if column.name not in self.counted and alias_ok(alias):
+            self.counted.add(column.name)
+            # NOT NULL: the row count, and count(*) spares reading the column from every row
+            what = self.sql.q(column.name) if column.nullable else "*"
+            self.counts.append(f"count({what}) AS {self.sql.q(alias)}")
+
+    def shape(self, expr: str, alias: str) -> None:
+        """Release ``expr`` as ``alias`` when the table has enough rows (NULL below)."""
+        self.shapes.append(f"CASE WHEN count(*) >= {int(self.min_count)} THEN {expr} END AS "
+                           f"{self.sql.q(alias)}")
+
+    def column(self, col: Col, tname: str) -> None:
+        """The column's count and its quantiles (of values, or of text lengths)."""
+        self.nonnull(col.column)
+        if col.role in ("number", "temporal", "number_text", "date_text") \
+                and alias_ok(srcstats.quantiles(col.name)):
+            self.shape(self.sql.quantiles(self.sql.numeric(col), tname),
+                       srcstats.quantiles(col.name))
+        if col.role == "text" and alias_ok(srcstats.length_quantiles(col.name)):
+            self.shape(self.sql.quantiles(self.sql.length(col), tname),
+                       srcstats.length_quantiles(col.name))
+
+    def pairs(self, cols: list[Col]) -> None:
+        """The correlation (or its moments) of every pair of copula columns."""
+        numeric = copula_columns(cols)
+        for i, a in enumerate(numeric):
+            for b in numeric[i + 1:]:
+                suffix, expr = self.sql.correlation(self.sql.numeric(a), self.sql.numeric(b))
+                alias = srcstats.field(a.name, b.name, suffix)
+                if alias_ok(alias):
+                    self.shape(expr, alias)
+
+
 def profile_query(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
-                   min_count: int) -> str:
+                  min_count: int) -> str:
     """Exact row and null counts of every nullable column (the builder keeps each column's
     NULL share whatever fills it), and the shapes (quantiles, correlations) that only a
     table with at least ``min_count`` rows releases (NULL below: its profile is kept, for
     the row count, while its values stay withheld)."""
-    counts = ["count(*) AS n"]  # exact, from every row
-    shapes: list[str] = []  # quantiles and correlations: from a sample on PostgreSQL
+    select = _ProfileSelect(sql, min_count)
     tname = sql.table(table.name)
-    counted: set[str] = set()
-
-    def nonnull(column: Column) -> None:
-        alias = f"{column.name}__nonnull"
-        if column.name not in counted and alias_ok(alias):
-            counted.add(column.name)
-            # NOT NULL: the row count, and count(*) spares reading the column from every row
-            what = sql.q(column.name) if column.nullable else "*"
-            counts.append(f"count({what}) AS {sql.q(alias)}")
-
-    def shape(expr: str, alias: str) -> None:
-        shapes.append(f"CASE WHEN count(*) >= {int(min_count)} THEN {expr} END AS "
-                      f"{sql.q(alias)}")
-
     for fk in fks:  # how many children have no parent (the builder keeps that share NULL)
         if len(fk.columns) == 1 and table.column(fk.columns[0]).nullable:
-            nonnull(table.column(fk.columns[0]))
+            select.nonnull(table.column(fk.columns[0]))
     for col in cols:
-        nonnull(col.column)
-        if col.role in ("number", "temporal", "number_text", "date_text") \
-                and alias_ok(f"{col.name}__q"):
-            shape(sql.quantiles(sql.numeric(col), tname), col.name + "__q")
-        if col.role == "text" and alias_ok(f"{col.name}__len_q"):
-            shape(sql.quantiles(sql.length(col), tname), col.name + "__len_q")
+        select.column(col, tname)
     fk_columns = {c for fk in table.foreign_keys for c in fk.columns}
     for column in table.columns:  # the other nullable columns: default generators
         if column.nullable and column.name not in fk_columns and not column.autoincrement:
-            nonnull(column)
-    numeric = copula_columns(cols)
-    for i, a in enumerate(numeric):
-        for b in numeric[i + 1:]:
-            suffix, expr = sql.correlation(sql.numeric(a), sql.numeric(b))
-            alias = f"{a.name}__{b.name}__{suffix}"
-            if alias_ok(alias):
-                shape(expr, alias)
+            select.nonnull(column)
+    select.pairs(cols)
+    counts, shapes = select.counts, select.shapes
     if sql.dialect != "postgresql" or not shapes:
         return "SELECT " + ", ".join(counts + shapes) + f" FROM {tname}"
     # Ordered-set aggregates sort every value they see and keep the scan serial; the counts
@@ -198,4 +222,4 @@ def profile_query(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey]
 
 def copula_columns(cols: list[Col]) -> list[Col]:
     return [c for c in cols if c.role in ("number", "temporal")
-            and alias_ok(f"{c.name}__q")]
+            and alias_ok(srcstats.quantiles(c.name))]

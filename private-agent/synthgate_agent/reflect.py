@@ -95,8 +95,8 @@ def _string_type(coltype: sa.String) -> str:
     return f"varchar({coltype.length})" if coltype.length else "varchar"
 
 
-def _scalar_type(coltype: TypeEngine[Any]) -> str | None:
-    """Portable name of a non-array, non-enum type (None: unknown)."""
+def _number_type(coltype: TypeEngine[Any]) -> str | None:
+    """Portable name of a boolean or numeric type (None: not one)."""
     if isinstance(coltype, mysql.TINYINT) and coltype.display_width == 1:
         return "boolean"  # MariaDB/MySQL spell BOOLEAN as TINYINT(1)
     if isinstance(coltype, sa.Boolean):
@@ -117,6 +117,27 @@ def _scalar_type(coltype: TypeEngine[Any]) -> str | None:
         if coltype.scale is None:
             return f"numeric({coltype.precision})"
         return f"numeric({coltype.precision},{coltype.scale})"
+    return None
+
+
+def _temporal_type(coltype: TypeEngine[Any]) -> str | None:
+    """Portable name of an interval, timestamp, date or time type (None: not one)."""
+    if isinstance(coltype, (postgresql.INTERVAL, sa.Interval)):
+        return "interval"
+    if isinstance(coltype, sa.DateTime):
+        return "timestamptz" if coltype.timezone else "timestamp"
+    if isinstance(coltype, sa.Date):
+        return "date"
+    if isinstance(coltype, sa.Time):
+        return "timetz" if coltype.timezone else "time"
+    return None
+
+
+def _scalar_type(coltype: TypeEngine[Any]) -> str | None:
+    """Portable name of a non-array, non-enum type (None: unknown)."""
+    number = _number_type(coltype)
+    if number is not None:
+        return number
     if isinstance(coltype, sa.String):
         return _string_type(coltype)
     if isinstance(coltype, sa.Uuid):
@@ -129,15 +150,7 @@ def _scalar_type(coltype: TypeEngine[Any]) -> str | None:
         return "tsvector"
     if isinstance(coltype, _Binary):  # BYTEA, BLOB of every size, (VAR)BINARY
         return "bytea"
-    if isinstance(coltype, (postgresql.INTERVAL, sa.Interval)):
-        return "interval"
-    if isinstance(coltype, sa.DateTime):
-        return "timestamptz" if coltype.timezone else "timestamp"
-    if isinstance(coltype, sa.Date):
-        return "date"
-    if isinstance(coltype, sa.Time):
-        return "timetz" if coltype.timezone else "time"
-    return None
+    return _temporal_type(coltype)
 
 
 def _clean_default(default: str | None, dialect: str, schema: str) -> str | None:

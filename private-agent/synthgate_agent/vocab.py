@@ -12,10 +12,10 @@ table; the file appears under its final name only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,15 +24,16 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from synthgate_shared.config import Config
+from synthgate_shared.copytext import copy_text_value, utf8_client
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import atomic_output, refuse_overwrite
 from synthgate_shared.orm import OrmModel, Table
 from synthgate_shared.sqla import orm_to_metadata
 from synthgate_shared.types import PortableType
-from synthgate_shared.vocabfile import (
+from synthgate_shared.vocabfile import vocab_file_name
+from synthgate_shared.vocabwrite import (
     RowLineSink,
     vocab_binary_writer,
-    vocab_file_name,
     vocab_footer,
     vocab_header,
     vocab_text_writer,
@@ -181,13 +182,6 @@ def pg_json_lines_query(sa_table: sa.Table, table: Table) -> str | None:
 # COPY text leaves these control characters raw (and writes \v for vertical tab); JSON
 # wants them as \uXXXX, so a block holding one takes the row-by-row way
 _RAW_CONTROLS = bytes(range(0x20)).replace(b"\t", b"").replace(b"\n", b"")
-_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_COPY_ESCAPE = re.compile(r"\\(.)")
-
-
-def _copy_text_value(field: str) -> str:
-    """The value a (non-NULL) field of COPY text stands for."""
-    return _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), field)
 
 
 class CopyTextConverter:
@@ -233,7 +227,7 @@ class CopyTextConverter:
                 if field == "\\N":
                     text = "null"
                 elif quoted:
-                    text = dumps(_copy_text_value(field))
+                    text = dumps(copy_text_value(field))
                 else:
                     text = field
                 values.append(f"{key}:{text}")
@@ -262,16 +256,15 @@ def _copy_lines(conn: sa.Connection, sql: str, out: IO[bytes], name: str,
     row lines; returns the number of rows."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    encoding = raw.encoding
-    if encoding != "UTF8":
-        raw.set_client_encoding("UTF8")
     sink = RowLineSink(out, convert)
-    cursor = raw.cursor()
     try:
-        with io.BufferedWriter(sink, buffer_size=COPY_BUFFER) as buffered:
+        utf8_client(raw)
+        with contextlib.closing(raw.cursor()) as cursor, \
+                io.BufferedWriter(sink, buffer_size=COPY_BUFFER) as buffered:
             cursor.copy_expert(sql, buffered)
+            rowcount = int(cursor.rowcount)
         sink.finish()
-        return int(cursor.rowcount)
+        return rowcount
     except conn.dialect.loaded_dbapi.Error as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         # one statement exports the whole table, so a large table can outlast the timeout
@@ -279,10 +272,6 @@ def _copy_lines(conn: sa.Connection, sql: str, out: IO[bytes], name: str,
                "statement-timeout in config.yaml") if "timeout" in detail else None
         raise SynthgateError(f"cannot export vocabulary table {name!r} ({detail})",
                              where="source", fix=fix) from None
-    finally:
-        cursor.close()
-        if encoding != "UTF8":
-            raw.set_client_encoding(encoding)
 
 
 def _pg_copy_statement(conn: sa.Connection, sa_table: sa.Table, table: Table

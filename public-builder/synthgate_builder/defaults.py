@@ -21,8 +21,8 @@ What the values obey: ``varchar(n)``/``char(n)`` lengths, ``numeric(p,s)`` preci
 (``Decimal``, ``|value| < 10**(p-s)``), integer type ranges, enum values, and the domain and
 table checks that can be understood (comparisons with constants, ``BETWEEN``, ``IN``,
 ``= ANY (ARRAY[...])``, ``=``/``OR`` lists, ``<>``, ``length(col)`` bounds, ``array <@ ARRAY[...]``,
-joined by ``AND``; ``column_facts`` shows what was understood); other checks are left alone
-and the column's normal range applies.
+joined by ``AND``; ``synthgate_shared.checks.column_facts`` shows what was understood); other
+checks are left alone and the column's normal range applies.
 Default ranges: numbers 0..10,000 (clipped to the type and the checks), dates and timestamps
 2000..2025, times over the whole day, intervals 1 minute..30 days, text of pseudo-words from a
 fixed vocabulary; no None unless ``column_sampler(..., null_fraction=)`` asks for some on a
@@ -41,400 +41,47 @@ import datetime as dt
 import decimal
 import functools
 import math
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-import sqlglot
-from sqlglot import exp
+from synthgate_shared.checks import Fact, column_facts
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import Column, OrmModel, Table
 from synthgate_shared.sqla import family
 from synthgate_shared.types import INTEGER_RANGES, PortableType
-from synthgate_shared.values import to_plain
 
-Rng = np.random.Generator
-Steps = npt.NDArray[np.int64]
-Fact = tuple[str, Any]
+from synthgate_builder.default_kinds import (
+    ArrayKind,
+    BytesKind,
+    ChoiceKind,
+    FloatKind,
+    JsonKind,
+    Kind,
+    Rng,
+    StepKind,
+    Steps,
+    TextKind,
+    TsVectorKind,
+    Unsupported,
+    UuidKind,
+)
 
 _UTC = dt.UTC
 _INT64_MAX = 2**63 - 1
 _DEFAULT_NUMBERS = (0, 10_000)
 _DATE_WINDOW = (dt.date(2000, 1, 1), dt.date(2025, 12, 31))
-_TEXT_KEY_WIDTH = 8  # base-36 digits of generated text keys: 36**8 ~ 2.8e12 distinct keys
-_KEY_ALPHABET = np.array([ord(c) for c in "0123456789abcdefghijklmnopqrstuvwxyz"],
-                         dtype=np.uint32)
-_FLOAT_KEYS = 10**6
 _RANDOM_UNIQUE_TRIES = 20
 _EXCLUDED_TRIES = 50
 
-_WORDS = (
-    "amber", "anchor", "apple", "arrow", "autumn", "badge", "basket", "beacon", "birch",
-    "blossom", "bramble", "breeze", "bridge", "canyon", "cedar", "cinder", "clover", "comet",
-    "copper", "coral", "cotton", "crane", "crystal", "dawn", "delta", "dune", "ember", "falcon",
-    "fern", "field", "forest", "fossil", "garden", "glacier", "granite", "harbor", "hazel",
-    "heron", "hollow", "island", "ivory", "jasmine", "juniper", "kettle", "lagoon", "lantern",
-    "lark", "lemon", "linen", "maple", "marble", "meadow", "mist", "moss", "nectar", "oak",
-    "ocean", "olive", "orchid", "otter", "pebble", "pepper", "pine", "plum", "prairie",
-    "quartz", "quill", "raven", "reef", "ridge", "river", "robin", "saffron", "sage", "salt",
-    "sand", "shadow", "silver", "slate", "sparrow", "spruce", "stone", "summit", "swan",
-    "thistle", "thunder", "timber", "topaz", "tulip", "valley", "velvet", "violet", "walnut",
-    "willow", "winter", "wren", "yarrow", "zephyr",
-)
-_WORD_ARRAY = np.array(_WORDS)
-_CAPITAL_ARRAY = np.strings.capitalize(_WORD_ARRAY)
-_SPACED_ARRAY = np.array([" " + w for w in _WORDS] + [""])  # last entry: no more words
-_QUOTED_ARRAY = np.array([f"'{w}'" for w in _WORDS] + [""])
 
 
-# --- checks -------------------------------------------------------------------------------
-
-_COMPARISONS: dict[type[exp.Expr], str] = {
-    exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.EQ: "=", exp.NEQ: "<>",
-}
-_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "=", "<>": "<>"}
-_UNKNOWN = object()
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse(sqltext: str, read: str) -> exp.Expr | None:
-    try:
-        return sqlglot.parse_one(sqltext, read=read)
-    except sqlglot.errors.SqlglotError:
-        return None
-
-
-def _strip(node: exp.Expr) -> exp.Expr:
-    """Drop parentheses and casts: ``('G'::text)`` -> ``'G'``."""
-    while isinstance(node, exp.Paren | exp.Cast):
-        node = node.this
-    return node
-
-
-def _constant(node: exp.Expr) -> Any:
-    """The Python value of a literal (numbers as exact ``Decimal``), else ``_UNKNOWN``."""
-    node = _strip(node)
-    if isinstance(node, exp.Neg):
-        inner = _constant(node.this)
-        return -inner if isinstance(inner, decimal.Decimal) else _UNKNOWN
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Literal):
-        return str(node.this) if node.is_string else decimal.Decimal(str(node.this))
-    return _UNKNOWN
-
-
-def _constants(nodes: Sequence[exp.Expr]) -> list[Any] | None:
-    values = [_constant(n) for n in nodes]
-    return None if any(v is _UNKNOWN for v in values) else values
-
-
-def _array_constants(node: exp.Expr) -> list[Any] | None:
-    node = _strip(node)
-    return _constants(node.expressions) if isinstance(node, exp.Array) else None
-
-
-def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
-    node = _strip(node)
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    return [node]
-
-
-def _is_subject(node: exp.Expr, subject: str) -> bool:
-    node = _strip(node)
-    return isinstance(node, exp.Column) and node.name.lower() == subject.lower()
-
-
-def _equalities(node: exp.Expr, subject: str) -> list[Any] | None:
-    """The constants of ``subject = a OR subject = b ...``, else None."""
-    node = _strip(node)
-    if isinstance(node, exp.Or):
-        left, right = _equalities(node.this, subject), _equalities(node.expression, subject)
-        return None if left is None or right is None else left + right
-    facts = _understand(node, subject)
-    return facts[0][1] if len(facts) == 1 and facts[0][0] == "in" else None
-
-
-def _understand(node: exp.Expr, subject: str) -> list[Fact]:
-    """The facts one conjunct states about ``subject``; [] when it is about anything else."""
-    if isinstance(node, exp.Between) and _is_subject(node.this, subject):
-        low, high = _constant(node.args["low"]), _constant(node.args["high"])
-        if low is not _UNKNOWN and high is not _UNKNOWN:
-            return [(">=", low), ("<=", high)]
-    elif isinstance(node, exp.In) and _is_subject(node.this, subject):
-        values = _constants(node.expressions)
-        if values is not None:
-            return [("in", values)]
-    elif isinstance(node, exp.ArrayContainedBy) and _is_subject(node.this, subject):
-        values = _array_constants(node.expression)
-        if values is not None:
-            return [("elements", values)]
-    elif isinstance(node, exp.Or):
-        values = _equalities(node, subject)
-        if values is not None:
-            return [("in", values)]
-    elif type(node) in _COMPARISONS:
-        op = _COMPARISONS[type(node)]
-        left, right = _strip(node.this), _strip(node.expression)
-        if op == "=" and isinstance(right, exp.Any) and _is_subject(left, subject):
-            values = _array_constants(right.this)
-            return [("in", values)] if values is not None else []
-        if _is_subject(right, subject) or isinstance(right, exp.Length):
-            left, right, op = right, left, _FLIPPED[op]
-        value = _constant(right)
-        if value is _UNKNOWN:
-            return []
-        if _is_subject(left, subject):
-            return [("in", [value])] if op == "=" else [(op, value)]
-        if isinstance(left, exp.Length) and _is_subject(left.this, subject):
-            return [("len" + op, value)]
-    return []
-
-
-def column_facts(column: Column, model: OrmModel, table: Table) -> list[Fact]:
-    """What the column's domain checks and the table's checks say about the column alone.
-
-    Each fact is ``(op, constant)``: ``>``, ``>=``, ``<``, ``<=``, ``<>``, ``in`` (a list),
-    ``elements`` (array elements allowed), ``len>``... (bounds of ``length(col)``).
-    """
-    fam = family(model.source.dialect)
-    read = "postgres" if fam == "postgresql" else fam
-    sources: list[tuple[str, str]] = []
-    domain = model.domains.get(column.domain) if column.domain else None
-    if domain is not None:
-        sources.extend((check, "value") for check in domain.checks)
-    sources.extend((check.sqltext, column.name) for check in table.checks)
-    facts: list[Fact] = []
-    for sqltext, subject in sources:
-        tree = _parse(sqltext, read)
-        if tree is not None:
-            for part in _conjuncts(tree):
-                facts.extend(_understand(part, subject))
-    return facts
-
-
-# --- value kinds ----------------------------------------------------------------------------
-
-class _Kind:
-    """How to draw one type's values; ``from_index`` maps distinct indices to distinct values."""
-
-    capacity: int | None = None  # distinct values ``from_index`` can give; None: random
-    excluded: frozenset[Any] = frozenset()  # values the checks forbid (``<>``)
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        raise NotImplementedError
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        raise NotImplementedError
-
-
-class _Unsupported(SynthgateError):
-    """A type whose values cannot be made unique."""
-
+# --- building a kind from the type and the facts --------------------------------------------
 
 def _no_value(where: str, why: str = "its checks allow no value") -> SynthgateError:
     return SynthgateError(why, where=where, fix="check the column's type and checks in orm.yaml")
 
-
-class _Steps(_Kind):
-    """Integers on a line (integers, decimal units, days, seconds) turned into values."""
-
-    def __init__(self, low: int, high: int, hard_high: int, unique_base: int,
-                 convert: Callable[[Steps], list[Any]], excluded: frozenset[Any]) -> None:
-        self.low, self.high, self.base, self.convert = low, high, unique_base, convert
-        self.capacity = hard_high - unique_base + 1
-        self.excluded = excluded
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        return self.convert(rng.integers(self.low, self.high, n, dtype=np.int64, endpoint=True))
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        return self.convert(index + self.base)
-
-
-class _Floats(_Kind):
-    def __init__(self, low: float, high: float, hard_high: float,
-                 excluded: frozenset[Any]) -> None:
-        self.low, self.high, self.excluded = low, high, excluded
-        self.step = min(1.0, (hard_high - low) / _FLOAT_KEYS)
-        self.capacity = _FLOAT_KEYS + 1 if self.step > 0 else 1
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        values = np.clip(np.round(rng.uniform(self.low, self.high, n), 3), self.low, self.high)
-        return list(values.tolist())
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        return list((self.low + index * self.step).tolist())
-
-
-class _Choices(_Kind):
-    def __init__(self, values: Sequence[Any]) -> None:
-        self.values = np.empty(len(values), dtype=object)
-        self.values[:] = list(values)
-        self.capacity = len(values)
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        return list(self.values[rng.integers(0, len(self.values), n)].tolist())
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        return list(self.values[index].tolist())
-
-
-def _text_keys(index: Steps, width: int, min_len: int) -> list[str]:
-    """Distinct base-36 strings of ``width`` characters for distinct indices below 36**width.
-
-    The digits of the index, least significant first, go through ``e_j = 5*d_j + 7*e_(j-1)
-    + j + 3 (mod 36)``: a bijection (5 is invertible mod 36), so keys never repeat, and every
-    digit changes from one index to the next, so keys do not look sequential.
-    """
-    keys = np.empty((len(index), width), dtype=np.uint32)
-    rest = index.copy()
-    previous = np.zeros(len(index), dtype=np.int64)
-    for j in range(width):
-        previous = (5 * (rest % 36) + 7 * previous + j + 3) % 36
-        keys[:, j] = _KEY_ALPHABET[previous]
-        rest //= 36
-    out = keys.view(f"<U{width}").ravel()
-    if min_len > width:
-        out = np.strings.ljust(out, min_len, "0")
-    return list(out.tolist())
-
-
-def _phrases(n: int, rng: Rng, min_words: int, max_words: int) -> npt.NDArray[np.str_]:
-    """``n`` phrases of min..max pseudo-words, the first capitalised."""
-    out = _CAPITAL_ARRAY[rng.integers(0, len(_WORDS), n)]
-    if max_words > 1:
-        counts = rng.integers(min_words, max_words, n, endpoint=True)
-        index = rng.integers(0, len(_WORDS), (n, max_words - 1))
-        index[np.arange(1, max_words)[None, :] >= counts[:, None]] = len(_WORDS)
-        for j in range(max_words - 1):
-            out = np.strings.add(out, _SPACED_ARRAY[index[:, j]])
-    return out
-
-
-class _Texts(_Kind):
-    def __init__(self, min_len: int, max_len: int | None, words: tuple[int, int],
-                 sentence: bool, code: bool, excluded: frozenset[Any]) -> None:
-        self.min_len, self.max_len, self.words = min_len, max_len, words
-        self.sentence, self.code, self.excluded = sentence, code, excluded
-        self.width = min(max_len or _TEXT_KEY_WIDTH, _TEXT_KEY_WIDTH)
-        self.capacity = 36**self.width
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        if self.code and self.max_len:
-            letters = rng.integers(ord("A"), ord("Z"), (n, self.max_len), dtype=np.uint32,
-                                   endpoint=True)
-            return list(letters.view(f"<U{self.max_len}").ravel().tolist())
-        out = _phrases(n, rng, *self.words)
-        if self.sentence:
-            out = np.strings.add(out, ".")
-        if self.max_len is not None:
-            out = np.strings.rstrip(out.astype(f"<U{self.max_len}"))
-        if self.min_len:
-            out = np.strings.ljust(out, self.min_len, "x")
-        return list(out.tolist())
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        return _text_keys(index, self.width, self.min_len)
-
-
-class _Uuids(_Kind):
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        raw = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
-        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-        data = raw.tobytes()
-        return [uuid.UUID(bytes=data[i:i + 16]) for i in range(0, 16 * n, 16)]
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        return self.draw(len(index), rng)
-
-
-class _Bytes(_Kind):
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        ends = np.cumsum(rng.integers(8, 32, n, endpoint=True)).tolist()
-        data = rng.bytes(ends[-1])
-        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        return self.draw(len(index), rng)  # 8+ random bytes: practically never repeated
-
-
-class _Json(_Kind):
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        names = _WORD_ARRAY[rng.integers(0, len(_WORDS), n)].tolist()
-        values = rng.integers(0, 1000, n).tolist()
-        return [{"name": a, "value": b} for a, b in zip(names, values, strict=True)]
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        raise _Unsupported("JSON values cannot be generated unique")
-
-
-class _TsVectors(_Kind):
-    def __init__(self, literal: bool) -> None:
-        self.literal = literal
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        if not self.literal:
-            return list(_phrases(n, rng, 2, 6).tolist())
-        counts = rng.integers(2, 6, n, endpoint=True)
-        index = rng.integers(0, len(_WORDS), (n, 6))
-        index[np.arange(6)[None, :] >= counts[:, None]] = len(_WORDS)
-        out = np.strings.add(_QUOTED_ARRAY[index[:, 0]], ":1")
-        for j in range(1, 6):
-            piece = np.strings.add(np.strings.add(" ", _QUOTED_ARRAY[index[:, j]]), f":{j + 1}")
-            out = np.strings.add(out, np.where(index[:, j] == len(_WORDS), "", piece))
-        return list(out.tolist())
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        raise _Unsupported("tsvector values cannot be generated unique")
-
-
-def _json_safe(value: Any) -> Any:
-    """An array as JSON data (arrays are JSON columns outside PostgreSQL)."""
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    plain = to_plain(value)
-    if isinstance(plain, dt.date):
-        return plain.isoformat()
-    if isinstance(plain, decimal.Decimal):
-        return str(plain)
-    return plain.hex() if isinstance(plain, bytes) else plain
-
-
-class _Arrays(_Kind):
-    """Lists of 1..3 elements; choices are distinct within a list; ``[][]`` is 2 x 2."""
-
-    def __init__(self, element: _Kind, dims: int, json_safe: bool) -> None:
-        self.element, self.dims, self.json_safe = element, dims, json_safe
-
-    def draw(self, n: int, rng: Rng) -> list[Any]:
-        if self.dims > 1:
-            size = 2**self.dims
-            flat = np.empty(n * size, dtype=object)
-            flat[:] = self.element.draw(n * size, rng)
-            rows: list[Any] = flat.reshape((n,) + (2,) * self.dims).tolist()
-        elif isinstance(self.element, _Choices):
-            width = min(3, len(self.element.values))
-            counts = rng.integers(1, width, n, endpoint=True).tolist()
-            order = np.argsort(rng.random((n, len(self.element.values))), axis=1)[:, :width]
-            picks = self.element.values[order].tolist()
-            rows = [row[:c] for row, c in zip(picks, counts, strict=True)]
-        else:
-            ends = np.cumsum(rng.integers(1, 3, n, endpoint=True)).tolist()
-            elements = self.element.draw(ends[-1], rng)
-            rows = [elements[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-        return [_json_safe(r) for r in rows] if self.json_safe else rows
-
-    def from_index(self, index: Steps, rng: Rng) -> list[Any]:
-        raise _Unsupported("array values cannot be generated unique")
-
-
-# --- building a kind from the type and the facts --------------------------------------------
 
 def _decimal(value: Any) -> decimal.Decimal:
     if isinstance(value, bool):
@@ -552,7 +199,7 @@ def _window(low: int | float, high: int | float, default: tuple[float, float]
     return max(low, default[0]), min(high, default[1])
 
 
-def _line_kind(line: _Line, facts: list[Fact], where: str) -> _Kind:
+def _line_kind(line: _Line, facts: list[Fact], where: str) -> Kind:
     low, high = line.type_low, line.type_high
     choices: list[int] | None = None
     excluded: list[int] = []
@@ -578,7 +225,9 @@ def _line_kind(line: _Line, facts: list[Fact], where: str) -> _Kind:
         kept = sorted({c for c in choices if low <= c <= high and c not in excluded})
         if not kept:
             raise _no_value(where)
-        return _Choices(line.convert(np.array(kept, dtype=np.int64)))
+        choice = ChoiceKind(line.convert(np.array(kept, dtype=np.int64)))
+        choice.limits = (choice.values[0], choice.values[-1])
+        return choice
     if low > high:
         raise _no_value(where)
     win_low, win_high = _window(low, high, line.window)
@@ -586,10 +235,13 @@ def _line_kind(line: _Line, facts: list[Fact], where: str) -> _Kind:
     if base is None or not low <= base <= high:
         base = win_low
     forbidden = frozenset(line.convert(np.array(excluded, dtype=np.int64)))
-    return _Steps(win_low, win_high, high, base, line.convert, forbidden)
+    kind = StepKind(win_low, win_high, high, base, line.convert, forbidden)
+    first, last = line.convert(np.array([low, high], dtype=np.int64))
+    kind.limits = (first, last)
+    return kind
 
 
-def _float_kind(ptype: PortableType, facts: list[Fact], where: str) -> _Kind:
+def _float_kind(ptype: PortableType, facts: list[Fact], where: str) -> Kind:
     limit = float(np.finfo(np.float32 if ptype.base == "real" else np.float64).max)
     low, high = -limit, limit
     choices: list[float] | None = None
@@ -613,15 +265,19 @@ def _float_kind(ptype: PortableType, facts: list[Fact], where: str) -> _Kind:
         kept = [c for c in dict.fromkeys(choices) if low <= c <= high and c not in excluded]
         if not kept:
             raise _no_value(where)
-        return _Choices(kept)
+        floats = ChoiceKind(kept)
+        floats.limits = (min(kept), max(kept))
+        return floats
     if low > high:
         raise _no_value(where)
     win_low, win_high = _window(low, high, _DEFAULT_NUMBERS)
-    return _Floats(float(win_low), float(win_high), high, frozenset(excluded))
+    spread = FloatKind(float(win_low), float(win_high), high, frozenset(excluded))
+    spread.limits = (low, high)
+    return spread
 
 
 def _allowed(values: Sequence[Any], facts: list[Fact], coerce: Callable[[Any], Any],
-             where: str) -> _Choices:
+             where: str) -> ChoiceKind:
     """``values`` narrowed by the ``in`` and ``<>`` facts (read with ``coerce``)."""
     kept = list(values)
     for op, value in facts:
@@ -635,7 +291,7 @@ def _allowed(values: Sequence[Any], facts: list[Fact], coerce: Callable[[Any], A
             continue
     if not kept:
         raise _no_value(where)
-    return _Choices(kept)
+    return ChoiceKind(kept)
 
 
 def _to_bool(value: Any) -> bool:
@@ -648,7 +304,7 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
-def _text_kind(ptype: PortableType, facts: list[Fact], where: str, in_array: bool) -> _Kind:
+def _text_kind(ptype: PortableType, facts: list[Fact], where: str, in_array: bool) -> Kind:
     min_len, max_len = 0, ptype.length
     for op, value in facts:
         if not isinstance(value, decimal.Decimal):
@@ -675,15 +331,15 @@ def _text_kind(ptype: PortableType, facts: list[Fact], where: str, in_array: boo
     else:
         words, sentence = (1, max(1, min(6, max_len // 7))), False
     code = ptype.base == "char" and max_len is not None and max_len <= 4
-    return _Texts(min_len, max_len, words, sentence, code, excluded)
+    return TextKind(min_len, max_len, words, sentence, code, excluded)
 
 
 def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, where: str,
-          dialect: str, in_array: bool = False) -> _Kind:
+          dialect: str, in_array: bool = False) -> Kind:
     if ptype.is_array:
-        element_facts: list[Fact] = [("in", v) for op, v in facts if op == "elements"]
+        element_facts = [Fact("in", v) for op, v in facts if op == "elements"]
         element = _kind(ptype.element, element_facts, model, where, dialect, in_array=True)
-        return _Arrays(element, ptype.array_dims, json_safe=dialect != "postgresql")
+        return ArrayKind(element, ptype.array_dims, json_safe=dialect != "postgresql")
     base = ptype.base
     if ptype.enum is not None:
         if ptype.enum not in model.enums:
@@ -700,12 +356,12 @@ def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, where: str,
     if base in ("char", "varchar", "text"):
         return _text_kind(ptype, facts, where, in_array)
     if base == "uuid":
-        return _Uuids()
+        return UuidKind()
     if base == "bytea":
-        return _Bytes()
+        return BytesKind()
     if base in ("json", "jsonb"):
-        return _Json()
-    return _TsVectors(literal=dialect == "postgresql")
+        return JsonKind()
+    return TsVectorKind(literal=dialect == "postgresql")
 
 
 # --- the public API ---------------------------------------------------------------------------
@@ -713,7 +369,7 @@ def _kind(ptype: PortableType, facts: list[Fact], model: OrmModel, where: str,
 class ColumnSampler:
     """Draws values for one column; see the module docstring for how to use it."""
 
-    def __init__(self, kind: _Kind, *, table: str, column: Column, nullable: bool,
+    def __init__(self, kind: Kind, *, table: str, column: Column, nullable: bool,
                  null_fraction: float) -> None:
         self._kind = kind
         self.table = table
@@ -726,6 +382,12 @@ class ColumnSampler:
     def where(self) -> str:
         """``table t, column c``: the place named in errors."""
         return f"table {self.table}, column {self.column.name}"
+
+    @property
+    def limits(self) -> tuple[Any, Any] | None:
+        """The least and greatest value the column's type and checks allow (numbers, dates
+        and times; None for other types)."""
+        return self._kind.limits
 
     @property
     def capacity(self) -> int | None:
@@ -781,7 +443,7 @@ class ColumnSampler:
                     values = [v for v in values if v not in skip and v not in seen]
                     seen.update(values)
                 out.extend(values)
-        except _Unsupported as exc:
+        except Unsupported as exc:
             raise SynthgateError(
                 f"cannot generate unique values: {exc.what}", where=self.where,
                 fix="drop the unique constraint or give the column a row generator",

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from synthgate_shared import srcstats
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import parse_quantiles
 from synthgate_shared.types import INTEGER_RANGES, parse_type
 
-COUNT_KEY = "n"
+COUNT_KEY = srcstats.COUNT
 ORDER = "synthgate.date_order"
 
 
@@ -99,8 +100,11 @@ def to_column(values: np.ndarray, type_text: str | None) -> list[Any]:
     return [float(v) for v in values]
 
 
+Marginal = tuple[np.ndarray, np.ndarray, float]
+
+
 def marginal(generator: str, stats: Any, column: str, suffix: str, params: dict[str, Any],
-              stat_name: str | None) -> tuple[np.ndarray, np.ndarray, float]:
+             stat_name: str | None) -> Marginal:
     """(probabilities, values, null fraction) of a column: a piecewise-linear inverse CDF.
 
     From a histogram (rows ``{bin, n}`` with ``lower``/``upper``/``bins`` params; a NULL bin
@@ -109,36 +113,48 @@ def marginal(generator: str, stats: Any, column: str, suffix: str, params: dict[
     """
     rows = result_rows(generator, stats, stat_name)
     if "bins" in params:
-        try:
-            lower, upper, bins = float(params["lower"]), float(params["upper"]), int(params["bins"])
-        except (KeyError, TypeError, ValueError):
-            raise shape_error(generator, stat_name, "a histogram needs numbers lower, upper "
-                               "and bins") from None
-        counts = np.zeros(bins)
-        nulls = 0.0
-        for row in rows:
-            if "bin" not in row:
-                raise shape_error(generator, stat_name, "histogram rows need 'bin' and 'n'")
-            if row["bin"] is None:
-                nulls += cell_count(generator, stat_name, row)
-            elif isinstance(row["bin"], int) and 0 <= row["bin"] < bins:
-                counts[row["bin"]] += cell_count(generator, stat_name, row)
-        total = counts.sum() + nulls
-        if total <= 0:
-            raise StatsUnavailable("the histogram is empty", where=where_of(generator, stat_name))
-        if counts.sum() <= 0:
-            return np.array([0.0, 1.0]), np.array([lower, upper]), 1.0
-        cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
-        return cdf, np.linspace(lower, upper, bins + 1), nulls / total
+        return _histogram_marginal(generator, rows, params, stat_name)
+    return _profile_marginal(generator, rows, column, suffix, stat_name)
+
+
+def _histogram_marginal(generator: str, rows: list[dict[str, Any]], params: dict[str, Any],
+                        stat_name: str | None) -> Marginal:
+    """The marginal of a differentially private histogram (``bin``, ``n`` rows)."""
+    try:
+        lower, upper, bins = float(params["lower"]), float(params["upper"]), int(params["bins"])
+    except (KeyError, TypeError, ValueError):
+        raise shape_error(generator, stat_name, "a histogram needs numbers lower, upper "
+                           "and bins") from None
+    counts = np.zeros(bins)
+    nulls = 0.0
+    for row in rows:
+        if "bin" not in row:
+            raise shape_error(generator, stat_name, "histogram rows need 'bin' and 'n'")
+        if row["bin"] is None:
+            nulls += cell_count(generator, stat_name, row)
+        elif isinstance(row["bin"], int) and 0 <= row["bin"] < bins:
+            counts[row["bin"]] += cell_count(generator, stat_name, row)
+    total = counts.sum() + nulls
+    if total <= 0:
+        raise StatsUnavailable("the histogram is empty", where=where_of(generator, stat_name))
+    if counts.sum() <= 0:
+        return np.array([0.0, 1.0]), np.array([lower, upper]), 1.0
+    cdf = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+    return cdf, np.linspace(lower, upper, bins + 1), nulls / total
+
+
+def _profile_marginal(generator: str, rows: list[dict[str, Any]], column: str, suffix: str,
+                      stat_name: str | None) -> Marginal:
+    """The marginal of a column from the quantiles and counts of its table's profile row."""
     if len(rows) != 1:
         raise shape_error(generator, stat_name, f"a profile has one row, found {len(rows)}")
     row = rows[0]
-    key = f"{column}__{suffix}"
+    key = srcstats.field(column, suffix)
     if key not in row or COUNT_KEY not in row:
         raise shape_error(generator, stat_name, f"the profile has no {key!r} for column "
                            f"{column!r}")
     n = cell_count(generator, stat_name, row)
-    nonnull = row.get(f"{column}__nonnull", n)
+    nonnull = row.get(srcstats.nonnull(column), n)
     null_fraction = 1.0 - float(nonnull) / n if n > 0 and nonnull is not None else 0.0
     if row[key] is None:
         if nonnull:  # values there, quantiles withheld: a table below min-count rows
@@ -150,9 +166,8 @@ def marginal(generator: str, stats: Any, column: str, suffix: str, params: dict[
     probs, values = parse_quantiles(row[key], where_of(generator, stat_name))
     if not probs:
         return np.array([0.0, 1.0]), np.array([0.0, 0.0]), 1.0
-    return np.array(probs), np.maximum.accumulate(np.array(values)), min(max(null_fraction,
-                                                                             0.0), 1.0)
-
+    return (np.array(probs), np.maximum.accumulate(np.array(values)),
+            min(max(null_fraction, 0.0), 1.0))
 
 
 def with_nulls(values: list[Any], null_fraction: float, rng: np.random.Generator) -> list[Any]:

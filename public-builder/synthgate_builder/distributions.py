@@ -227,15 +227,6 @@ def run_builtin(name: str, n: int, rng: np.random.Generator, *, stats: Any,
     return lists
 
 
-def row_count(stats: Any) -> int | None:
-    """The source row count from a profile statistic (``n`` of its one row), if known."""
-    if isinstance(stats, list) and len(stats) == 1 and isinstance(stats[0], dict):
-        value = stats[0].get(COUNT_KEY)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return max(round(value), 0)
-    return None
-
-
 COLUMN_BUILTINS: dict[str, Callable[..., Any]] = {
     "synthgate.categorical": categorical,
     "synthgate.joint_categorical": joint_categorical,

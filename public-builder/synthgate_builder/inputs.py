@@ -15,12 +15,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from synthgate_shared.bundle import VOCAB_FOLDER, VerifiedBundle, stats_from_data, verify_bundle
+from synthgate_shared.bundle import VOCAB_FOLDER, VerifiedBundle, verify_bundle
 from synthgate_shared.config import Config, load_config, load_config_text
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import temp_folder
 from synthgate_shared.orm import OrmModel, load_orm, load_orm_text
 from synthgate_shared.signing import load_public_keys
+from synthgate_shared.srcstats import stats_from_data
 from synthgate_shared.yamlio import load_yaml_file, load_yaml_text
 
 

@@ -16,7 +16,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any, AnyStr, Generic
@@ -24,10 +24,10 @@ from typing import Any, AnyStr, Generic
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from synthgate_shared.config import Config
+from synthgate_shared.copytext import copy_in, copy_text_field
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
 from synthgate_shared.sqla import family, orm_to_metadata, table_order
-from synthgate_shared.types import PortableType
 from synthgate_shared.vocabfile import (
     DEFAULT_VOCAB_LIMITS,
     RowChunk,
@@ -36,8 +36,9 @@ from synthgate_shared.vocabfile import (
     find_vocab_file,
 )
 
+from synthgate_builder.sequences import advance_sequences
+
 INSERT_BATCH = 5_000
-COPY_CHUNK = 1 << 16
 VOCAB_COPY_CHUNK = 1 << 20
 READ_AHEAD = 4
 # vocabulary COPY: NULL is the bare JSON token, so converted chunks need no NULL rewriting
@@ -61,95 +62,7 @@ def vocab_files_in(folder: Path, config: Config) -> dict[str, Path]:
     return files
 
 
-# --- PostgreSQL COPY text format ----------------------------------------------------------
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-_COPY_SPECIAL = ("\\", "\n", "\r", "\t")
-_COPY_SAFE = frozenset((
-    "smallint", "integer", "bigint", "boolean", "real", "double", "numeric", "date", "time",
-    "timetz", "timestamp", "timestamptz", "interval", "uuid"))
-_FLOAT_TEXT = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
-
-
-def _float_text(value: float) -> str:
-    text = repr(float(value))
-    return _FLOAT_TEXT.get(text, text)
-
-
-def _interval_text(value: Any) -> str:
-    """A timedelta as PostgreSQL interval input that keeps the sign of every field."""
-    sign = "-" if value.days < 0 else ""
-    value = abs(value)
-    return f"{sign}{value.days} days {sign}{value.seconds}.{value.microseconds:06d} seconds"
-
-
-def _array_element(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _literal(ptype: PortableType) -> Callable[[Any], str]:
-    """How PostgreSQL reads a (non-NULL) value of ``ptype`` as text, before COPY escaping."""
-    if ptype.is_array:
-        element = _literal(ptype.element)
-
-        def array(value: Any, dims: int = ptype.array_dims) -> str:
-            if dims > 1:
-                return "{" + ",".join(array(v, dims - 1) for v in value) + "}"
-            return "{" + ",".join("NULL" if v is None else _array_element(element(v))
-                                  for v in value) + "}"
-
-        return array
-    base = ptype.base
-    if base == "boolean":
-        return lambda v: "t" if v else "f"
-    if base in ("real", "double"):
-        return _float_text
-    if base in ("date", "time", "timetz", "timestamp", "timestamptz"):
-        return lambda v: v.isoformat()
-    if base == "interval":
-        return _interval_text
-    if base in ("json", "jsonb"):
-        return lambda v: json.dumps(v, ensure_ascii=False)
-    if base == "bytea":
-        return lambda v: "\\x" + bytes(v).hex()
-    return str
-
-
-def _copy_safe(ptype: PortableType) -> bool:
-    """Whether the text of every value of ``ptype`` is free of the characters COPY escapes."""
-    return not ptype.is_array and ptype.base in _COPY_SAFE
-
-
-def copy_text_field(ptype: PortableType) -> Callable[[Any], str]:
-    """A function rendering a (non-NULL) driver value of ``ptype`` as one field of COPY text
-    format (NULL is the caller's)."""
-    literal = _literal(ptype)
-    if _copy_safe(ptype):
-        return literal
-    return lambda v: literal(v).translate(_COPY_ESCAPES)
-
-
-def copy_text_column(ptype: PortableType) -> Callable[[list[Any]], list[str]]:
-    """A function rendering a whole column of driver values of ``ptype`` as COPY text fields,
-    None as ``\\N``: the same fields as ``copy_text_field``, made a column at a time (the
-    escaping only runs when the column holds a character that needs it)."""
-    literal = _literal(ptype)
-    safe = _copy_safe(ptype)
-
-    def column(values: list[Any]) -> list[str]:
-        present = [v for v in values if v is not None] if None in values else values
-        texts = list(map(literal, present))
-        if not safe:
-            joined = "".join(texts)
-            if any(c in joined for c in _COPY_SPECIAL):
-                texts = [t.translate(_COPY_ESCAPES) for t in texts]
-        if present is values:
-            return texts
-        rest = iter(texts)
-        return ["\\N" if v is None else next(rest) for v in values]
-
-    return column
-
+# --- COPY streaming ----------------------------------------------------------------------
 
 class CopyStream(Generic[AnyStr]):
     """A read-only file object over an iterator of text or byte pieces (what ``copy_expert``
@@ -342,22 +255,13 @@ def _copy(conn: sa.Connection, sa_table: sa.Table, vocab: VocabFile) -> int:
            f"WITH (NULL '{_NULL}')")
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    encoding = raw.encoding
-    if encoding != "UTF8":
-        raw.set_client_encoding("UTF8")
-    cursor = raw.cursor()
     stream = CopyStream(read_ahead(_copy_pieces(vocab)), b"")
     try:
-        cursor.copy_expert(sql, stream, size=VOCAB_COPY_CHUNK)
-        return int(cursor.rowcount)
+        return copy_in(raw, sql, stream, VOCAB_COPY_CHUNK)
     except Exception:
         if isinstance(stream.error, SynthgateError):  # the file's error, not the server's
             raise stream.error from None
         raise
-    finally:
-        cursor.close()
-        if encoding != "UTF8":
-            raw.set_client_encoding(encoding)
 
 
 def _batches(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -374,40 +278,6 @@ def _insert(conn: sa.Connection, sa_table: sa.Table, vocab: VocabFile) -> int:
         conn.execute(stmt, [dict(zip(columns, row, strict=True)) for row in batch])
         count += len(batch)
     return count
-
-
-# --- keys ---------------------------------------------------------------------------------
-
-def advance_sequences(conn: sa.Connection, model: OrmModel, tables: Iterable[str],
-                      schema: str | None) -> None:
-    """Move each database-filled key of ``tables`` past its largest value, so inserts that
-    rely on the default do not collide with loaded rows (PostgreSQL sequences and
-    identities, MariaDB AUTO_INCREMENT; SQLite needs nothing)."""
-    dest = family(conn.dialect.name)
-    if dest == "sqlite" and conn.dialect.name != "duckdb":
-        return
-    preparer = conn.dialect.identifier_preparer
-    for name in tables:
-        qualified = (preparer.quote(schema) + "." if schema else "") + preparer.quote(name)
-        for column in model.table(name).columns:
-            if not column.autoincrement:
-                continue
-            col = preparer.quote(column.name)
-            if dest == "postgresql":
-                conn.execute(
-                    sa.text(f"SELECT setval(seq, m) FROM (SELECT pg_get_serial_sequence("
-                            f":t, :c) AS seq, (SELECT max({col}) FROM {qualified}) AS m) s "
-                            "WHERE seq IS NOT NULL AND m IS NOT NULL"),
-                    {"t": qualified, "c": column.name},
-                )
-            else:
-                top = conn.execute(sa.text(f"SELECT max({col}) FROM {qualified}")).scalar()
-                if top is not None and conn.dialect.name == "duckdb":
-                    from synthgate_builder.duckdb_load import advance_duckdb_sequence
-
-                    advance_duckdb_sequence(conn, name, column.name, schema, int(top))
-                elif top is not None:
-                    conn.exec_driver_sql(f"ALTER TABLE {qualified} AUTO_INCREMENT = {int(top) + 1}")
 
 
 # --- load and remove ----------------------------------------------------------------------

@@ -26,13 +26,11 @@ import gzip
 import hashlib
 import io
 import json
-import math
 import os
 import re
-import stat
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +42,11 @@ from isal import isal_zlib
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.files import atomic_output
 from synthgate_shared.signing import SIGNATURE_BYTES, key_id, sign, verify_signature
+from synthgate_shared.tarscan import CHUNK as _CHUNK
+from synthgate_shared.tarscan import DEFAULT_LIMITS, TOP_FOLDER, Limits, scan
 
 FORMAT_NAME = "synthgate-bundle"
 FORMAT_VERSION = 1
-TOP_FOLDER = "synthgate-bundle"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 DOCUMENTS = ("config.yaml", "orm.yaml", "src-stats.yaml")
@@ -56,36 +55,10 @@ VOCAB_FOLDER = "vocab"
 UNCOMPRESSED = "uncompressed_size"
 # zlib's default level: nearly the size of level 9 in a third of the time
 GZIP_LEVEL = 6
-# What Python's gzip writes with mtime=0, no file name and GZIP_LEVEL (extra flags 0).
-GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
-_CHUNK = 1 << 16
 _APPROVAL_RE = re.compile(r"approvals/([0-9a-f]{16})\.sig")
 _VOCAB_RE = re.compile(r"vocab/([^/\\]+)\.yaml(?:\.gz)?")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upper bounds that protect the reader from huge or bomb-like archives."""
-
-    bundle_bytes: int = 4 << 30  # the .tar.gz file itself
-    member_bytes: int = 2 << 30  # any one member
-    unpacked_bytes: int = 8 << 30  # everything after decompression
-    members: int = 10_000
-    document_bytes: int = 256 << 20  # manifest, config, orm, stats: held in memory
-    # the tar stream may unpack to at most this many times the bundle's size (at least
-    # unpacked_floor): its members are YAML (~10x) and vocabulary files already gzipped
-    unpacked_ratio: int = 200
-    unpacked_floor: int = 256 << 20
-
-    def unpacked_cap(self, bundle_size: int) -> int:
-        """The decompressed size allowed for a bundle of ``bundle_size`` bytes."""
-        return min(self.unpacked_bytes, max(self.unpacked_floor,
-                                            self.unpacked_ratio * bundle_size))
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -165,42 +138,6 @@ def creation_time(inputs: Sequence[Path], override: datetime | None = None) -> d
                                  fix="unset it or give an integer") from None
     newest = max((int(Path(p).stat().st_mtime) for p in inputs), default=0)
     return datetime.fromtimestamp(newest, UTC)
-
-
-def _number(value: Any, where: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SynthgateError(f"{what} is not a number ({value!r})", where=where)
-    return float(value)
-
-
-def privacy_summary(stats: Mapping[str, Any], where: str = "src-stats.yaml") -> dict[str, Any]:
-    """Every differentially private query of ``src-stats.yaml`` with its epsilon and delta,
-    and their totals under basic composition (the sums)."""
-    queries: list[dict[str, Any]] = []
-    for name, entry in stats.items():
-        if not isinstance(entry, Mapping) or ("dp-query" not in entry and "epsilon" not in entry):
-            continue
-        place = f"{where}: {name}"
-        epsilon = _number(entry.get("epsilon"), place, "epsilon")
-        delta = _number(entry.get("delta") or 0.0, place, "delta")
-        queries.append({"name": str(name), "epsilon": epsilon, "delta": delta})
-    return {
-        "composition": "basic",
-        "queries": queries,
-        "total": {
-            "epsilon": math.fsum(q["epsilon"] for q in queries),
-            "delta": math.fsum(q["delta"] for q in queries),
-        },
-    }
-
-
-def stats_from_data(data: Any, where: str = "src-stats.yaml") -> dict[str, Any]:
-    """The parsed ``src-stats.yaml`` as a mapping of query name -> entry (empty file: {})."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SynthgateError("src-stats.yaml must be a mapping of query names", where=where)
-    return data
 
 
 def build_manifest(
@@ -370,134 +307,6 @@ def write_signed_bundle(
 # ---------------------------------------------------------------------------- reading
 
 
-class _Gunzip(io.RawIOBase):
-    """Streaming gzip decompression that checks the CRC, refuses trailing data and
-    stops at ``limit`` decompressed bytes (a bomb guard)."""
-
-    def __init__(self, raw: IO[bytes], limit: int, where: str) -> None:
-        super().__init__()
-        self._raw = raw
-        self._limit = limit
-        self._where = where
-        self._inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        self._pending = b""
-        self._offset = 0
-        self._total = 0
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while self._offset >= len(self._pending):
-            if self._done:
-                return 0
-            self._fill()
-        count = min(len(buffer), len(self._pending) - self._offset)
-        buffer[:count] = self._pending[self._offset:self._offset + count]
-        self._offset += count
-        return count
-
-    def _fill(self) -> None:
-        if self._inflater.eof:
-            if self._inflater.unused_data or self._raw.read(1):
-                raise SynthgateError("data after the end of the compressed archive",
-                                     where=self._where, fix="the bundle was altered")
-            self._done = True
-            return
-        data = self._inflater.unconsumed_tail or self._raw.read(_CHUNK)
-        if not data:
-            raise SynthgateError("the archive is truncated", where=self._where,
-                                 fix="copy the complete bundle again")
-        try:
-            out = self._inflater.decompress(data, _CHUNK)
-        except zlib.error as exc:
-            raise SynthgateError(f"corrupt compressed data ({exc})", where=self._where,
-                                 fix="the bundle was damaged or altered") from None
-        self._total += len(out)
-        if self._total > self._limit:
-            raise SynthgateError(f"the archive unpacks to more than {self._limit} bytes",
-                                 where=self._where, fix="refusing a possible archive bomb")
-        self._pending, self._offset = out, 0
-
-
-def _member_path(info: tarfile.TarInfo, seen: set[str], limits: Limits, where: str) -> str:
-    """Check one tar member and return its path inside the bundle folder."""
-    name = info.name
-    place = f"{where}: {name}"
-
-    def refuse(reason: str) -> SynthgateError:
-        return SynthgateError(f"refused member: {reason}", where=place,
-                              fix="the bundle is damaged or was altered")
-
-    if len(seen) >= limits.members:
-        raise refuse(f"more than {limits.members} members")
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        raise refuse("absolute path")
-    parts = name.split("/")
-    if ".." in parts:
-        raise refuse("path contains '..'")
-    if "\\" in name or any(p in ("", ".") for p in parts):
-        raise refuse("path is not in normal form")
-    if info.issym():
-        raise refuse(f"symbolic link (to {info.linkname!r})")
-    if info.islnk():
-        raise refuse(f"hard link (to {info.linkname!r})")
-    if not info.isreg():
-        raise refuse("not a regular file")
-    if name in seen:
-        raise refuse("duplicate name")
-    seen.add(name)
-    if len(parts) < 2 or parts[0] != TOP_FOLDER:
-        raise refuse(f"outside the bundle folder {TOP_FOLDER}/")
-    if info.size > limits.member_bytes:
-        raise refuse(f"too large ({info.size} bytes; the limit is {limits.member_bytes})")
-    return "/".join(parts[1:])
-
-
-Visitor = Callable[[str, tarfile.TarInfo, IO[bytes]], None]
-
-
-def _scan(path: Path, limits: Limits, visit: Visitor) -> None:
-    """Stream through the bundle, checking every member, and call ``visit`` on each."""
-    path = Path(path)
-    where = str(path)
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        raise SynthgateError("bundle file not found", where=where) from None
-    if not stat.S_ISREG(status.st_mode):
-        raise SynthgateError("a folder or other non-file, not a bundle file", where=where,
-                             fix="give the path of the bundle.tar.gz itself")
-    size = status.st_size
-    if size > limits.bundle_bytes:
-        raise SynthgateError(f"bundle too large ({size} bytes; the limit is "
-                             f"{limits.bundle_bytes})", where=where)
-    with path.open("rb") as raw:
-        if raw.read(len(GZIP_HEADER)) != GZIP_HEADER:
-            raise SynthgateError(
-                "not a synthgate bundle (no canonical gzip header)", where=where,
-                fix="give the bundle.tar.gz written by `synthgate-agent bundle`, unmodified",
-            )
-        raw.seek(0)
-        stream = io.BufferedReader(_Gunzip(raw, limits.unpacked_cap(size), where), _CHUNK)
-        seen: set[str] = set()
-        try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                for info in tar:
-                    rel = _member_path(info, seen, limits, where)
-                    fileobj = tar.extractfile(info)
-                    assert fileobj is not None  # regular files always have content
-                    visit(rel, info, fileobj)
-            while stream.read(_CHUNK):  # the rest must decompress too: checks CRC and tail
-                pass
-        except tarfile.TarError as exc:
-            raise SynthgateError(f"not a readable tar archive ({exc})", where=where,
-                                 fix="the bundle is damaged or was altered") from None
-    if not seen:
-        raise SynthgateError("the bundle is empty", where=where)
-
-
 @dataclass
 class _Contents:
     """What one pass over a bundle found: member hashes, small members' bytes, mtimes."""
@@ -534,7 +343,7 @@ def _read_contents(path: Path, limits: Limits) -> _Contents:
             digest = hasher.digest.hexdigest()
         contents.entries[rel] = FileEntry(rel, info.size, digest)
 
-    _scan(path, limits, visit)
+    scan(path, limits, visit)
     return contents
 
 
@@ -647,7 +456,7 @@ class VerifiedBundle:
                 raise _changed(f"{self.path}: {info.name}")
             out[rel] = target
 
-        _scan(self.path, self.limits, visit)
+        scan(self.path, self.limits, visit)
         missing = sorted(set(wanted) - set(out))
         if missing:
             raise _changed(f"{self.path}: {missing[0]}")
@@ -763,7 +572,7 @@ def add_approval(bundle_path: Path, reviewer_key: Ed25519PrivateKey,
             if expected is None or reader.digest.hexdigest() != expected.sha256:
                 raise _changed(f"{bundle_path}: {info.name}")
 
-        _scan(bundle_path, limits, visit)
+        scan(bundle_path, limits, visit)
         if pending:
             add_new()
     return Path(rel_new)

@@ -108,6 +108,16 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     return (exc.DBAPIError, exc.SQLAlchemyError) if exc else ()
 
 
+def _database_message(exc: BaseException, prog_name: str) -> str:
+    """The one line of a database error: a lost connection, or the server's first line."""
+    detail = _first_line(str(getattr(exc, "orig", None) or exc))
+    if getattr(exc, "connection_invalidated", False):
+        return (f"{prog_name}: error: the connection to the database was lost ({detail}); "
+                "the server rolled back the open transaction. Check the server, then run "
+                "the command again.")
+    return f"{prog_name}: database error: {detail} (run with --verbose for details)"
+
+
 def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
     """Print ``error`` as one line (with the traceback when ``verbose``); its exit code."""
     try:
@@ -134,14 +144,7 @@ def _report(error: BaseException | None, prog_name: str, verbose: bool) -> int:
     except _database_errors() as exc:
         if verbose:
             traceback.print_exc()
-        detail = _first_line(str(getattr(exc, "orig", None) or exc))
-        if getattr(exc, "connection_invalidated", False):
-            print(f"{prog_name}: error: the connection to the database was lost ({detail}); "
-                  "the server rolled back the open transaction. Check the server, then run "
-                  "the command again.", file=sys.stderr)
-            return EXIT_ERROR
-        print(f"{prog_name}: database error: {detail} (run with --verbose for details)",
-              file=sys.stderr)
+        print(_database_message(exc, prog_name), file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
         if verbose:

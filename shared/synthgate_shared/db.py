@@ -64,7 +64,14 @@ def mask_dsn(dsn: str | URL) -> str:
 
 
 def create_engine_for(url: URL, **kwargs: Any) -> Engine:
-    """Create an engine for ``url``; an unknown dialect or missing driver is a clear error."""
+    """Create an engine for ``url``; an unknown dialect or missing driver is a clear error.
+
+    PostgreSQL connections (psycopg2, psycopg) talk UTF-8 from the start, what COPY needs
+    (``copytext.utf8_client``), whatever the database's or the environment's encoding.
+    """
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in (
+            "psycopg2", "psycopg"):
+        kwargs["connect_args"] = {"client_encoding": "utf8", **kwargs.get("connect_args", {})}
     try:
         return sa.create_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:  # ImportError: a dialect without its driver

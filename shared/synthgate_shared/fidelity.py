@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from synthgate_shared import srcstats
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 
@@ -104,10 +105,10 @@ def parse_quantiles(value: Any, where: str) -> tuple[list[float], list[float]]:
 def pair_correlation(row: dict[str, Any], a: str, b: str) -> float | None:
     """The correlation of columns ``a`` and ``b`` from a profile row (``corr`` or
     ``moments``), or None when the profile does not have it or it is undefined."""
-    value = row.get(f"{a}__{b}__corr", row.get(f"{b}__{a}__corr"))
+    value = row.get(srcstats.correlation(a, b), row.get(srcstats.correlation(b, a)))
     if value is not None:
         return float(value)
-    moments = row.get(f"{a}__{b}__moments")
+    moments = row.get(srcstats.moments(a, b))
     if moments is None:
         return None
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from synthgate_shared.bundle import VerifiedBundle, stats_from_data, verify_bundle
+from synthgate_shared.bundle import VerifiedBundle, verify_bundle
 from synthgate_shared.config import DEFAULT_MIN_COUNT
 from synthgate_shared.fidelity import parse_stat_name
 from synthgate_shared.files import refuse_overwrite, temp_folder, write_text_atomic
@@ -52,6 +52,7 @@ from synthgate_shared.review_results import (
 )
 from synthgate_shared.signing import load_public_keys
 from synthgate_shared.sqltext import row_level_warning
+from synthgate_shared.srcstats import stats_from_data
 from synthgate_shared.vocabfile import VocabFile
 from synthgate_shared.yamlio import load_yaml_text
 

@@ -1,4 +1,5 @@
-"""Reading SQL text with sqlglot: dialect names, row-level checks and readable layout."""
+"""Reading SQL text with sqlglot: dialect names and families, row-level checks and readable
+layout."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ ROW_LEVEL_ROWS = 50  # more result rows than this and no aggregate: looks row-le
 
 _SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
                      "sqlite": "sqlite", "duckdb": "duckdb"}
+
+
+def family(dialect_name: str) -> str:
+    """``postgresql``, ``mysql`` (MariaDB too) or ``sqlite`` (also the generic fallback)."""
+    if dialect_name in ("postgresql", "postgres"):
+        return "postgresql"
+    if dialect_name in ("mysql", "mariadb"):
+        return "mysql"
+    return "sqlite"
 
 
 def sqlglot_dialect(dialect: str) -> str:

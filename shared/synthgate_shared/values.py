@@ -52,26 +52,30 @@ def decimal_to_plain(value: decimal.Decimal) -> int | float | decimal.Decimal | 
     return as_float if decimal.Decimal(repr(as_float)) == value.normalize() else value
 
 
-def to_plain(value: Any) -> Any:
-    """Convert one driver value (recursively) into data the YAML safe dumper writes faithfully."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
+_CONVERTED = (float, decimal.Decimal, dt.time, dt.timedelta, memoryview, bytearray, uuid.UUID)
+
+
+def _scalar_to_plain(value: Any) -> Any:
+    """A float, Decimal, time, interval, byte buffer or UUID as plain YAML-safe data."""
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, decimal.Decimal):
         return decimal_to_plain(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value
     if isinstance(value, dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return interval_to_iso(value)
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
-    if isinstance(value, bytes):
+    return str(value)  # a UUID
+
+
+def to_plain(value: Any) -> Any:
+    """Convert one driver value (recursively) into data the YAML safe dumper writes faithfully."""
+    if value is None or isinstance(value, bool | int | str | bytes | dt.datetime | dt.date):
         return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
+    if isinstance(value, _CONVERTED):
+        return _scalar_to_plain(value)
     if isinstance(value, enum.Enum):
         return to_plain(value.value)
     if isinstance(value, list | tuple):

@@ -48,6 +48,52 @@ def _refuse(what: str, where: str, event: Any = None) -> SynthgateError:
     return SynthgateError(f"refused YAML: {what}", where=place, fix=_FIX_LIMIT)
 
 
+class _Tally:
+    """What the events of a document add up to so far: depth, nodes, alias expansion."""
+
+    def __init__(self, limits: YamlLimits, where: str) -> None:
+        self.limits, self.where = limits, where
+        self.depth = self.aliases = self.unique = self.total = 0
+        self.starts: list[int] = []  # ``total`` when each open collection started
+        self.anchored: dict[str, int] = {}  # anchor -> nodes of its (closed) node, expanded
+        self.open_anchors: list[str | None] = []
+
+    def scalar(self, event: Any) -> None:
+        self.unique += 1
+        self.total += 1
+        if event.anchor is not None:
+            self.anchored[event.anchor] = 1
+
+    def start(self, event: Any) -> None:
+        self.depth += 1
+        if self.depth > self.limits.depth:
+            raise _refuse(f"nested deeper than {self.limits.depth} levels", self.where, event)
+        self.unique += 1
+        self.total += 1
+        self.starts.append(self.total - 1)
+        self.open_anchors.append(event.anchor)
+
+    def end(self, event: Any) -> None:
+        self.depth -= 1
+        anchor = self.open_anchors.pop()
+        size = self.total - self.starts.pop()
+        if anchor is not None:
+            self.anchored[anchor] = size
+
+    def alias(self, event: Any) -> None:
+        limits = self.limits
+        self.aliases += 1
+        if self.aliases > limits.aliases:
+            raise _refuse(f"more than {limits.aliases} aliases", self.where, event)
+        if event.anchor in self.open_anchors:
+            raise _refuse(f"the alias *{event.anchor} refers to a node that contains it",
+                          self.where, event)
+        self.total += self.anchored.get(event.anchor, 0)  # an unknown anchor: the loader says so
+        if self.total - self.unique > limits.alias_nodes:
+            raise _refuse(f"aliases expand to more than {limits.alias_nodes} extra nodes",
+                          self.where, event)
+
+
 def check_yaml_limits(text: str, where: str, limits: YamlLimits = DEFAULT_YAML_LIMITS) -> None:
     """Refuse ``text`` (one line naming ``where`` and the limit) when it is larger, nests
     deeper, or uses more or bigger aliases than ``limits`` allow.
@@ -58,43 +104,18 @@ def check_yaml_limits(text: str, where: str, limits: YamlLimits = DEFAULT_YAML_L
     """
     if len(text) > limits.document_bytes:
         raise _refuse(f"the document is larger than {limits.document_bytes} bytes", where)
-    depth = aliases = unique = total = 0
-    starts: list[int] = []  # ``total`` when each open collection started
-    anchored: dict[str, int] = {}  # anchor -> nodes of its (closed) node, expanded
-    open_anchors: list[str | None] = []
+    tally = _Tally(limits, where)
     event: Any
     for event in yaml.parse(text, Loader=SafeLoader):
         kind = type(event)
         if kind is yaml.ScalarEvent:
-            unique += 1
-            total += 1
-            if event.anchor is not None:
-                anchored[event.anchor] = 1
+            tally.scalar(event)
         elif kind in _STARTS:
-            depth += 1
-            if depth > limits.depth:
-                raise _refuse(f"nested deeper than {limits.depth} levels", where, event)
-            unique += 1
-            total += 1
-            starts.append(total - 1)
-            open_anchors.append(event.anchor)
+            tally.start(event)
         elif kind in _ENDS:
-            depth -= 1
-            anchor = open_anchors.pop()
-            size = total - starts.pop()
-            if anchor is not None:
-                anchored[anchor] = size
+            tally.end(event)
         elif kind is yaml.AliasEvent:
-            aliases += 1
-            if aliases > limits.aliases:
-                raise _refuse(f"more than {limits.aliases} aliases", where, event)
-            if event.anchor in open_anchors:
-                raise _refuse(f"the alias *{event.anchor} refers to a node that contains it",
-                              where, event)
-            total += anchored.get(event.anchor, 0)  # an unknown anchor: the loader says so
-            if total - unique > limits.alias_nodes:
-                raise _refuse(f"aliases expand to more than {limits.alias_nodes} extra nodes",
-                              where, event)
+            tally.alias(event)
 
 
 def load_yaml_text(text: str, where: str, limits: YamlLimits = DEFAULT_YAML_LIMITS) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -17,6 +19,23 @@ from synthgate_agent.cli.app import (
     app,
 )
 
+if TYPE_CHECKING:
+    from synthgate_shared.config import Config
+    from synthgate_shared.orm import OrmModel
+
+    from synthgate_agent.proposal import Proposal
+    from synthgate_agent.source import Source
+
+BoundsFromOption = typer.Option(
+    None, "--bounds-from", help="A YAML file whose bounds: section gives public bounds of "
+    "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
+    "for --epsilon; it may be the previous config.yaml.")
+ProposeVocabularyOption = typer.Option(
+    True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
+    "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
+    "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
+    "generated and only named in a comment.")
+
 
 @app.command("generate-config")
 def generate_config(
@@ -29,20 +48,13 @@ def generate_config(
         "spending this epsilon in total, split evenly; numeric columns then need bounds."),
     delta: float | None = typer.Option(None, "--delta", help="Total delta with --epsilon "
                                        "(default 1e-5)."),
-    bounds_from: Path | None = typer.Option(
-        None, "--bounds-from", help="A YAML file whose bounds: section gives public bounds of "
-        "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
-        "for --epsilon; it may be the previous config.yaml."),
+    bounds_from: Path | None = BoundsFromOption,
     vocabulary: list[str] | None = typer.Option(
         None, "--vocabulary", help="Mark this table vocabulary_table: true (copied verbatim, "
         "no statistics proposed); repeatable."),
     ignore: list[str] | None = typer.Option(
         None, "--ignore", help="Mark this table ignore: true; repeatable."),
-    propose_vocabulary: bool = typer.Option(
-        True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
-        "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
-        "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
-        "generated and only named in a comment."),
+    propose_vocabulary: bool = ProposeVocabularyOption,
     plain: bool = typer.Option(False, "--plain", help="Propose nothing: empty src-stats and "
                                "row_generators, as SqlSynthGen's starting config."),
     force: bool = ForceOption,
@@ -53,13 +65,11 @@ def generate_config(
 ) -> None:
     """Write a first config.yaml listing every table of the source, with proposed aggregate
     statistics (src-stats) and generators that follow them, all commented and editable."""
-    from synthgate_shared.config import config_from_data, load_config
+    from synthgate_shared.config import load_config
     from synthgate_shared.files import refuse_overwrite, write_text_atomic
 
     from synthgate_agent.configgen import render_config
     from synthgate_agent.filesource import source_dsn_for
-    from synthgate_agent.measure import measure
-    from synthgate_agent.propose import propose
     from synthgate_agent.reflect import reflect_schema
     from synthgate_agent.source import (
         DEFAULT_TIMEOUT_S,
@@ -76,18 +86,36 @@ def generate_config(
         with explain_denied(source):
             model = reflect_schema(source)
         check_readable(source, [t for t in model.tables if t not in set(ignore or [])])
-        settings = config_from_data({"bounds": bounds, "tables": {
-            **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary or []},
-            **{model.table(t).name: {"ignore": True} for t in ignore or []},
-        }})
-        # what the data holds decides the roles; not under --epsilon, whose bundle may carry
-        # nothing measured outside the privacy budget (the roles then come from the schema)
-        facts = None if plain or epsilon is not None else measure(source, model, settings)
-        proposal = None if plain else propose(model, settings, epsilon, delta, facts,
-                                              vocabulary=propose_vocabulary)
+        settings = _settings(model, bounds, vocabulary or [], ignore or [])
+        proposal = None if plain else _proposal(source, model, settings, epsilon, delta,
+                                                propose_vocabulary)
     write_text_atomic(config_file, render_config(model, proposal, bounds, settings))
     proposed = len(proposal.src_stats) if proposal else 0
     copied = sorted(proposal.vocabulary_tables) if proposal else []
     typer.echo(f"wrote {config_file} ({len(model.tables)} tables, {proposed} proposed "
                "statistics" + (f"; proposed vocabulary tables, copied verbatim by make-vocab: "
                                f"{', '.join(copied)}" if copied else "") + ")")
+
+
+def _settings(model: OrmModel, bounds: Mapping[str, Any], vocabulary: list[str],
+              ignore: list[str]) -> Config:
+    """The config the proposal follows: the given bounds and the tables marked on the command
+    line (their names as the source spells them)."""
+    from synthgate_shared.config import config_from_data
+
+    return config_from_data({"bounds": bounds, "tables": {
+        **{model.table(t).name: {"vocabulary_table": True} for t in vocabulary},
+        **{model.table(t).name: {"ignore": True} for t in ignore},
+    }})
+
+
+def _proposal(source: Source, model: OrmModel, settings: Config, epsilon: float | None,
+              delta: float | None, propose_vocabulary: bool) -> Proposal:
+    """The proposed statistics and generators. What the data holds decides the roles; not
+    under --epsilon, whose bundle may carry nothing measured outside the privacy budget (the
+    roles then come from the schema)."""
+    from synthgate_agent.measure import measure
+    from synthgate_agent.propose import propose
+
+    facts = None if epsilon is not None else measure(source, model, settings)
+    return propose(model, settings, epsilon, delta, facts, vocabulary=propose_vocabulary)

@@ -14,9 +14,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from synthgate_shared.fidelity import stat_name
+from synthgate_shared.srcstats import row_count
 
 from synthgate_builder.dist_children import children_from_counts, children_from_share
-from synthgate_builder.distributions import row_count
 from synthgate_builder.populate.context import Context
 from synthgate_builder.populate.draws import KeyDrawer
 from synthgate_builder.populate.plan import FkMode, FkPlan, Rows, TablePlan, nonnull_share

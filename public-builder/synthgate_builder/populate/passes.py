@@ -21,8 +21,8 @@ from synthgate_builder.populate.plan import Rows, TablePlan, build_plan
 from synthgate_builder.populate.state import load_state
 from synthgate_builder.populate.stories import Stories
 from synthgate_builder.populate.writers import writer_for
+from synthgate_builder.sequences import advance_sequences
 from synthgate_builder.ssg_load import SsgModule
-from synthgate_builder.vocab import advance_sequences
 
 BATCH_ROWS = 10_000
 

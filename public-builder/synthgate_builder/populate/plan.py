@@ -17,11 +17,12 @@ from synthgate_shared.errors import SynthgateError
 from synthgate_shared.fidelity import stat_name
 from synthgate_shared.orm import ForeignKey, OrmModel, Table
 from synthgate_shared.sqla import cycle_edges, orm_to_metadata, table_order
+from synthgate_shared.srcstats import row_count
 from synthgate_shared.types import INTEGER_TYPES
 
 from synthgate_builder.defaults import ColumnSampler, column_sampler
 from synthgate_builder.dist_children import source_parents
-from synthgate_builder.distributions import BUILTINS, CHILDREN, row_count
+from synthgate_builder.distributions import BUILTINS, CHILDREN
 from synthgate_builder.fit import TableFit, cannot_generate, generator_sources
 from synthgate_builder.ssg_load import SsgModule
 from synthgate_builder.ssg_runtime import Distribution

@@ -12,12 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from synthgate_shared.copytext import copy_in, copy_text_column
 from synthgate_shared.orm import Table
 
 from synthgate_builder.populate.plan import Rows, RunPlan, TablePlan
 from synthgate_builder.populate.writers.base import PAIRS_TABLE, Writer
 from synthgate_builder.populate.writers.sequences import SequenceWriter
-from synthgate_builder.vocab import copy_text_column
 
 COPY_CHUNK = 1 << 20
 
@@ -42,7 +42,7 @@ class CopyWriter(SequenceWriter, PostgresWriter):
         super().__init__(schema)
         # the COPY of the last batch, sent by the copier thread while the next one is made
         self.copier = ThreadPoolExecutor(1, thread_name_prefix="synthgate-copy")
-        self.in_flight: Future[None] | None = None
+        self.in_flight: Future[int] | None = None
 
     def send(self, conn: Connection, plan: TablePlan, columns: list[str], part: Rows) -> None:
         """Start the COPY of a batch in the background: each column becomes COPY text at
@@ -55,7 +55,7 @@ class CopyWriter(SequenceWriter, PostgresWriter):
         raw = conn.connection.dbapi_connection
         assert raw is not None
         self.settle()
-        self.in_flight = self.copier.submit(copy_in, raw, sql, data)
+        self.in_flight = self.copier.submit(copy_in, raw, sql, io.BytesIO(data), COPY_CHUNK)
 
     def settle(self) -> None:
         """Wait for the COPY in flight (raising its error): call before any other use of the
@@ -88,7 +88,8 @@ class CopyWriter(SequenceWriter, PostgresWriter):
                    columns: list[str], rows: Rows) -> None:
         """COPY the pairs into the temporary table."""
         data = copy_data(plan.table, columns, list(rows.values()))
-        copy_in(conn.connection.dbapi_connection, f"COPY {PAIRS_TABLE} FROM STDIN", data)
+        copy_in(conn.connection.dbapi_connection, f"COPY {PAIRS_TABLE} FROM STDIN",
+                io.BytesIO(data), COPY_CHUNK)
 
 
 def copy_data(table: Table, columns: list[str], values: list[list[Any]]) -> bytes:
@@ -97,13 +98,3 @@ def copy_data(table: Table, columns: list[str], values: list[list[Any]]) -> byte
     fields = [copy_text_column(table.column(c).portable)(v)
               for c, v in zip(columns, values, strict=True)]
     return "\n".join([*map("\t".join, zip(*fields, strict=True)), ""]).encode()
-
-
-def copy_in(raw: Any, sql: str, data: bytes) -> None:
-    """Run ``COPY ... FROM STDIN`` of ``data`` on the DB-API connection ``raw`` (the driver
-    lets other threads run while the server reads)."""
-    cursor = raw.cursor()
-    try:
-        cursor.copy_expert(sql, io.BytesIO(data), size=COPY_CHUNK)
-    finally:
-        cursor.close()
