@@ -193,6 +193,44 @@ def _pooled(count: int, children: int, rng: np.random.Generator,
     return rng.permutation(_adjust(share.astype(np.int64), children, np.arange(count), rng))
 
 
+def _released_counts(rows: list[dict[str, Any]], key_columns: Sequence[str],
+                     stat_name: str | None) -> tuple[list[tuple[tuple[Any, ...], int]], int, int]:
+    """(released (key, children) pairs, pooled parents, pooled children) of a per-parent
+    statistic: the row with NULL keys is the pool of parents whose counts were withheld."""
+    gen = "synthgate.children_per_parent"
+    released: list[tuple[tuple[Any, ...], int]] = []
+    pooled_parents = pooled_children = 0
+    for row in rows:
+        key = tuple(row.get(c) for c in key_columns)
+        children = int(number_field(gen, stat_name, row, "children"))
+        if all(v is None for v in key):
+            pooled_parents += int(number_field(gen, stat_name, row, "parents"))
+            pooled_children += children
+        else:
+            released.append((key, children))
+    return released, pooled_parents, pooled_children
+
+
+def _rare_shape(shape: Any, min_count: int) -> list[tuple[int, float]]:
+    """(children, parents) rows of the children statistic below ``min_count`` children."""
+    return [(int(r["n_children"]), float(r[COUNT_KEY])) for r in shape or []
+            if isinstance(r.get("n_children"), int) and 0 <= r["n_children"] < min_count
+            and isinstance(r.get(COUNT_KEY), int | float) and r[COUNT_KEY] > 0]
+
+
+def _scaled_positions(per_parent: np.ndarray, total: int, rng: np.random.Generator) -> list[int]:
+    """Parent positions, one per child, with the counts scaled to ``total`` (evenly over
+    every parent when none has a child)."""
+    n = len(per_parent)
+    placed = int(per_parent.sum())
+    if placed == 0:
+        per_parent = _pooled(n, total, rng)
+    elif placed != total:
+        per_parent = np.floor(per_parent * (total / placed)).astype(np.int64)
+    per_parent = _adjust(per_parent, total, np.flatnonzero(per_parent > 0), rng)
+    return rng.permutation(np.repeat(np.arange(n), per_parent)).tolist()
+
+
 def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.Generator,
                          counts: Any, total: int, key_columns: Sequence[str], *, keyed: bool,
                          source_parents: int | None = None, shape: Any = None,
@@ -216,19 +254,9 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
     n = len(parent_keys)
     if total <= 0 or n == 0:
         return []
-    released: list[tuple[tuple[Any, ...], int]] = []
-    pooled_parents = pooled_children = 0
-    for row in rows:
-        key = tuple(row.get(c) for c in key_columns)
-        children = int(number_field(gen, stat_name, row, "children"))
-        if all(v is None for v in key):
-            pooled_parents += int(number_field(gen, stat_name, row, "parents"))
-            pooled_children += children
-        else:
-            released.append((key, children))
-    rare = [(int(r["n_children"]), float(r[COUNT_KEY])) for r in shape or []
-            if isinstance(r.get("n_children"), int) and 0 <= r["n_children"] < min_count
-            and isinstance(r.get(COUNT_KEY), int | float) and r[COUNT_KEY] > 0]
+    released, pooled_parents, pooled_children = _released_counts(rows, key_columns,
+                                                                 stat_name)
+    rare = _rare_shape(shape, min_count)
     pooled_shape = [(k, w) for k, w in rare if k > 0]  # the pooled parents have children
     n_source = source_parents if source_parents is not None \
         else len(released) + pooled_parents
@@ -258,13 +286,7 @@ def children_from_counts(parent_keys: Sequence[tuple[Any, ...]], rng: np.random.
         ordered = np.sort(source)
         picks = ((np.arange(n) + 0.5) * len(ordered) / n).astype(np.int64)
         per_parent = rng.permutation(ordered[np.minimum(picks, len(ordered) - 1)])
-    placed = int(per_parent.sum())
-    if placed == 0:
-        per_parent = _pooled(n, total, rng)
-    elif placed != total:
-        per_parent = np.floor(per_parent * (total / placed)).astype(np.int64)
-    per_parent = _adjust(per_parent, total, np.flatnonzero(per_parent > 0), rng)
-    return rng.permutation(np.repeat(np.arange(n), per_parent)).tolist()
+    return _scaled_positions(per_parent, total, rng)
 
 
 PAIRING_MAX_WORK = 50_000_000  # distinct keys of one side times those of the other
