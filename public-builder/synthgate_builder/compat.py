@@ -41,6 +41,7 @@ from mimesis.providers.base import BaseProvider
 from synthgate_shared.config import Config
 from synthgate_shared.errors import SynthgateError
 from synthgate_shared.orm import OrmModel
+from synthgate_shared.values import leaves
 
 # names ssg.py imports from this module (ssgcheck allows them and their calls)
 RUNTIME_HELPERS = frozenset({"with_compat_providers", "dst_table", "dst_column"})
@@ -427,14 +428,7 @@ def _deep_stats(name: str, path_text: str) -> Parsed:
 
 def _strings(value: Any) -> Iterator[str]:
     """The strings in a config argument (nested lists and dicts too)."""
-    if isinstance(value, str):
-        yield value.strip()
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
+    return (v.strip() for v in leaves(value) if isinstance(v, str))
 
 
 def check_given_stats(config: Config, results: Mapping[str, Any]) -> None:

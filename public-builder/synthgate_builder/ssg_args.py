@@ -23,6 +23,7 @@ from typing import Any
 
 from mimesis import Generic
 from synthgate_shared.errors import SynthgateError
+from synthgate_shared.values import leaves
 
 from synthgate_builder import compat
 
@@ -87,14 +88,7 @@ def render_value(value: Any) -> str:
 
 def refs(value: Any) -> Iterator[Ref]:
     """The references in a parsed argument (nested lists and dicts too)."""
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from refs(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from refs(v)
+    return (v for v in leaves(value) if isinstance(v, Ref))
 
 
 def live_value(value: Any, generic: Generic, src_stats: dict[str, Any]) -> Any:

@@ -128,8 +128,12 @@ def temp_file_beside(path: Path) -> tuple[int, Path]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8",
+                  permissions: int = 0o644) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it to ``path`` only when the block succeeds.
+
+    The file gets ``permissions`` just before the rename (until then it is mode 0600, as
+    ``mkstemp`` makes it whatever the umask).
 
     On any exception (including KeyboardInterrupt) the temporary file is removed, so
     ``path`` either keeps its old content or gets the complete new content; after SIGKILL
@@ -146,7 +150,7 @@ def atomic_output(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, permissions)
             os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -10,7 +10,6 @@ bytes signed, so plain OpenSSL can check it::
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from synthgate_shared.errors import SynthgateError
-from synthgate_shared.files import refuse_overwrite, temp_file_beside, write_text_atomic
+from synthgate_shared.files import atomic_output, refuse_overwrite, write_text_atomic
 
 PRIVATE_SUFFIX = ".pem"
 PUBLIC_SUFFIX = ".pub"
@@ -34,20 +33,10 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 
 def _write_private_pem(path: Path, pem: bytes) -> None:
-    """Write ``pem`` atomically to a file that is mode 0600 from its creation on."""
-    # The temporary file is mode 0600 (mkstemp) whatever the umask, so no other user can
-    # ever open it, not even between creation and rename.
-    fd, tmp = temp_file_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``pem`` atomically to a file that is mode 0600 from its creation on (no other
+    user can ever open it, not even between creation and rename)."""
+    with atomic_output(path, "wb", encoding=None, permissions=0o600) as handle:
+        handle.write(pem)
 
 
 def generate_keypair(stem: Path, force: bool = False) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ import math
 import operator
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from synthgate_shared.errors import SynthgateError
@@ -263,3 +263,15 @@ def value_decoder(ptype: PortableType) -> Callable[[Any], Any] | None:
     if not ptype.is_array:
         return element
     return _array_decoder(element or _identity, ptype.array_dims)
+
+
+def leaves(value: Any) -> Iterator[Any]:
+    """The values inside an argument that are neither lists nor dicts (nested ones too)."""
+    if isinstance(value, list):
+        for v in value:
+            yield from leaves(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from leaves(v)
+    else:
+        yield value
