@@ -199,4 +199,4 @@ def test_a_proposed_vocabulary_table_is_switched_on_and_says_it_is_copied() -> N
     assert config.tables["yes"].vocabulary_table and not config.tables["actor"].vocabulary_table
     assert "# PROPOSED vocabulary table: 5 rows, referred to by actor.id. make-vocab copies" \
         " EVERY ROW" in text
-    assert "--no-propose-vocabulary" in text
+    assert "without --propose-vocabulary" in text

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.xdist_group("fidelity_any_db")
 
 # (database, check) -> why it fails on today's code. Checks not listed are expected to pass.
 KNOWN: dict[tuple[str, str], str] = {
-    ("pagila", "tvd_worst"): "payment.staff_id (payment is partitioned: its keys are not "
+    ("pagila", "tvd_worst"): "language (6 rows: every count below min-count; copied verbatim "
+                             "with generate-config --propose-vocabulary), "
+                             "payment.staff_id (payment is partitioned: its keys are not "
                              "reflected, so 2 of 1500 staff drawn at random count as values), "
                              "film.special_features (arrays get no role), staff.password "
                              "(personal kinds are never released as categories)",

@@ -65,7 +65,7 @@ def _facts_and_proposal(url: str) -> tuple[Any, Any]:
     model = reflect_schema(source)
     facts = measure(source, model, Config())
     source.engine.dispose()
-    return facts, propose(model, Config(), facts=facts)
+    return facts, propose(model, Config(), facts=facts, vocabulary=True)
 
 
 def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
@@ -103,7 +103,7 @@ def test_facts_and_roles_on_every_dialect(any_db_url: str) -> None:
     notes = proposal.notes["holder"]
     assert notes["type,frequency"].startswith("type: 2 distinct value(s), all >= 7 rows")
     assert "text holding numbers with up to 2 decimal places" in notes["amount_text"]
-    # kind_ref (5 rows, referred to, nothing personal) is copied verbatim: no statistics
+    # kind_ref (5 rows, referred to, nothing personal) is copied verbatim when asked: no statistics
     assert proposal.vocabulary_tables["kind_ref"].startswith("PROPOSED vocabulary table: 5 rows")
     assert "kind_ref" not in proposal.row_generators
     assert "holder" not in proposal.vocabulary_candidates | proposal.vocabulary_tables

@@ -191,9 +191,10 @@ def _plain_table(sql: Sql, table: Table, cols: list[Col], fks: list[ForeignKey],
         proposal.src_stats.append(stat_entry(name, query, count_column=srcstats.COUNT))
         gens.append(gen_entry("synthgate.children_per_parent", name, list(fk.columns)))
 
+
 def propose(model: OrmModel, config: Config, epsilon: float | None = None,
             delta: float | None = None,
-            facts: dict[str, TableFacts] | None = None, vocabulary: bool = True) -> Proposal:
+            facts: dict[str, TableFacts] | None = None, vocabulary: bool = False) -> Proposal:
     """Propose aggregate statistics and generators for every generated table (pure).
 
     With ``facts`` (``synthgate_agent.measure``) the roles come from what each column

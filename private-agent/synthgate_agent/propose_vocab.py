@@ -5,8 +5,9 @@ other tables refer to it by foreign keys, and no column looks personal (by its n
 e-mail-like values). Such a table cannot be generated faithfully from statistics: its rows
 are fewer than min-count, so every frequency is suppressed (Pagila's 6 languages would all
 share one ``last_update``). Those whose own foreign keys point only at tables copied too
-(a copied row must find its parent) are proposed ``vocabulary_table: true``; the others stay
-candidates, named in a comment. ``generate-config --no-propose-vocabulary`` proposes none.
+(a copied row must find its parent) are marked ``vocabulary_table: true`` with
+``generate-config --propose-vocabulary``; otherwise (the default: copying rows verbatim is a
+reviewer's decision) every reference-like table is a candidate, named in a comment.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def with_vocabulary(config: Config, tables: dict[str, str]) -> Config:
 
 def candidate_comment(reason: str) -> str:
     """The config comment of a candidate left generated."""
-    return (f"vocabulary candidate: {reason}; `vocabulary_table: true` would copy it "
-            "verbatim (make-vocab) instead of generating it")
+    return (f"vocabulary candidate: {reason}; `vocabulary_table: true` (or generate-config "
+            "--propose-vocabulary) would copy it verbatim (make-vocab) instead of generating it")
 
 
 def proposed_comment(reason: str) -> str:
@@ -79,5 +80,5 @@ def proposed_comment(reason: str) -> str:
             "verbatim into the bundle (listed in the review); generated from statistics, a "
             "table this small loses most of its values to min-count suppression. To generate "
             "it instead, set "
-            "`vocabulary_table: false` and rerun generate-config with --no-propose-vocabulary "
+            "`vocabulary_table: false` and rerun generate-config without --propose-vocabulary "
             "(which proposes its statistics)")

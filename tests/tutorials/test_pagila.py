@@ -2,8 +2,7 @@
 
 The tutorial: https://sqlsynthgen.readthedocs.io/en/latest/introduction.html ("Introductory
 Tutorial"; source: github.com/alan-turing-institute/sqlsynthgen, docs/source/introduction.rst).
-Each command is the tutorial's with ``sqlsynthgen`` replaced by ``synthgate`` (and
-``generate-config`` told not to propose vocabulary tables before the tutorial does), in its order,
+Each command is the tutorial's with ``sqlsynthgen`` replaced by ``synthgate``, in its order,
 with its environment variables (SRC_DSN, SRC_SCHEMA, DST_DSN, DST_SCHEMA); each config.yaml
 edit is the tutorial's listing, put in place of the section it names. The questions the
 tutorial answers ("Are you sure? [y/N]: y") are answered the same way.
@@ -91,10 +90,8 @@ def test_pagila_introduction_runs_with_only_the_program_name_changed(
         pagila_url: str, pg_url: str, tmp_path: Path) -> None:
     private = {"SRC_DSN": pagila_url, "SRC_SCHEMA": "public"}
     public = {"DST_DSN": pg_url, "DST_SCHEMA": "public"}
-    # Minimal example. The tutorial's vocabulary tables come in step #2; synthgate's
-    # generate-config would propose them now (issue 11), and create-data would then ask for
-    # create-vocab first, so it is told not to: the one change to the tutorial's commands.
-    for command in ("generate-config --no-propose-vocabulary", "make-tables", "make-stats"):
+    # Minimal example. The tutorial's vocabulary tables come in step #2.
+    for command in ("generate-config", "make-tables", "make-stats"):
         _run(tmp_path, private, command)
     for command in ("create-generators", "create-tables", "create-data"):
         _run(tmp_path, public, command)

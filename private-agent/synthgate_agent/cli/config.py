@@ -31,10 +31,10 @@ BoundsFromOption = typer.Option(
     "numeric columns ({table.column: {lower: L, upper: U}}; dates in seconds since 1970) "
     "for --epsilon; it may be the previous config.yaml.")
 ProposeVocabularyOption = typer.Option(
-    True, "--propose-vocabulary/--no-propose-vocabulary", help="Propose small reference "
+    False, "--propose-vocabulary/--no-propose-vocabulary", help="Mark small reference "
     "tables (referred to by foreign keys, no personal-looking column, at most 200 rows) "
-    "as vocabulary_table: true, copied verbatim; with --no-propose-vocabulary they are "
-    "generated and only named in a comment.")
+    "vocabulary_table: true, copied verbatim by make-vocab; without it they are generated "
+    "and named as vocabulary candidates in a comment.")
 
 
 @app.command("generate-config")
