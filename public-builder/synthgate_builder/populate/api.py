@@ -73,10 +73,7 @@ def create_data(engine: Engine, model: OrmModel, config: Config,
         raise SynthgateError(f"--scale must be above 0, not {scale:g}", fix="e.g. --scale 1")
     run = Run(engine, model, config, module, seed, schema, scale)
     started = time.perf_counter()
-    try:
-        conn = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(exc, engine.url) from None
+    conn = _connect(engine)
     try:
         with conn:
             with conn.begin():
@@ -141,16 +138,21 @@ def remove_data(engine: Engine, model: OrmModel, config: Config,
              if not config.table(n).vocabulary_table and not config.table(n).ignore
              and (only is None or n in only)]
     writer = writer_for(engine, schema)
-    try:
-        conn = engine.connect()
-    except DBAPIError as exc:
-        raise connection_error(exc, engine.url) from None
+    conn = _connect(engine)
     try:
         with conn:
             return writer.remove(conn, [sa_tables[n] for n in names],
                                  partial(_cut_cycles, model, sa_tables))
     finally:
         writer.close()
+
+
+def _connect(engine: Engine) -> Connection:
+    """A connection to the destination; a refusal is one line naming the (masked) URL."""
+    try:
+        return engine.connect()
+    except DBAPIError as exc:
+        raise connection_error(exc, engine.url) from None
 
 
 def _cut_cycles(model: OrmModel, sa_tables: dict[str, sa.Table], conn: Connection,
